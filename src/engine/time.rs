@@ -1,0 +1,206 @@
+//! Virtual time: integer picoseconds.
+//!
+//! Picoseconds because a 64-byte frame at 400 Gb/s serializes in 1.28 ns, which whole
+//! nanoseconds would round by up to 10%; a `u64` of picoseconds still spans about 213 days,
+//! enough for a 72-hour soak. Floating point appears only at the edges (reports, plots).
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Sub};
+
+/// Picoseconds per unit, for the constructors and the parser.
+pub const PS_PER_NS: u64 = 1_000;
+pub const PS_PER_US: u64 = 1_000_000;
+pub const PS_PER_MS: u64 = 1_000_000_000;
+pub const PS_PER_S: u64 = 1_000_000_000_000;
+
+/// An instant of virtual time, in picoseconds since the start of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(pub u64);
+
+/// A span of virtual time, in picoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(pub u64);
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    pub const fn from_ps(ps: u64) -> Self {
+        SimTime(ps)
+    }
+    pub const fn as_ps(self) -> u64 {
+        self.0
+    }
+    /// Seconds as f64, for reports and plots only.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / PS_PER_S as f64
+    }
+    /// Time elapsed since `earlier`; saturates at zero rather than wrapping.
+    pub fn since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+
+    pub const fn from_ps(ps: u64) -> Self {
+        SimDuration(ps)
+    }
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimDuration(ns * PS_PER_NS)
+    }
+    pub const fn from_micros(us: u64) -> Self {
+        SimDuration(us * PS_PER_US)
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimDuration(ms * PS_PER_MS)
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimDuration(s * PS_PER_S)
+    }
+    pub const fn as_ps(self) -> u64 {
+        self.0
+    }
+    /// Seconds as f64, for reports and plots only.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / PS_PER_S as f64
+    }
+    /// Parses `"5us"`, `"1.5ms"`, `"2s"`, `"300ps"`, `"10ns"`, `"0"`; decimal fractions are
+    /// exact down to one picosecond (no f64 involved).
+    pub fn parse(text: &str) -> Result<SimDuration, String> {
+        let t = text.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let scale = match unit.trim() {
+            "ps" => 1,
+            "ns" => PS_PER_NS,
+            "us" | "µs" => PS_PER_US,
+            "ms" => PS_PER_MS,
+            "s" => PS_PER_S,
+            "min" => 60 * PS_PER_S,
+            "h" => 3600 * PS_PER_S,
+            "" if num.chars().all(|c| c == '0' || c == '.') && !num.is_empty() => 1,
+            _ => {
+                return Err(format!(
+                    "`{text}` is not a duration: expected a number and a unit (ps, ns, us, ms, s, min, h), e.g. \"5us\""
+                ))
+            }
+        };
+        let ps = parse_scaled_decimal(num, scale)
+            .ok_or_else(|| format!("`{text}` is not a duration: `{num}` is not a non-negative number that fits in u64 picoseconds"))?;
+        Ok(SimDuration(ps))
+    }
+}
+
+/// `digits` (like "1.25") times `scale`, exactly, when the product is a whole number that fits.
+pub(crate) fn parse_scaled_decimal(digits: &str, scale: u64) -> Option<u64> {
+    if digits.is_empty() || digits.starts_with('.') && digits.len() == 1 {
+        return None;
+    }
+    let (int_part, frac_part) = match digits.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (digits, ""),
+    };
+    if !int_part.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+    let mut value = int.checked_mul(scale as u128)?;
+    let mut divisor: u128 = 1;
+    let mut frac: u128 = 0;
+    for c in frac_part.chars() {
+        divisor = divisor.checked_mul(10)?;
+        frac = frac * 10 + c.to_digit(10)? as u128;
+    }
+    let scaled_frac = frac.checked_mul(scale as u128)?;
+    if scaled_frac % divisor != 0 {
+        return None; // finer than the base unit
+    }
+    value = value.checked_add(scaled_frac / divisor)?;
+    u64::try_from(value).ok()
+}
+
+impl Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.checked_add(d.0).expect("virtual time overflowed u64 picoseconds (213 days)"))
+    }
+}
+impl AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, d: SimDuration) {
+        *self = *self + d;
+    }
+}
+impl Sub<SimTime> for SimTime {
+    type Output = SimDuration;
+    fn sub(self, other: SimTime) -> SimDuration {
+        SimDuration(self.0.checked_sub(other.0).expect("negative virtual duration"))
+    }
+}
+impl Add for SimDuration {
+    type Output = SimDuration;
+    fn add(self, d: SimDuration) -> SimDuration {
+        SimDuration(self.0 + d.0)
+    }
+}
+
+fn fmt_ps(ps: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let (scale, unit) = if ps >= PS_PER_S {
+        (PS_PER_S, "s")
+    } else if ps >= PS_PER_MS {
+        (PS_PER_MS, "ms")
+    } else if ps >= PS_PER_US {
+        (PS_PER_US, "us")
+    } else if ps >= PS_PER_NS {
+        (PS_PER_NS, "ns")
+    } else {
+        return write!(f, "{ps}ps");
+    };
+    let whole = ps / scale;
+    let frac = ps % scale;
+    if frac == 0 {
+        write!(f, "{whole}{unit}")
+    } else {
+        let width = scale.ilog10() as usize;
+        let s = format!("{frac:0width$}");
+        write!(f, "{whole}.{}{unit}", s.trim_end_matches('0'))
+    }
+}
+
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_ps(self.0, f)
+    }
+}
+impl fmt::Display for SimDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_ps(self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units_exactly() {
+        assert_eq!(SimDuration::parse("5us").unwrap(), SimDuration::from_micros(5));
+        assert_eq!(SimDuration::parse("1.5ms").unwrap(), SimDuration(1_500_000_000));
+        assert_eq!(SimDuration::parse("0.001ns").unwrap(), SimDuration(1));
+        assert_eq!(SimDuration::parse("0").unwrap(), SimDuration::ZERO);
+        assert!(SimDuration::parse("0.0001ns").is_err(), "finer than 1 ps must be rejected");
+        assert!(SimDuration::parse("-5us").is_err());
+        assert!(SimDuration::parse("5 parsecs").is_err());
+        assert!(SimDuration::parse("5").is_err(), "a bare non-zero number has no unit");
+    }
+
+    #[test]
+    fn displays_readably() {
+        assert_eq!(SimDuration::from_micros(5).to_string(), "5us");
+        assert_eq!(SimDuration(1_500_000_000).to_string(), "1.5ms");
+        assert_eq!(SimTime(12).to_string(), "12ps");
+    }
+}
