@@ -1,2 +1,10 @@
 //! dwcp-sim: a deterministic discrete-event network simulator for wide-area VM migration.
+// pub mod bench;
 pub mod engine;
+pub mod experiment;
+pub mod metrics;
+pub mod net;
+pub mod report;
+pub mod scenario;
+pub mod traffic;
+pub mod units;

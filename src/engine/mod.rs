@@ -18,6 +18,32 @@ pub trait Traced {
     fn trace(&self) -> (u32, u64, u64);
 }
 
+/// The narrow context a model schedules through: it sees the clock and can schedule and
+/// cancel its own events (converted into the world's event type), nothing else.
+pub trait Scheduler<T> {
+    fn now(&self) -> SimTime;
+    fn schedule_at(&mut self, at: SimTime, event: T) -> EventId;
+    fn schedule_in(&mut self, delay: SimDuration, event: T) -> EventId {
+        let at = self.now() + delay;
+        self.schedule_at(at, event)
+    }
+    fn cancel(&mut self, id: EventId) -> bool;
+}
+
+impl<E: Traced, T: Into<E>> Scheduler<T> for Engine<E> {
+    #[inline]
+    fn now(&self) -> SimTime {
+        self.now
+    }
+    #[inline]
+    fn schedule_at(&mut self, at: SimTime, event: T) -> EventId {
+        Engine::schedule_at(self, at, event.into())
+    }
+    fn cancel(&mut self, id: EventId) -> bool {
+        Engine::cancel(self, id)
+    }
+}
+
 /// Clock, pending events and digest of one run. Single-threaded by design: a run is a total
 /// order of events, and parallelism lives one level up (independent runs).
 pub struct Engine<E> {

@@ -1,0 +1,33 @@
+//! `dwcp-sim bench`: events/s of the standard scenarios, one line each:
+//! `<name> events=<N> wall_s=<S> events_per_s=<R>`. Wall time is measured here, at the edge,
+//! and never enters a simulation.
+
+use crate::engine::hold_bench::hold_model;
+use crate::experiment::run::{simulate, RunError};
+use crate::experiment::LoadedExperiment;
+use std::path::Path;
+use std::time::Instant;
+
+const LEAF_SPINE: &str = include_str!("../experiments/bench-leafspine-1k.toml");
+
+fn line(name: &str, events: u64, wall_s: f64) -> String {
+    let rate = if wall_s > 0.0 { events as f64 / wall_s } else { 0.0 };
+    format!("{name} events={events} wall_s={wall_s:.3} events_per_s={rate:.0}")
+}
+
+/// Runs every benchmark scenario and returns its report lines.
+pub fn run_all(quick: bool) -> Result<Vec<String>, RunError> {
+    let mut lines = Vec::new();
+    let hold_events = if quick { 2_000_000 } else { 20_000_000 };
+    for pending in [1_000usize, 100_000] {
+        let r = hold_model(pending, hold_events);
+        lines.push(line(&format!("queue_hold_{pending}"), r.events, r.wall_s));
+    }
+    let overrides: Vec<String> = if quick { vec!["duration=\"200us\"".into()] } else { Vec::new() };
+    let exp = LoadedExperiment::from_text(LEAF_SPINE, Path::new("experiments/bench-leafspine-1k.toml"), &overrides)?;
+    let started = Instant::now();
+    let rec = simulate(&exp)?;
+    let wall = started.elapsed().as_secs_f64();
+    lines.push(line("leafspine_1k_cbr", rec.events, wall));
+    Ok(lines)
+}

@@ -1,0 +1,327 @@
+//! The experiment file schema (`experiments/*.toml`), `--set` overrides, and validation.
+//!
+//! Unknown keys are errors (`deny_unknown_fields`); messages name the file, the key (with
+//! TOML's line and column) and what is allowed.
+
+use crate::engine::rng::stable_hash;
+use crate::net::routing::RouteMetric;
+use crate::net::TopologyConfig;
+use crate::units::{Bytes, Duration, Rate};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Folder name under `output/`: letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Master seed: every random stream of the run derives from it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Virtual time to simulate.
+    pub duration: Duration,
+    pub topology: TopologyConfig,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    #[serde(default)]
+    pub flows: Vec<FlowConfig>,
+    #[serde(default)]
+    pub record: RecordConfig,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// `"hops"` (default) or `"delay"`.
+    #[serde(default)]
+    pub metric: RouteMetric,
+    /// Spread flows over equal-cost paths (default true).
+    #[serde(default = "yes")]
+    pub ecmp: bool,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig { metric: RouteMetric::Hops, ecmp: true }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AppKind {
+    /// Constant bit rate: `rate`, `packet_size`.
+    Cbr,
+    /// Poisson arrivals: mean `rate`, `packet_size` (mean if `size_distribution = "exponential"`).
+    Poisson,
+    /// Echo requests every `interval` (default 1s), `count` times, `packet_size` (default 64).
+    Ping,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeDistribution {
+    #[default]
+    Fixed,
+    Exponential,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowPattern {
+    /// Every host sends to another host, each host receiving exactly one flow (a random
+    /// derangement drawn from the stream `flows/<name>/permutation`).
+    Permutation,
+}
+
+/// One flow, or with `pattern` a group of flows with the same parameters.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FlowConfig {
+    /// Defaults to `<app><index>`; used in results and stream names.
+    pub name: Option<String>,
+    pub app: AppKind,
+    pub src: Option<String>,
+    pub dst: Option<String>,
+    pub pattern: Option<FlowPattern>,
+    pub rate: Option<Rate>,
+    /// Bytes on the wire per packet, headers included (default 1500; ping 64).
+    pub packet_size: Option<Bytes>,
+    pub size_distribution: Option<SizeDistribution>,
+    pub interval: Option<Duration>,
+    pub count: Option<u64>,
+    /// When the source starts (default 0).
+    pub start: Option<Duration>,
+    /// When it stops (default: end of run).
+    pub stop: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConfig {
+    /// Period of time-series samples (default: duration / 200).
+    pub sample_interval: Option<Duration>,
+    /// Links (by name) whose queue and utilization are sampled, both directions.
+    #[serde(default)]
+    pub links: Vec<String>,
+    /// Sample per-flow throughput (and ping RTT) over time (default true).
+    pub flows: Option<bool>,
+    /// Draw plots (default true).
+    pub plots: Option<bool>,
+}
+
+/// What is wrong with an experiment file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read experiment file {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    /// TOML syntax or schema error, with line and key.
+    #[error("in experiment file {path}: {message}")]
+    Parse { path: String, message: String },
+    /// A `--set key=value` that does not apply.
+    #[error("--set {assignment}: {message}")]
+    Override { assignment: String, message: String },
+    /// A value out of range or a dangling reference.
+    #[error("in experiment file {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// A loaded experiment: its config, where it came from, and the canonical text it hashes to.
+#[derive(Clone, Debug)]
+pub struct LoadedExperiment {
+    pub config: ExperimentConfig,
+    pub path: PathBuf,
+    /// The resolved config (after overrides) as canonical TOML; stored with every output.
+    pub resolved_toml: String,
+    /// Stable hash of `resolved_toml`.
+    pub config_hash: u64,
+}
+
+impl LoadedExperiment {
+    /// Reads `path`, applies `overrides` (`dotted.key=value`, value in TOML syntax or a bare
+    /// string), and checks the schema.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedExperiment, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+        Self::from_text(&text, path, overrides)
+    }
+
+    /// As [`LoadedExperiment::load`], for text already in memory; `path` names it in errors
+    /// and anchors relative topology files.
+    pub fn from_text(text: &str, path: &Path, overrides: &[String]) -> Result<LoadedExperiment, ConfigError> {
+        let shown = path.display().to_string();
+        let parse_err = |e: toml::de::Error| ConfigError::Parse { path: shown.clone(), message: e.to_string() };
+        let mut table: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        for assignment in overrides {
+            apply_override(&mut table, assignment)?;
+        }
+        let resolved_toml = toml::to_string(&table).map_err(|e| ConfigError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        // Parse the original text when there are no overrides so errors carry its lines.
+        let source = if overrides.is_empty() { text } else { &resolved_toml };
+        let config: ExperimentConfig = toml::from_str(source).map_err(|e| ConfigError::Parse {
+            path: if overrides.is_empty() { shown.clone() } else { format!("{shown} (after --set overrides)") },
+            message: e.to_string(),
+        })?;
+        validate(&config).map_err(|message| ConfigError::Invalid { path: shown.clone(), message })?;
+        let config_hash = stable_hash(0, resolved_toml.as_bytes());
+        Ok(LoadedExperiment { config, path: path.to_path_buf(), resolved_toml, config_hash })
+    }
+
+    /// Where a relative topology `file` is looked up: beside the experiment, then the cwd.
+    pub fn resolve_relative(&self, file: &str) -> PathBuf {
+        let p = Path::new(file);
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        let beside = self.path.parent().map(|d| d.join(p));
+        match beside {
+            Some(b) if b.exists() => b,
+            _ => p.to_path_buf(),
+        }
+    }
+}
+
+fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
+    if cfg.name.is_empty() || !cfg.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || cfg.name.starts_with('.') {
+        return Err(format!("`name` = {:?} must be a folder name: letters, digits, '-', '_', '.' (not starting with '.')", cfg.name));
+    }
+    if cfg.duration.0.as_ps() == 0 {
+        return Err("`duration` must be greater than zero".into());
+    }
+    if let Some(si) = cfg.record.sample_interval {
+        if si.0.as_ps() == 0 {
+            return Err("`record.sample_interval` must be greater than zero".into());
+        }
+    }
+    for (i, f) in cfg.flows.iter().enumerate() {
+        let at = format!("flows[{i}]");
+        match (f.pattern, &f.src, &f.dst) {
+            (Some(_), None, None) => {}
+            (Some(_), _, _) => return Err(format!("{at}: `pattern` chooses src and dst; remove `src`/`dst`")),
+            (None, Some(_), Some(_)) => {}
+            (None, _, _) => return Err(format!("{at}: needs `src` and `dst` (node names) or a `pattern`")),
+        }
+        match f.app {
+            AppKind::Cbr | AppKind::Poisson => {
+                if f.rate.is_none() {
+                    return Err(format!("{at}: app `{:?}` needs `rate` (e.g. \"1Gbps\")", f.app).to_lowercase());
+                }
+                if f.interval.is_some() || f.count.is_some() {
+                    return Err(format!("{at}: `interval` and `count` apply to app \"ping\" only"));
+                }
+            }
+            AppKind::Ping => {
+                if f.rate.is_some() || f.size_distribution.is_some() {
+                    return Err(format!("{at}: `rate` and `size_distribution` do not apply to app \"ping\" (use `interval`)"));
+                }
+                if f.interval.is_some_and(|d| d.0.as_ps() == 0) {
+                    return Err(format!("{at}: `interval` must be greater than zero"));
+                }
+            }
+        }
+        if f.size_distribution.is_some() && f.app != AppKind::Poisson {
+            return Err(format!("{at}: `size_distribution` applies to app \"poisson\" only"));
+        }
+        if let Some(s) = f.packet_size {
+            if s.0 == 0 || s.0 > 65_535 {
+                return Err(format!("{at}: `packet_size` = {} is out of range (1 to 65535 bytes)", s.0));
+            }
+        }
+        if let (Some(a), Some(b)) = (f.start, f.stop) {
+            if b.0 <= a.0 {
+                return Err(format!("{at}: `stop` ({}) must be after `start` ({})", b, a));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets `dotted.path = value` in a TOML table; numeric segments index arrays
+/// (`flows.0.rate=2Gbps`). The value is parsed as TOML, else taken as a string.
+pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
+    let err = |message: String| ConfigError::Override { assignment: assignment.to_string(), message };
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| err("expected key=value, e.g. --set duration=2s".into()))?;
+    let key = key.trim();
+    let raw = raw.trim();
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
+    let segments: Vec<&str> = key.split('.').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Err(err(format!("`{key}` is not a dotted key path")));
+    }
+    let mut cursor: &mut toml::Value = {
+        let first = segments[0];
+        if segments.len() == 1 {
+            table.insert(first.to_string(), value);
+            return Ok(());
+        }
+        table
+            .entry(first.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+    };
+    for (depth, seg) in segments.iter().enumerate().skip(1) {
+        let last = depth == segments.len() - 1;
+        let walked = segments[..depth].join(".");
+        cursor = match cursor {
+            toml::Value::Table(t) => {
+                if last {
+                    t.insert(seg.to_string(), value);
+                    return Ok(());
+                }
+                t.entry(seg.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            toml::Value::Array(a) => {
+                let i: usize = seg
+                    .parse()
+                    .map_err(|_| err(format!("`{walked}` is a list; `{seg}` must be an index 0..{}", a.len())))?;
+                let len = a.len();
+                let slot = a
+                    .get_mut(i)
+                    .ok_or_else(|| err(format!("`{walked}` has {len} entries; index {i} is out of range")))?;
+                if last {
+                    *slot = value;
+                    return Ok(());
+                }
+                slot
+            }
+            _ => return Err(err(format!("`{walked}` is a value, not a table or list"))),
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_walk_tables_and_lists() {
+        let mut t: toml::Table = toml::from_str("seed = 1\n[[flows]]\nrate = \"1Gbps\"\n[record]\nlinks = []").unwrap();
+        apply_override(&mut t, "seed=7").unwrap();
+        apply_override(&mut t, "flows.0.rate=2Gbps").unwrap();
+        apply_override(&mut t, "topology.generate.kind=star").unwrap();
+        assert_eq!(t["seed"].as_integer(), Some(7));
+        assert_eq!(t["flows"][0]["rate"].as_str(), Some("2Gbps"));
+        assert_eq!(t["topology"]["generate"]["kind"].as_str(), Some("star"));
+        assert!(apply_override(&mut t, "flows.3.rate=1Gbps").is_err());
+        assert!(apply_override(&mut t, "seed.x=1").is_err());
+        assert!(apply_override(&mut t, "noequals").is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! Running one experiment: load, build, simulate, write `output/<name>/` atomically.
+
+use super::config::{ConfigError, LoadedExperiment};
+use crate::metrics::RunRecords;
+use crate::report::csv_out::{write_results, write_timeseries, RunColumns};
+use crate::report::manifest::{git_state, Manifest};
+use crate::report::output::StagedDir;
+use crate::scenario::{self, ScenarioError};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The experiment file is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The topology or the flows do not fit together.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// Writing results failed (the previous result, if any, is left intact).
+    #[error("cannot write results to {path}: {message}")]
+    Output { path: String, message: String },
+}
+
+/// Where and how to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Output folder; default `output/<experiment name>`.
+    pub out: Option<PathBuf>,
+    /// `--set key=value` overrides, applied in order.
+    pub overrides: Vec<String>,
+    /// Skip plots (tests, benchmarks).
+    pub no_plots: bool,
+}
+
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub records: RunRecords,
+    pub manifest: Manifest,
+}
+
+/// Loads and simulates an experiment without writing anything.
+pub fn simulate(exp: &LoadedExperiment) -> Result<RunRecords, RunError> {
+    let topo = scenario::topology_of(exp)?;
+    let world = scenario::build(exp, &topo, exp.config.seed)?;
+    Ok(world.run())
+}
+
+/// Runs the experiment at `path` and writes its output folder.
+pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
+    let exp = LoadedExperiment::load(path, &opts.overrides)?;
+    let topo = scenario::topology_of(&exp)?;
+    let world = scenario::build(&exp, &topo, exp.config.seed)?;
+    let started = std::time::Instant::now(); // wall time for the manifest only
+    let records = world.run();
+    let wall_s = started.elapsed().as_secs_f64();
+
+    let target = opts.out.clone().unwrap_or_else(|| Path::new("output").join(&exp.config.name));
+    let out_err = |e: &dyn std::fmt::Display| RunError::Output { path: target.display().to_string(), message: e.to_string() };
+    let staged = StagedDir::new(&target).map_err(|e| out_err(&e))?;
+    let dir = staged.path().to_path_buf();
+    let run_cols: RunColumns = vec![
+        ("experiment".into(), exp.config.name.clone()),
+        ("seed".into(), exp.config.seed.to_string()),
+    ];
+    let mut files = vec!["config.toml".to_string(), "results.csv".into(), "timeseries.csv".into()];
+    std::fs::write(dir.join("config.toml"), &exp.resolved_toml).map_err(|e| out_err(&e))?;
+    let create = |name: &str| File::create(dir.join(name)).map(BufWriter::new);
+    write_results(create("results.csv").map_err(|e| out_err(&e))?, &run_cols, &records).map_err(|e| out_err(&e))?;
+    write_timeseries(create("timeseries.csv").map_err(|e| out_err(&e))?, &run_cols, &records).map_err(|e| out_err(&e))?;
+    if !opts.no_plots && exp.config.record.plots.unwrap_or(true) {
+        files.extend(crate::report::charts::write_charts(&dir, &exp.config.name, &records).map_err(|e| out_err(&e))?);
+    }
+    let (git_revision, git_dirty) = git_state();
+    files.push("manifest.json".into());
+    let manifest = Manifest {
+        tool: "dwcp-sim",
+        crate_version: env!("CARGO_PKG_VERSION"),
+        git_revision,
+        git_dirty,
+        experiment: exp.config.name.clone(),
+        config_file: path.display().to_string(),
+        config_hash: format!("{:016x}", exp.config_hash),
+        seed: exp.config.seed,
+        events: records.events,
+        event_digest: format!("{:016x}", records.digest),
+        virtual_time_s: records.end_time.as_secs_f64(),
+        wall_time_s: wall_s,
+        events_per_s: if wall_s > 0.0 { records.events as f64 / wall_s } else { 0.0 },
+        files,
+    };
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| out_err(&e))?;
+    std::fs::write(dir.join("manifest.json"), json + "\n").map_err(|e| out_err(&e))?;
+    let dir = staged.commit().map_err(|e| out_err(&e))?;
+    Ok(RunOutcome { dir, records, manifest })
+}

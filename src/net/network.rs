@@ -1,0 +1,332 @@
+//! The packet network: egress ports with drop-tail queues, serialization, propagation,
+//! jitter and loss layers, and per-hop forwarding. Driven by two events and answers with
+//! the packets it delivers; applications live above it.
+//!
+//! Invariant (checked by [`Network::check_conservation`]): every packet injected is
+//! delivered, dropped with a reason, or still in flight.
+
+use super::ids::{FlowId, LinkId, NodeId, PortId};
+use super::loss::LossLayer;
+use super::packet::{Packet, PacketArena};
+use super::routing::{RouteMetric, Routes};
+use super::topology::{NodeKind, Topology};
+use super::PacketId;
+use crate::engine::{RngStreams, Scheduler, SimDuration, SimRng, SimTime};
+use crate::metrics::{DropReason, FlowStats, NetStats, PortStats};
+use rand::Rng;
+use std::collections::VecDeque;
+
+/// Events the network schedules for itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    /// The packet in service on this port has left the transmitter.
+    TxDone(PortId),
+    /// A packet reaches the far end of this port's link.
+    Arrive(PortId, PacketId),
+}
+
+/// Loss layers and jitter of one direction, with the stream they draw from.
+struct PortFaults {
+    loss: Vec<LossLayer>,
+    rng: SimRng,
+}
+
+/// One direction of a link: queue and transmitter at `from`, wire to `to`.
+pub struct Port {
+    pub from: NodeId,
+    pub to: NodeId,
+    rate_bps: u64,
+    delay: SimDuration,
+    jitter_ps: u64,
+    reorder: bool,
+    cap_packets: u64,
+    cap_bytes: u64,
+    ecn_packets: u64,
+    ecn_bytes: u64,
+    queue: VecDeque<PacketId>,
+    queued_bytes: u64,
+    in_service: Option<PacketId>,
+    tx_started: SimTime,
+    /// Remainder of `bits · 10^12 mod rate` carried between packets, so back-to-back
+    /// serialization times sum exactly (no accumulated rounding).
+    residue: u64,
+    last_arrival: SimTime,
+    last_queue_change: SimTime,
+    faults: Option<Box<PortFaults>>,
+    pub stats: PortStats,
+}
+
+impl Port {
+    pub fn rate_bps(&self) -> u64 {
+        self.rate_bps
+    }
+    pub fn queue_packets(&self) -> u64 {
+        self.queue.len() as u64
+    }
+    pub fn queue_bytes(&self) -> u64 {
+        self.queued_bytes
+    }
+    /// Picoseconds spent transmitting up to `now`, including the packet in service.
+    pub fn busy_until(&self, now: SimTime) -> u64 {
+        self.stats.busy_ps
+            + match self.in_service {
+                Some(_) => now.since(self.tx_started).as_ps(),
+                None => 0,
+            }
+    }
+
+    fn note_queue_change(&mut self, now: SimTime) {
+        let dt = now.since(self.last_queue_change).as_ps();
+        self.stats.queue_area += self.queue.len() as u128 * dt as u128;
+        self.last_queue_change = now;
+    }
+}
+
+pub struct Node {
+    pub name: String,
+    pub kind: NodeKind,
+}
+
+pub struct Network {
+    pub nodes: Vec<Node>,
+    pub ports: Vec<Port>,
+    pub link_names: Vec<String>,
+    pub routes: Routes,
+    packets: PacketArena,
+    pub stats: NetStats,
+    pub flows: Vec<FlowStats>,
+}
+
+impl Network {
+    /// Builds ports and routes. Each direction's faults draw from the stream
+    /// `link/<name>/<ab|ba>`, so renumbering or adding links shifts nobody's draws.
+    pub fn new(topo: &Topology, streams: &RngStreams, metric: RouteMetric, ecmp: bool) -> Network {
+        let mut ports = Vec::with_capacity(topo.links.len() * 2);
+        for l in &topo.links {
+            for (from, to, loss, dir) in [(l.a, l.b, &l.loss_ab, "ab"), (l.b, l.a, &l.loss_ba, "ba")] {
+                let p = &l.params;
+                let faults = (!loss.is_empty() || p.jitter > SimDuration::ZERO).then(|| {
+                    Box::new(PortFaults {
+                        loss: loss.iter().map(LossLayer::new).collect(),
+                        rng: streams.stream(&format!("link/{}/{dir}", l.name)),
+                    })
+                });
+                ports.push(Port {
+                    from,
+                    to,
+                    rate_bps: p.rate_bps,
+                    delay: p.delay,
+                    jitter_ps: p.jitter.as_ps(),
+                    reorder: p.reorder,
+                    cap_packets: p.queue_packets.unwrap_or(u64::MAX),
+                    cap_bytes: p.queue_bytes.unwrap_or(u64::MAX),
+                    ecn_packets: p.ecn_threshold_packets.unwrap_or(u64::MAX),
+                    ecn_bytes: p.ecn_threshold_bytes.unwrap_or(u64::MAX),
+                    queue: VecDeque::new(),
+                    queued_bytes: 0,
+                    in_service: None,
+                    tx_started: SimTime::ZERO,
+                    residue: 0,
+                    last_arrival: SimTime::ZERO,
+                    last_queue_change: SimTime::ZERO,
+                    faults,
+                    stats: PortStats::default(),
+                });
+            }
+        }
+        Network {
+            nodes: topo.nodes.iter().map(|n| Node { name: n.name.clone(), kind: n.kind }).collect(),
+            ports,
+            link_names: topo.links.iter().map(|l| l.name.clone()).collect(),
+            routes: Routes::compute(topo, metric, ecmp),
+            packets: PacketArena::default(),
+            stats: NetStats::default(),
+            flows: Vec::new(),
+        }
+    }
+
+    /// Registers a flow for per-flow statistics; returns its id.
+    pub fn add_flow(&mut self) -> FlowId {
+        self.flows.push(FlowStats::default());
+        FlowId((self.flows.len() - 1) as u32)
+    }
+
+    pub fn port(&self, id: PortId) -> &Port {
+        &self.ports[id.index()]
+    }
+
+    pub fn link_name(&self, id: LinkId) -> &str {
+        &self.link_names[id.index()]
+    }
+
+    /// Packets currently in queues, transmitters or on wires.
+    pub fn in_flight(&self) -> u64 {
+        self.packets.live()
+    }
+
+    /// Hands a packet to the network at its source node; returns it at once if the source
+    /// is also the destination.
+    pub fn inject<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, packet: Packet) -> Option<Packet> {
+        self.stats.injected += 1;
+        let f = &mut self.flows[packet.flow.index()];
+        f.sent_packets += 1;
+        f.sent_bytes += packet.size as u64;
+        let src = packet.src;
+        let id = self.packets.insert(packet);
+        self.forward(sched, src, id)
+    }
+
+    /// Handles one network event; returns the packet if it reached its destination.
+    #[inline]
+    pub fn on_event<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, event: NetEvent) -> Option<Packet> {
+        match event {
+            NetEvent::TxDone(port) => {
+                self.on_tx_done(sched, port);
+                None
+            }
+            NetEvent::Arrive(port, id) => {
+                let node = self.ports[port.index()].to;
+                self.forward(sched, node, id)
+            }
+        }
+    }
+
+    /// At `node`: deliver, or pick the egress port and enqueue.
+    #[inline]
+    fn forward<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, node: NodeId, id: PacketId) -> Option<Packet> {
+        let p = self.packets.get(id);
+        if p.dst == node {
+            let packet = self.packets.remove(id);
+            self.record_delivery(sched.now(), &packet);
+            return Some(packet);
+        }
+        match self.routes.select(node, p.dst, p.ecmp_hash) {
+            Some(port) => self.enqueue(sched, port, id),
+            None => self.drop_packet(id, DropReason::NoRoute, None),
+        }
+        None
+    }
+
+    #[inline]
+    fn enqueue<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId, id: PacketId) {
+        let now = sched.now();
+        let size = self.packets.get(id).size as u64;
+        let port = &mut self.ports[port_id.index()];
+        if port.in_service.is_none() {
+            self.start_tx(sched, port_id, id);
+            return;
+        }
+        if port.queue.len() as u64 >= port.cap_packets || port.queued_bytes + size > port.cap_bytes {
+            self.drop_packet(id, DropReason::Queue, Some(port_id));
+            return;
+        }
+        port.note_queue_change(now);
+        port.queue.push_back(id);
+        port.queued_bytes += size;
+        let qlen = port.queue.len() as u64;
+        port.stats.max_queue_packets = port.stats.max_queue_packets.max(qlen);
+        port.stats.max_queue_bytes = port.stats.max_queue_bytes.max(port.queued_bytes);
+        if qlen > port.ecn_packets || port.queued_bytes > port.ecn_bytes {
+            port.stats.ecn_marked += 1;
+            self.packets.get_mut(id).ecn_ce = true;
+        }
+    }
+
+    #[inline]
+    fn start_tx<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId, id: PacketId) {
+        let now = sched.now();
+        let bits = self.packets.get(id).size as u64 * 8;
+        let port = &mut self.ports[port_id.index()];
+        // bits ≤ 524 280 (64 KiB frames), so bits·10^12 + residue < 2^64.
+        let numerator = bits * 1_000_000_000_000 + port.residue;
+        let ser_ps = numerator / port.rate_bps;
+        port.residue = numerator % port.rate_bps;
+        port.in_service = Some(id);
+        port.tx_started = now;
+        sched.schedule_at(SimTime(now.0 + ser_ps), NetEvent::TxDone(port_id));
+    }
+
+    fn on_tx_done<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId) {
+        let now = sched.now();
+        let port = &mut self.ports[port_id.index()];
+        let id = port.in_service.take().expect("TxDone on an idle port");
+        let size = self.packets.get(id).size as u64;
+        port.stats.tx_packets += 1;
+        port.stats.tx_bytes += size;
+        port.stats.busy_ps += now.since(port.tx_started).as_ps();
+        let mut lost = false;
+        let mut arrival = now + port.delay;
+        if let Some(faults) = port.faults.as_deref_mut() {
+            for layer in &mut faults.loss {
+                // Every layer steps, even after one has dropped, so each layer's state
+                // sequence is independent of the others.
+                lost |= layer.drops(&mut faults.rng);
+            }
+            if !lost && port.jitter_ps > 0 {
+                arrival += SimDuration(faults.rng.random_range(0..=port.jitter_ps));
+            }
+        }
+        if lost {
+            self.drop_packet(id, DropReason::Loss, Some(port_id));
+        } else {
+            if !port.reorder {
+                // A wire delivers in order: never before the previous packet on it.
+                arrival = arrival.max(port.last_arrival);
+            }
+            port.last_arrival = arrival;
+            sched.schedule_at(arrival, NetEvent::Arrive(port_id, id));
+        }
+        let port = &mut self.ports[port_id.index()];
+        if let Some(next) = port.queue.front().copied() {
+            port.note_queue_change(now);
+            port.queue.pop_front();
+            port.queued_bytes -= self.packets.get(next).size as u64;
+            self.start_tx(sched, port_id, next);
+        }
+    }
+
+    fn drop_packet(&mut self, id: PacketId, reason: DropReason, port: Option<PortId>) {
+        let p = self.packets.remove(id);
+        self.stats.dropped[reason.index()] += 1;
+        self.flows[p.flow.index()].dropped[reason.index()] += 1;
+        if let Some(port) = port {
+            self.ports[port.index()].stats.dropped[reason.index()] += 1;
+        }
+    }
+
+    fn record_delivery(&mut self, now: SimTime, p: &Packet) {
+        self.stats.delivered += 1;
+        let f = &mut self.flows[p.flow.index()];
+        f.delivered_packets += 1;
+        f.delivered_bytes += p.size as u64;
+        f.delay.record(now.since(p.created).as_ps());
+        if f.highest_seq_delivered.is_some_and(|h| p.seq < h) {
+            f.reordered += 1;
+        }
+        f.highest_seq_delivered = Some(f.highest_seq_delivered.map_or(p.seq, |h| h.max(p.seq)));
+        f.first_delivery.get_or_insert(now);
+        f.last_delivery = Some(now);
+    }
+
+    /// Closes time integrals at the end of a run.
+    pub fn finish(&mut self, now: SimTime) {
+        for p in &mut self.ports {
+            p.note_queue_change(now);
+        }
+    }
+
+    /// `injected = delivered + dropped + in flight`, network-wide and per flow.
+    pub fn check_conservation(&self) -> Result<(), String> {
+        let s = &self.stats;
+        if s.injected != s.delivered + s.dropped_total() + self.in_flight() {
+            return Err(format!(
+                "packet conservation broken: injected {} != delivered {} + dropped {} + in flight {}",
+                s.injected,
+                s.delivered,
+                s.dropped_total(),
+                self.in_flight()
+            ));
+        }
+        Ok(())
+    }
+}

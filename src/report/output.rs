@@ -1,0 +1,70 @@
+//! Atomic output folders: everything is written into a hidden temporary folder beside the
+//! target and renamed into place only when complete, so a failed or killed run never leaves
+//! a half-written result nor damages the previous one.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub struct StagedDir {
+    tmp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Creates `<parent>/.<name>.tmp-<pid>` for a result that will become `target`.
+    pub fn new(target: &Path) -> io::Result<StagedDir> {
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(parent)?;
+        let name = target
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "output path has no folder name"))?
+            .to_string_lossy()
+            .into_owned();
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        Ok(StagedDir { tmp, target: target.to_path_buf(), committed: false })
+    }
+
+    /// Folder to write into.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Moves the finished folder into place, replacing any earlier result.
+    pub fn commit(mut self) -> io::Result<PathBuf> {
+        let parent = self.tmp.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let name = self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let had_old = self.target.exists();
+        if had_old {
+            if old.exists() {
+                fs::remove_dir_all(&old)?;
+            }
+            fs::rename(&self.target, &old)?;
+        }
+        if let Err(e) = fs::rename(&self.tmp, &self.target) {
+            if had_old {
+                let _ = fs::rename(&old, &self.target); // put the earlier result back
+            }
+            return Err(e);
+        }
+        self.committed = true;
+        if had_old {
+            fs::remove_dir_all(&old)?;
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Builds the world of one run from an experiment and its topology: resolves names to ids,
+//! expands flow patterns, gives every component its named random stream. Wiring only.
+
+pub mod world;
+
+pub use world::{Event, World};
+
+use crate::engine::rng::stable_hash;
+use crate::engine::{Engine, RngStreams, SimDuration, SimTime};
+use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution};
+use crate::experiment::LoadedExperiment;
+use crate::metrics::TimeSeries;
+use crate::net::{NodeId, Network, Topology, TopologyError};
+use crate::traffic::{draw_index, poisson_pattern, Pattern, SizeModel, Source};
+use world::Sampler;
+
+/// Why a scenario could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The topology file or section is invalid.
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    /// The experiment refers to something that does not exist or does not fit.
+    #[error("in experiment file {path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// Loads or generates the experiment's topology.
+pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
+    let t = &exp.config.topology;
+    match &t.file {
+        Some(file) => {
+            if t.generate.is_some() || !t.nodes.is_empty() || !t.links.is_empty() {
+                return Err(ScenarioError::Invalid {
+                    path: exp.path.display().to_string(),
+                    message: "[topology] has `file` and also inline nodes, links or generate: give one".into(),
+                });
+            }
+            Ok(Topology::load(&exp.resolve_relative(file))?)
+        }
+        None => Ok(Topology::from_config(t, &exp.config.name)?),
+    }
+}
+
+/// Builds a ready-to-run world with master seed `seed`.
+pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World, ScenarioError> {
+    let cfg = &exp.config;
+    let invalid = |message: String| ScenarioError::Invalid { path: exp.path.display().to_string(), message };
+    let streams = RngStreams::new(seed);
+    let mut net = Network::new(topo, &streams, cfg.routing.metric, cfg.routing.ecmp);
+    let end = SimTime::ZERO + cfg.duration.0;
+    let min_mtu = topo.links.iter().map(|l| l.params.mtu).min().unwrap_or(u32::MAX);
+    let node = |at: &str, key: &str, name: &str| -> Result<NodeId, ScenarioError> {
+        topo.node_id(name).ok_or_else(|| {
+            invalid(format!("{at}: `{key}` = `{name}` is not a node of topology `{}`", topo.name))
+        })
+    };
+
+    let mut sources = Vec::new();
+    let mut flow_meta = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, f) in cfg.flows.iter().enumerate() {
+        let at = format!("flows[{i}]");
+        let base = f.name.clone().unwrap_or_else(|| format!("{}{i}", app_name(f.app)));
+        let pairs: Vec<(NodeId, NodeId)> = match (f.pattern, &f.src, &f.dst) {
+            (Some(FlowPattern::Permutation), _, _) => {
+                let hosts: Vec<NodeId> = topo.hosts().collect();
+                if hosts.len() < 2 {
+                    return Err(invalid(format!("{at}: pattern \"permutation\" needs at least 2 hosts")));
+                }
+                let mut rng = streams.stream(&format!("flows/{base}/permutation"));
+                derangement(&hosts, &mut rng)
+            }
+            (None, Some(s), Some(d)) => vec![(node(&at, "src", s)?, node(&at, "dst", d)?)],
+            _ => return Err(invalid(format!("{at}: needs `src` and `dst` or a `pattern`"))),
+        };
+        let size = f.packet_size.map(|b| b.0 as u32).unwrap_or(match f.app {
+            AppKind::Ping => 64,
+            _ => 1500,
+        });
+        if size > min_mtu {
+            return Err(invalid(format!(
+                "{at}: `packet_size` = {size} exceeds the smallest link MTU in the topology ({min_mtu} bytes)"
+            )));
+        }
+        let start = SimTime::ZERO + f.start.map(|d| d.0).unwrap_or(SimDuration::ZERO);
+        let stop = f.stop.map(|d| SimTime::ZERO + d.0).unwrap_or(end).min(end);
+        for (k, (src, dst)) in pairs.iter().enumerate() {
+            let name = if pairs.len() == 1 { base.clone() } else { format!("{base}/{k}") };
+            if !names.insert(name.clone()) {
+                return Err(invalid(format!("{at}: flow name `{name}` is used twice")));
+            }
+            let pattern = match f.app {
+                AppKind::Cbr => Pattern::Cbr { rate_bps: rate_of(f), size, residue: 0 },
+                AppKind::Poisson => {
+                    let model = match f.size_distribution.unwrap_or_default() {
+                        SizeDistribution::Fixed => SizeModel::Fixed(size),
+                        SizeDistribution::Exponential => SizeModel::Exponential { mean: size as f64, max: min_mtu },
+                    };
+                    poisson_pattern(rate_of(f), model, streams.stream(&format!("flows/{name}/arrivals")))
+                        .map_err(|m| invalid(format!("{at}: {m}")))?
+                }
+                AppKind::Ping => Pattern::Ping {
+                    interval: f.interval.map(|d| d.0).unwrap_or(SimDuration::from_secs(1)),
+                    size,
+                    remaining: f.count,
+                },
+            };
+            let flow = net.add_flow();
+            let hash = stable_hash(seed, format!("flow/{name}").as_bytes()) as u32;
+            sources.push(Source::new(flow, *src, *dst, start, stop, hash, pattern));
+            flow_meta.push((
+                name,
+                app_name(f.app),
+                topo.nodes[src.index()].name.clone(),
+                topo.nodes[dst.index()].name.clone(),
+            ));
+        }
+    }
+
+    let sampler = build_sampler(exp, topo, &net, &flow_meta, &sources).map_err(invalid)?;
+    Ok(World { engine: Engine::new(), net, sources, flow_meta, sampler, end })
+}
+
+fn rate_of(f: &crate::experiment::config::FlowConfig) -> u64 {
+    f.rate.map(|r| r.bps()).unwrap_or(1)
+}
+
+fn app_name(app: AppKind) -> &'static str {
+    match app {
+        AppKind::Cbr => "cbr",
+        AppKind::Poisson => "poisson",
+        AppKind::Ping => "ping",
+    }
+}
+
+/// A uniformly random permutation of `hosts` with no fixed point (Sattolo's algorithm gives
+/// a single cycle, which is a derangement), as `(src, dst)` pairs in host order.
+fn derangement(hosts: &[NodeId], rng: &mut crate::engine::SimRng) -> Vec<(NodeId, NodeId)> {
+    let mut perm: Vec<usize> = (0..hosts.len()).collect();
+    for i in (1..perm.len()).rev() {
+        let j = draw_index(rng, i);
+        perm.swap(i, j);
+    }
+    (0..hosts.len()).map(|i| (hosts[i], hosts[perm[i]])).collect()
+}
+
+fn build_sampler(
+    exp: &LoadedExperiment,
+    topo: &Topology,
+    net: &Network,
+    flow_meta: &[(String, &'static str, String, String)],
+    sources: &[Source],
+) -> Result<Option<Sampler>, String> {
+    let rec = &exp.config.record;
+    let interval = rec
+        .sample_interval
+        .map(|d| d.0)
+        .unwrap_or(SimDuration((exp.config.duration.0.as_ps() / 200).max(1)));
+    let mut series = Vec::new();
+    let mut ports = Vec::new();
+    for name in &rec.links {
+        let (i, l) = topo.links.iter().enumerate().find(|(_, l)| &l.name == name).ok_or_else(|| {
+            let known: Vec<&str> = topo.links.iter().take(8).map(|l| l.name.as_str()).collect();
+            format!(
+                "`record.links` names `{name}`, which is not a link of topology `{}` (links are named \"a-b\"; e.g. {})",
+                topo.name,
+                known.join(", ")
+            )
+        })?;
+        let _ = l;
+        for port in crate::net::LinkId(i as u32).ports() {
+            let entity = format!("link/{name}/{}", port.direction());
+            ports.push((port, series.len()));
+            series.push(TimeSeries { entity: entity.clone(), metric: "queue_packets", unit: "packets", points: Vec::new() });
+            series.push(TimeSeries { entity, metric: "utilization", unit: "fraction", points: Vec::new() });
+        }
+    }
+    let mut flow_series = vec![None; sources.len()];
+    let mut rtt_series = vec![None; sources.len()];
+    if rec.flows.unwrap_or(true) {
+        for (i, (s, meta)) in sources.iter().zip(flow_meta).enumerate() {
+            let entity = format!("flow/{}", meta.0);
+            if matches!(s.pattern, Pattern::Ping { .. }) {
+                rtt_series[i] = Some(series.len());
+                series.push(TimeSeries { entity, metric: "rtt", unit: "s", points: Vec::new() });
+            } else {
+                flow_series[i] = Some(series.len());
+                series.push(TimeSeries { entity, metric: "throughput", unit: "bit/s", points: Vec::new() });
+            }
+        }
+    }
+    if series.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Sampler {
+        interval,
+        last_busy: vec![0; ports.len()],
+        ports,
+        flow_series,
+        rtt_series,
+        last_delivered: vec![0; net.flows.len()],
+        series,
+        last_sample: SimTime::ZERO,
+    }))
+}

@@ -1,0 +1,147 @@
+//! Traffic sources that exercise the network before real transports exist: constant bit
+//! rate, Poisson, and ping. UDP-like: no congestion control, no retransmission.
+//!
+//! Sans-I/O: a source is told the time and answers with the packet to send and when it
+//! wants to be called next; the world turns that into events.
+
+use crate::engine::{SimDuration, SimRng, SimTime};
+use crate::net::{FlowId, NodeId, Packet, Payload};
+use rand::Rng;
+use rand_distr::{Distribution, Exp};
+
+/// How packet sizes are drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SizeModel {
+    Fixed(u32),
+    /// Exponential with this mean (bytes), rounded to whole bytes, at least 1 and at most
+    /// `max` (the path MTU): for M/M/1 service times.
+    Exponential { mean: f64, max: u32 },
+}
+
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    /// One packet every `size·8/rate`, the remainder carried so the long-run rate is exact.
+    Cbr { rate_bps: u64, size: u32, residue: u64 },
+    /// Exponential inter-arrival times with mean `mean_size·8/rate`.
+    Poisson { rate_bps: u64, size: SizeModel, size_dist: Option<Exp<f64>>, gap: Exp<f64>, rng: SimRng },
+    /// An echo request every `interval`, `count` times (or until `stop`).
+    Ping { interval: SimDuration, size: u32, remaining: Option<u64> },
+}
+
+/// One source: a flow from `src` to `dst` following a pattern between `start` and `stop`.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub flow: FlowId,
+    pub src: NodeId,
+    pub dst: NodeId,
+    pub start: SimTime,
+    pub stop: SimTime,
+    pub ecmp_hash: u32,
+    pub pattern: Pattern,
+    next_seq: u64,
+}
+
+impl Source {
+    pub fn new(flow: FlowId, src: NodeId, dst: NodeId, start: SimTime, stop: SimTime, ecmp_hash: u32, pattern: Pattern) -> Self {
+        Source { flow, src, dst, start, stop, ecmp_hash, pattern, next_seq: 0 }
+    }
+
+    /// Mean bits per second this source offers (ping: its request rate).
+    pub fn offered_bps(&self) -> f64 {
+        match &self.pattern {
+            Pattern::Cbr { rate_bps, .. } | Pattern::Poisson { rate_bps, .. } => *rate_bps as f64,
+            Pattern::Ping { interval, size, .. } => *size as f64 * 8.0 / interval.as_secs_f64(),
+        }
+    }
+
+    /// Called at its timer: the packet to send now (if any) and when to be called again.
+    pub fn on_timer(&mut self, now: SimTime) -> (Option<Packet>, Option<SimTime>) {
+        if now >= self.stop {
+            return (None, None);
+        }
+        let (size, payload, gap_ps) = match &mut self.pattern {
+            Pattern::Cbr { rate_bps, size, residue } => {
+                let numerator = *size as u64 * 8 * 1_000_000_000_000 + *residue;
+                *residue = numerator % *rate_bps;
+                (*size, Payload::Data, Some(numerator / *rate_bps))
+            }
+            Pattern::Poisson { size, size_dist, gap, rng, .. } => {
+                let s = match (*size, size_dist) {
+                    (SizeModel::Exponential { max, .. }, Some(d)) => (d.sample(rng).round() as u32).clamp(1, max),
+                    (SizeModel::Fixed(s), _) => s,
+                    (SizeModel::Exponential { mean, .. }, None) => mean as u32,
+                };
+                // The gap distribution was built from the mean size, so the offered load is
+                // independent of each packet's drawn size (Poisson arrivals, independent sizes).
+                let g = gap.sample(rng);
+                (s, Payload::Data, Some((g * 1e12).round() as u64))
+            }
+            Pattern::Ping { interval, size, remaining } => {
+                if *remaining == Some(0) {
+                    return (None, None);
+                }
+                if let Some(r) = remaining {
+                    *r -= 1;
+                }
+                let next = if *remaining == Some(0) { None } else { Some(interval.as_ps()) };
+                (*size, Payload::PingRequest { sent_at: now }, next)
+            }
+        };
+        let packet = Packet {
+            flow: self.flow,
+            src: self.src,
+            dst: self.dst,
+            size,
+            seq: self.next_seq,
+            created: now,
+            ecmp_hash: self.ecmp_hash,
+            ecn_ce: false,
+            payload,
+        };
+        self.next_seq += 1;
+        let next = gap_ps.map(|g| SimTime(now.0 + g.max(1))).filter(|&t| t < self.stop);
+        (Some(packet), next)
+    }
+
+    /// A packet of this flow arrived; returns the reply to send, if any (echo replies).
+    pub fn on_delivery(&mut self, now: SimTime, p: &Packet) -> Option<Packet> {
+        match p.payload {
+            Payload::PingRequest { sent_at } => {
+                let reply = Packet {
+                    src: p.dst,
+                    dst: p.src,
+                    seq: p.seq,
+                    created: now,
+                    ecn_ce: false,
+                    payload: Payload::PingReply { sent_at },
+                    ..*p
+                };
+                Some(reply)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Builds the inter-arrival distribution of a Poisson source: mean gap `mean_size·8/rate`.
+pub fn poisson_pattern(rate_bps: u64, size: SizeModel, rng: SimRng) -> Result<Pattern, String> {
+    let mean_size = match size {
+        SizeModel::Fixed(s) => s as f64,
+        SizeModel::Exponential { mean, .. } => mean,
+    };
+    let mean_gap_s = mean_size * 8.0 / rate_bps as f64;
+    let gap = Exp::new(1.0 / mean_gap_s).map_err(|e| format!("bad Poisson rate: {e}"))?;
+    let size_dist = match size {
+        SizeModel::Exponential { mean, .. } => {
+            Some(Exp::new(1.0 / mean).map_err(|e| format!("bad mean packet size: {e}"))?)
+        }
+        SizeModel::Fixed(_) => None,
+    };
+    Ok(Pattern::Poisson { rate_bps, size, size_dist, gap, rng })
+}
+
+/// Draws an unbiased index below `n` (for picking permutations); kept here so all traffic
+/// randomness goes through the flow's own stream.
+pub fn draw_index(rng: &mut SimRng, n: usize) -> usize {
+    rng.random_range(0..n)
+}
