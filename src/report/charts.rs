@@ -11,8 +11,7 @@ const MAX_SERIES: usize = 12;
 
 /// Draws every chart the records support; returns the file names written.
 pub fn write_charts(dir: &Path, experiment: &str, rec: &RunRecords) -> Result<Vec<String>, PlotError> {
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|e| PlotError::Draw { path: plots.display().to_string(), message: e.to_string() })?;
+    let plots = dir.join("plots"); // write_line_chart creates it
     let (t_scale, t_unit) = if rec.end_time.as_secs_f64() <= 2.0 { (1e3, "ms") } else { (1.0, "s") };
     let mut written = Vec::new();
     let charts: [(&str, &str, &str, f64); 4] = [

@@ -192,3 +192,12 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn events_stay_small() {
+        // The queue moves events by value on every push and pop; keep them within 16 bytes.
+        assert!(std::mem::size_of::<super::Event>() <= 16);
+    }
+}
