@@ -1,6 +1,6 @@
 //! Command-line interface. Parses arguments and calls the library; no simulation logic.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use dwcp_sim::experiment::run::{run_file, RunOptions};
 use dwcp_sim::experiment::LoadedExperiment;
@@ -97,11 +97,11 @@ fn dispatch(cmd: Command) -> Result<()> {
     }
 }
 
-/// Whether a file is an experiment (it has `duration`) or a topology.
+/// Whether a file is an experiment or a topology (by its top-level keys).
 fn is_experiment(path: &Path) -> Result<bool> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?;
-    Ok(table.contains_key("duration") || table.contains_key("flows"))
+    Ok(!dwcp_sim::experiment::config::looks_like_topology(&table))
 }
 
 fn validate(file: &Path) -> Result<()> {

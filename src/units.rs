@@ -3,7 +3,7 @@
 //! (1 Gbps = 10^9 bit/s); sizes accept SI (kB = 1000 B) and IEC (KiB = 1024 B) prefixes.
 //! Parsing is exact decimal arithmetic, never f64.
 
-use crate::engine::time::parse_scaled_decimal;
+use crate::engine::time::{parse_scaled_decimal, DecimalError};
 use crate::engine::SimDuration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -29,6 +29,9 @@ impl Rate {
     /// Parses `"25Gbps"`, `"1.5Mbps"`, `"800kbps"`, `"10bps"`.
     pub fn parse(text: &str) -> Result<Rate, String> {
         let t = text.trim();
+        if t.starts_with('-') {
+            return Err(format!("`{text}` is not a rate: it must be a positive number, e.g. \"25Gbps\""));
+        }
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(t.len());
@@ -46,11 +49,11 @@ impl Rate {
             }
         };
         match parse_scaled_decimal(num, scale) {
-            Some(0) => Err(format!("`{text}` is not a rate: it must be greater than zero")),
-            Some(v) => Ok(Rate(v)),
-            None => Err(format!(
-                "`{text}` is not a rate: `{num}` must be a positive number (whole bits per second)"
-            )),
+            Ok(0) => Err(format!("`{text}` is not a rate: it must be greater than zero")),
+            Ok(v) => Ok(Rate(v)),
+            Err(DecimalError::TooFine) => Err(format!("`{text}` is not a rate: it must be a whole number of bits per second")),
+            Err(DecimalError::TooLarge) => Err(format!("`{text}` is not a rate: it is too large")),
+            Err(DecimalError::Malformed) => Err(format!("`{text}` is not a rate: `{num}` is not a number")),
         }
     }
 }
@@ -59,6 +62,9 @@ impl Bytes {
     /// Parses `1500`, `"1500B"`, `"64KiB"`, `"1MB"`, `"16GiB"`.
     pub fn parse(text: &str) -> Result<Bytes, String> {
         let t = text.trim();
+        if t.starts_with('-') {
+            return Err(format!("`{text}` is not a size: it is negative"));
+        }
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(t.len());
@@ -79,7 +85,7 @@ impl Bytes {
         };
         parse_scaled_decimal(num, scale)
             .map(Bytes)
-            .ok_or_else(|| format!("`{text}` is not a size: `{num}` must be a non-negative whole number of bytes"))
+            .map_err(|_| format!("`{text}` is not a size: `{num}` must be a non-negative whole number of bytes"))
     }
 }
 

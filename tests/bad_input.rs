@@ -40,13 +40,10 @@ const CASES: &[Case] = &[
     ("exp_generator_link_unknown_key.toml", V, &["{name}", "`latency`", "expected one of", "`delay`"]),
     ("topo_generator_unknown_key.toml", V, &["{name}", "`hosts`", "expected one of", "`hosts_per_side`"]),
     // Units.
-    ("exp_negative_rate.toml", V, &["{name}", "`-5Gbps`", "line 15,", "bps, kbps, Mbps, Gbps, Tbps"]),
     ("exp_rate_no_unit.toml", V, &["{name}", "10 has no unit", "line 15,", "\"25Gbps\""]),
     ("exp_rate_bytes_unit.toml", V, &["{name}", "`10GBps` is not a rate", "line 15,", "bps, kbps, Mbps, Gbps, Tbps"]),
     ("exp_zero_duration.toml", V, &["{name}", "`duration`", "greater than zero"]),
     ("exp_duration_parsecs.toml", V, &["{name}", "`5 parsecs` is not a duration", "line 3,", "ps, ns, us, ms, s, min, h"]),
-    ("exp_negative_duration.toml", V, &["{name}", "`-5ms`", "line 3,", "ps, ns, us, ms, s, min, h"]),
-    ("exp_duration_sub_ps.toml", V, &["{name}", "`1.5ps`", "line 3,"]),
     // Loss layers.
     ("topo_bernoulli_p_too_big.toml", V, &["topo_bernoulli_p_too_big", "link `a-sw`", "`p` = 1.5", "0.0 to 1.0"]),
     ("topo_gilbert_r_negative.toml", V, &["topo_gilbert_r_negative", "link `sw-b`", "`r` = -0.1", "0.0 to 1.0"]),
@@ -56,19 +53,16 @@ const CASES: &[Case] = &[
     // Topology structure.
     ("topo_link_unknown_node.toml", V, &["topo_link_unknown_node", "link #2", "`ghost`", "not a node"]),
     ("topo_link_self_loop.toml", V, &["topo_link_self_loop", "link `loop`", "`sw`", "itself"]),
-    ("topo_duplicate_node.toml", V, &["topo_duplicate_node", "node `a`", "defined twice"]),
     ("topo_disconnected.toml", V, &["topo_disconnected", "disconnected", "node `b`"]),
     ("topo_fat_tree_odd_k.toml", V, &["topo_fat_tree_odd_k", "`k` = 3", "even"]),
     ("topo_leaf_spine_no_spines.toml", V, &["topo_leaf_spine_no_spines", "`spines` = 0", "at least 1"]),
     ("topo_wan_inter_delay_size.toml", V, &["topo_wan_inter_delay_size", "`inter_delay`", "3×3"]),
     // Missing files.
-    ("exp_missing_topology_file.toml", V, &["no_such_topology.toml", "cannot read topology file", "No such file"]),
     ("no_such_experiment.toml", V, &["{name}", "cannot read", "No such file"]),
     ("no_such_experiment.toml", R, &["{name}", "cannot read experiment file", "No such file"]),
     // Flows and records.
     ("exp_flow_unknown_src.toml", V, &["{name}", "flows[0]", "`src` = `nosuchhost`", "not a node"]),
     ("exp_flow_unknown_src.toml", R, &["{name}", "flows[0]", "`src` = `nosuchhost`", "not a node"]),
-    ("exp_cbr_without_rate.toml", V, &["{name}", "flows[0]", "needs `rate`"]),
     ("exp_ping_with_rate.toml", V, &["{name}", "flows[0]", "`rate`", "\"ping\"", "`interval`"]),
     ("exp_packet_size_over_mtu.toml", V, &["{name}", "flows[0]", "`packet_size` = 9000", "MTU", "1500 bytes"]),
     ("exp_stop_before_start.toml", V, &["{name}", "flows[0]", "`stop` (2ms)", "after `start` (5ms)"]),
@@ -77,54 +71,47 @@ const CASES: &[Case] = &[
     ("exp_name_with_slash.toml", V, &["{name}", "`name` = \"../evil/name\"", "letters, digits"]),
     ("exp_toml_syntax.toml", V, &["{name}", "line 5,", "invalid table header"]),
     ("exp_toml_syntax.toml", R, &["{name}", "line 5,", "invalid table header"]),
-    ("exp_no_duration.toml", V, &["{name}"]),
-    ("topo_disconnected.toml", R, &["{name}", "`link_defaults`"]),
     // --set overrides on the valid experiment.
     ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "flows.9.rate=1Gbps"], &["flows.9.rate=1Gbps", "3 entries", "index 9"]),
     ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "flows9"], &["--set flows9", "key=value"]),
     ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "flows.x.rate=1Gbps"], &["flows.x.rate=1Gbps", "`x` must be an index 0..3"]),
     ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "duration.x=1"], &["duration.x=1", "`duration` is a value"]),
-    ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "flows.0.rate=-1Gbps"], &["dumbbell-cbr.toml", "after --set", "`-1Gbps`", "Gbps, Tbps"]),
+    ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "flows.0.rate=-1Gbps"], &["dumbbell-cbr.toml", "after --set", "`-1Gbps`", "positive"]),
+    // Topology validation errors name the file they come from.
+    ("topo_duplicate_node.toml", V, &["{name}", "node `a`", "defined twice"]),
+    ("topo_named_duplicate_node.toml", V, &["{name}", "node `x`", "defined twice"]),
+    ("exp_inline_topology_bad_loss.toml", V, &["{name}", "link `sl-sr`", "0.0 to 1.0"]),
+    // Missing files: said once, with the experiment that refers to it and where it looked.
+    ("exp_missing_topology_file.toml", V, &["{name}", "no_such_topology.toml", "not found", "looked for", "!(os error 2): No such file"]),
+    ("no_such_experiment.toml", R, &["{name}", "No such file", "!(os error 2): No such file"]),
+    ("exp_cbr_without_rate.toml", V, &["{name}", "flows[0]", "needs `rate`", "\"1Gbps\""]),
+    ("exp_negative_rate.toml", V, &["{name}", "`-5Gbps`", "line 15,", "positive"]),
+    ("exp_negative_duration.toml", V, &["{name}", "`-5ms`", "line 3,", "is negative"]),
+    ("exp_duration_sub_ps.toml", V, &["{name}", "`1.5ps`", "line 3,", "resolution"]),
+    // File kinds: an experiment missing `duration` says so; `run` on a topology says what it is.
+    ("exp_no_duration.toml", V, &["{name}", "missing field `duration`"]),
+    ("topo_disconnected.toml", R, &["{name}", "topology file"]),
+    // Inputs that are well-formed but cannot make sense.
+    ("exp_flow_src_equals_dst.toml", V, &["{name}", "flows[0]", "`l0`", "different"]),
+    ("exp_start_after_end.toml", V, &["{name}", "flows[0]", "`start`", "10ms"]),
+    ("exp_topology_file_with_link_defaults.toml", V, &["{name}", "`file`", "link_defaults"]),
+    ("exp_sample_interval_tiny.toml", V, &["{name}", "`record.sample_interval`", "at most 1000000"]),
     ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "name=a/b"], &["dumbbell-cbr.toml", "`name` = \"a/b\"", "folder name"]),
 ];
 
 /// Cases that fail today (src bug or poor message). Printed, not asserted.
 #[rustfmt::skip]
 const KNOWN_GAPS: &[Case] = &[
-    // Topology validation errors do not name the file (TopologyError::Invalid has no path).
-    ("topo_duplicate_node.toml", V, &["{name}", "node `a`", "defined twice"]),
-    ("topo_named_duplicate_node.toml", V, &["{name}", "node `x`", "defined twice"]),
-    ("exp_inline_topology_bad_loss.toml", V, &["{name}", "link `sl-sr`", "0.0 to 1.0"]),
-    // Missing files: the OS error is printed twice; the experiment that refers to it is not named.
-    ("exp_missing_topology_file.toml", V, &["{name}", "no_such_topology.toml", "!(os error 2): No such file"]),
-    ("no_such_experiment.toml", R, &["{name}", "!(os error 2): No such file"]),
-    // The example rate in the message is lower-cased to "1gbps", which is not a valid rate.
-    ("exp_cbr_without_rate.toml", V, &["{name}", "needs `rate`", "\"1Gbps\""]),
-    // Negative numbers are reported as a bad unit.
-    ("exp_negative_rate.toml", V, &["{name}", "`-5Gbps`", "positive"]),
-    ("exp_negative_duration.toml", V, &["{name}", "`-5ms`", "negative"]),
-    // Sub-picosecond durations are reported as "does not fit in u64".
-    ("exp_duration_sub_ps.toml", V, &["{name}", "`1.5ps`", "resolution"]),
-    // Errors inside [generate] point at the [generate] header, not at the offending line.
+    // Errors inside [generate] point at the [generate] header, not at the offending line:
+    // serde's internally tagged enums buffer their content and lose TOML spans. The key and
+    // the allowed values are still named (see CASES).
     ("exp_unknown_loss_kind.toml", V, &["{name}", "`burst`", "line 11,"]),
     ("exp_generator_link_unknown_key.toml", V, &["{name}", "`latency`", "line 10,"]),
     ("topo_generator_unknown_key.toml", V, &["{name}", "`hosts`", "line 5,"]),
-    // An experiment without `duration` and `flows` is validated as a topology.
-    ("exp_no_duration.toml", V, &["{name}", "missing field `duration`"]),
-    // `run` on a topology file complains about `link_defaults` instead of saying what it is.
-    ("topo_disconnected.toml", R, &["{name}", "topology file"]),
-    // Missing checks: these are accepted today (exit 0).
-    ("exp_flow_src_equals_dst.toml", V, &["{name}", "flows[0]", "`l0`", "different"]),
-    ("exp_start_after_end.toml", V, &["{name}", "flows[0]", "`start`", "10ms"]),
-    ("exp_topology_file_with_link_defaults.toml", V, &["{name}", "`file`", "link_defaults"]),
-    ("exp_sample_interval_tiny.toml", V, &["{name}", "`record.sample_interval`"]),
-    // Panics: virtual time overflows u64 picoseconds during the run.
-    ("exp_ping_interval_overflow.toml", R, &["{name}"]),
-    ("exp_link_delay_overflow.toml", R, &["{name}"]),
 ];
 
 /// Set to false once `--out <existing regular file>` is refused without touching the file.
-const KNOWN_GAP_OUT_ONTO_FILE: bool = true;
+const KNOWN_GAP_OUT_ONTO_FILE: bool = false;
 
 /// A temp folder unique to this process and test, removed on drop.
 struct TempDir(PathBuf);
@@ -268,7 +255,8 @@ fn good_run_args(out: &Path, extra: &[&str]) -> Vec<String> {
         .collect();
     v.push(out.display().to_string());
     v.extend(
-        ["--no-plots", "--set", "duration=5ms"]
+        // Short: 5 ms, with the late-starting second flow moved inside it.
+        ["--no-plots", "--set", "duration=5ms", "--set", "flows.1.start=1ms", "--set", "flows.1.stop=4ms"]
             .iter()
             .map(|s| s.to_string()),
     );

@@ -70,6 +70,9 @@ impl SimDuration {
     /// exact down to one picosecond (no f64 involved).
     pub fn parse(text: &str) -> Result<SimDuration, String> {
         let t = text.trim();
+        if t.starts_with('-') {
+            return Err(format!("`{text}` is not a duration: it is negative"));
+        }
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(t.len());
@@ -89,44 +92,58 @@ impl SimDuration {
                 ))
             }
         };
-        let ps = parse_scaled_decimal(num, scale)
-            .ok_or_else(|| format!("`{text}` is not a duration: `{num}` is not a non-negative number that fits in u64 picoseconds"))?;
-        Ok(SimDuration(ps))
+        match parse_scaled_decimal(num, scale) {
+            Ok(ps) => Ok(SimDuration(ps)),
+            Err(DecimalError::TooFine) => Err(format!(
+                "`{text}` is not a duration: it is finer than the 1 ps resolution of virtual time"
+            )),
+            Err(DecimalError::TooLarge) => Err(format!(
+                "`{text}` is not a duration: it exceeds the range of virtual time (u64 picoseconds, about 213 days)"
+            )),
+            Err(DecimalError::Malformed) => Err(format!("`{text}` is not a duration: `{num}` is not a number")),
+        }
     }
+}
+
+/// Why a decimal could not be scaled to a whole number of base units.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DecimalError {
+    Malformed,
+    /// It has digits below the base unit (e.g. 1.5 ps).
+    TooFine,
+    TooLarge,
 }
 
 /// `digits` (like "1.25") times `scale`, exactly, when the product is a whole number that fits.
-pub(crate) fn parse_scaled_decimal(digits: &str, scale: u64) -> Option<u64> {
-    if digits.is_empty() || digits.starts_with('.') && digits.len() == 1 {
-        return None;
+pub(crate) fn parse_scaled_decimal(digits: &str, scale: u64) -> Result<u64, DecimalError> {
+    use DecimalError::*;
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
+        return Err(Malformed);
     }
-    let (int_part, frac_part) = match digits.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (digits, ""),
-    };
-    if !int_part.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
-        return None;
+    if frac_part.len() > 30 {
+        return Err(TooFine);
     }
-    let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
-    let mut value = int.checked_mul(scale as u128)?;
-    let mut divisor: u128 = 1;
-    let mut frac: u128 = 0;
-    for c in frac_part.chars() {
-        divisor = divisor.checked_mul(10)?;
-        frac = frac * 10 + c.to_digit(10)? as u128;
-    }
-    let scaled_frac = frac.checked_mul(scale as u128)?;
+    let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| TooLarge)? };
+    let value = int.checked_mul(scale as u128).ok_or(TooLarge)?;
+    let divisor = 10u128.pow(frac_part.len() as u32);
+    let frac: u128 = if frac_part.is_empty() { 0 } else { frac_part.parse().map_err(|_| TooFine)? };
+    let scaled_frac = frac.checked_mul(scale as u128).ok_or(TooFine)?;
     if scaled_frac % divisor != 0 {
-        return None; // finer than the base unit
+        return Err(TooFine);
     }
-    value = value.checked_add(scaled_frac / divisor)?;
-    u64::try_from(value).ok()
+    let total = value.checked_add(scaled_frac / divisor).ok_or(TooLarge)?;
+    u64::try_from(total).map_err(|_| TooLarge)
 }
 
+/// Saturates at [`SimTime::MAX`], which lies beyond the end of any run: an event scheduled
+/// that far out simply never happens, instead of wrapping around to the past.
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
-        SimTime(self.0.checked_add(d.0).expect("virtual time overflowed u64 picoseconds (213 days)"))
+        SimTime(self.0.saturating_add(d.0))
     }
 }
 impl AddAssign<SimDuration> for SimTime {
@@ -143,7 +160,7 @@ impl Sub<SimTime> for SimTime {
 impl Add for SimDuration {
     type Output = SimDuration;
     fn add(self, d: SimDuration) -> SimDuration {
-        SimDuration(self.0 + d.0)
+        SimDuration(self.0.saturating_add(d.0))
     }
 }
 
@@ -202,5 +219,18 @@ mod tests {
         assert_eq!(SimDuration::from_micros(5).to_string(), "5us");
         assert_eq!(SimDuration(1_500_000_000).to_string(), "1.5ms");
         assert_eq!(SimTime(12).to_string(), "12ps");
+    }
+}
+
+#[cfg(test)]
+mod overflow_tests {
+    use super::*;
+
+    #[test]
+    fn adding_past_the_range_saturates_instead_of_wrapping() {
+        // 4000 h + 4000 h exceeds u64 picoseconds (~5124 h): the result is "never", not a
+        // time in the past.
+        let t = SimTime::ZERO + SimDuration::parse("4000h").unwrap();
+        assert_eq!(t + SimDuration::parse("4000h").unwrap(), SimTime::MAX);
     }
 }

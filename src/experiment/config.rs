@@ -123,8 +123,8 @@ pub struct RecordConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read experiment file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("cannot read experiment file {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     /// TOML syntax or schema error, with line and key.
     #[error("in experiment file {path}: {message}")]
     Parse { path: String, message: String },
@@ -152,7 +152,7 @@ impl LoadedExperiment {
     /// string), and checks the schema.
     pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedExperiment, ConfigError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+            .map_err(|cause| ConfigError::Io { path: path.display().to_string(), cause })?;
         Self::from_text(&text, path, overrides)
     }
 
@@ -162,6 +162,12 @@ impl LoadedExperiment {
         let shown = path.display().to_string();
         let parse_err = |e: toml::de::Error| ConfigError::Parse { path: shown.clone(), message: e.to_string() };
         let mut table: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        if looks_like_topology(&table) {
+            return Err(ConfigError::Invalid {
+                path: shown,
+                message: "this is a topology file (it has nodes/links/generate); an experiment needs `name`, `duration` and a [topology] section".into(),
+            });
+        }
         for assignment in overrides {
             apply_override(&mut table, assignment)?;
         }
@@ -180,18 +186,28 @@ impl LoadedExperiment {
         Ok(LoadedExperiment { config, path: path.to_path_buf(), resolved_toml, config_hash })
     }
 
-    /// Where a relative topology `file` is looked up: beside the experiment, then the cwd.
-    pub fn resolve_relative(&self, file: &str) -> PathBuf {
+    /// Where a relative topology `file` is looked up, in order: beside the experiment, then
+    /// the working directory. The first that exists wins.
+    pub fn candidate_paths(&self, file: &str) -> Vec<PathBuf> {
         let p = Path::new(file);
         if p.is_absolute() {
-            return p.to_path_buf();
+            return vec![p.to_path_buf()];
         }
-        let beside = self.path.parent().map(|d| d.join(p));
-        match beside {
-            Some(b) if b.exists() => b,
-            _ => p.to_path_buf(),
-        }
+        let mut c: Vec<PathBuf> = self.path.parent().map(|d| d.join(p)).into_iter().collect();
+        c.push(p.to_path_buf());
+        c
     }
+}
+
+/// Upper bound on time-series samples per series, so a typo cannot exhaust memory.
+pub const MAX_SAMPLES: u64 = 1_000_000;
+
+/// Keys only a topology file has; an experiment file has none of them at its top level.
+const TOPOLOGY_ONLY_KEYS: [&str; 4] = ["nodes", "links", "generate", "link_defaults"];
+
+/// True for a parsed file that is a topology rather than an experiment.
+pub fn looks_like_topology(table: &toml::Table) -> bool {
+    !table.contains_key("topology") && TOPOLOGY_ONLY_KEYS.iter().any(|k| table.contains_key(*k))
 }
 
 fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
@@ -205,6 +221,14 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
         if si.0.as_ps() == 0 {
             return Err("`record.sample_interval` must be greater than zero".into());
         }
+        let samples = cfg.duration.0.as_ps() / si.0.as_ps();
+        if samples > MAX_SAMPLES {
+            return Err(format!(
+                "`record.sample_interval` = {si} gives {samples} samples over {}; at most {MAX_SAMPLES} are allowed (use at least {})",
+                cfg.duration,
+                crate::engine::SimDuration(cfg.duration.0.as_ps().div_ceil(MAX_SAMPLES))
+            ));
+        }
     }
     for (i, f) in cfg.flows.iter().enumerate() {
         let at = format!("flows[{i}]");
@@ -217,13 +241,17 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
         match f.app {
             AppKind::Cbr | AppKind::Poisson => {
                 if f.rate.is_none() {
-                    return Err(format!("{at}: app `{:?}` needs `rate` (e.g. \"1Gbps\")", f.app).to_lowercase());
+                    let app = if f.app == AppKind::Cbr { "cbr" } else { "poisson" };
+                    return Err(format!("{at}: app `{app}` needs `rate` (e.g. \"1Gbps\")"));
                 }
                 if f.interval.is_some() || f.count.is_some() {
                     return Err(format!("{at}: `interval` and `count` apply to app \"ping\" only"));
                 }
             }
             AppKind::Ping => {
+                if f.count == Some(0) {
+                    return Err(format!("{at}: `count` = 0 sends nothing (omit it to ping until `stop`)"));
+                }
                 if f.rate.is_some() || f.size_distribution.is_some() {
                     return Err(format!("{at}: `rate` and `size_distribution` do not apply to app \"ping\" (use `interval`)"));
                 }
@@ -238,6 +266,16 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
         if let Some(s) = f.packet_size {
             if s.0 == 0 || s.0 > 65_535 {
                 return Err(format!("{at}: `packet_size` = {} is out of range (1 to 65535 bytes)", s.0));
+            }
+        }
+        if let (Some(s), Some(d)) = (&f.src, &f.dst) {
+            if s == d {
+                return Err(format!("{at}: `src` and `dst` are both `{s}`; a flow needs two different nodes"));
+            }
+        }
+        if let Some(start) = f.start {
+            if start.0 >= cfg.duration.0 {
+                return Err(format!("{at}: `start` ({start}) is not before the end of the run ({})", cfg.duration));
             }
         }
         if let (Some(a), Some(b)) = (f.start, f.stop) {

@@ -52,13 +52,14 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
     let exp = LoadedExperiment::load(path, &opts.overrides)?;
     let topo = scenario::topology_of(&exp)?;
     let world = scenario::build(&exp, &topo, exp.config.seed)?;
-    let started = std::time::Instant::now(); // wall time for the manifest only
-    let records = world.run();
-    let wall_s = started.elapsed().as_secs_f64();
-
+    // Claim the output folder before simulating, so a bad --out fails fast.
     let target = opts.out.clone().unwrap_or_else(|| Path::new("output").join(&exp.config.name));
     let out_err = |e: &dyn std::fmt::Display| RunError::Output { path: target.display().to_string(), message: e.to_string() };
     let staged = StagedDir::new(&target).map_err(|e| out_err(&e))?;
+
+    let started = std::time::Instant::now(); // wall time for the manifest only
+    let records = world.run();
+    let wall_s = started.elapsed().as_secs_f64();
     let dir = staged.path().to_path_buf();
     let run_cols: RunColumns = vec![
         ("experiment".into(), exp.config.name.clone()),

@@ -243,7 +243,7 @@ impl Network {
         port.residue = numerator % port.rate_bps;
         port.in_service = Some(id);
         port.tx_started = now;
-        sched.schedule_at(SimTime(now.0 + ser_ps), NetEvent::TxDone(port_id));
+        sched.schedule_at(SimTime(now.0.saturating_add(ser_ps)), NetEvent::TxDone(port_id));
     }
 
     fn on_tx_done<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId) {

@@ -173,7 +173,7 @@ mod tests {
             generate: Some(GeneratorConfig::FatTree { k, host_link: link.clone(), fabric_link: link }),
             ..Default::default()
         };
-        Topology::from_config(&cfg, "ft").unwrap()
+        Topology::from_config(&cfg, "ft", "test").unwrap()
     }
 
     #[test]

@@ -145,14 +145,14 @@ pub struct Topology {
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
     /// The file could not be read.
-    #[error("cannot read topology file {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("cannot read topology file {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     /// TOML syntax or schema error (the message carries line, column and key).
     #[error("in topology file {path}: {message}")]
     Parse { path: String, message: String },
     /// A value is out of range or a reference is dangling.
-    #[error("topology `{topology}`: {message}")]
-    Invalid { topology: String, message: String },
+    #[error("in {origin} (topology `{topology}`): {message}")]
+    Invalid { origin: String, topology: String, message: String },
 }
 
 impl Topology {
@@ -171,7 +171,7 @@ impl Topology {
     /// Reads and validates a topology file.
     pub fn load(path: &Path) -> Result<Topology, TopologyError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| TopologyError::Io { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| TopologyError::Io { path: shown.clone(), cause })?;
         let cfg: TopologyConfig = toml::from_str(&text).map_err(|e| TopologyError::Parse {
             path: shown.clone(),
             message: e.to_string(),
@@ -183,13 +183,15 @@ impl Topology {
             });
         }
         let default_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        Topology::from_config(&cfg, &default_name)
+        Topology::from_config(&cfg, &default_name, &format!("topology file {shown}"))
     }
 
-    /// Validates an in-memory topology description (generators are expanded here).
-    pub fn from_config(cfg: &TopologyConfig, default_name: &str) -> Result<Topology, TopologyError> {
+    /// Validates an in-memory topology description (generators are expanded here);
+    /// `origin` says where it came from in error messages (e.g. "experiment file x.toml").
+    pub fn from_config(cfg: &TopologyConfig, default_name: &str, origin: &str) -> Result<Topology, TopologyError> {
         let name = cfg.name.clone().unwrap_or_else(|| default_name.to_string());
-        let invalid = |message: String| TopologyError::Invalid { topology: name.clone(), message };
+        let invalid =
+            |message: String| TopologyError::Invalid { origin: origin.to_string(), topology: name.clone(), message };
         let (nodes, links) = match &cfg.generate {
             Some(generator) => {
                 if !cfg.nodes.is_empty() || !cfg.links.is_empty() {

@@ -15,6 +15,12 @@ pub struct StagedDir {
 impl StagedDir {
     /// Creates `<parent>/.<name>.tmp-<pid>` for a result that will become `target`.
     pub fn new(target: &Path) -> io::Result<StagedDir> {
+        if target.exists() && !target.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it exists and is not a folder (refusing to replace a file)",
+            ));
+        }
         let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         fs::create_dir_all(parent)?;
         let name = target

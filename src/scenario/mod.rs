@@ -28,17 +28,28 @@ pub enum ScenarioError {
 /// Loads or generates the experiment's topology.
 pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
     let t = &exp.config.topology;
+    let shown = exp.path.display().to_string();
+    let invalid = |message: String| ScenarioError::Invalid { path: shown.clone(), message };
     match &t.file {
         Some(file) => {
-            if t.generate.is_some() || !t.nodes.is_empty() || !t.links.is_empty() {
-                return Err(ScenarioError::Invalid {
-                    path: exp.path.display().to_string(),
-                    message: "[topology] has `file` and also inline nodes, links or generate: give one".into(),
-                });
+            let inline = crate::net::TopologyConfig { file: Some(file.clone()), ..Default::default() };
+            if *t != inline {
+                return Err(invalid(
+                    "[topology] has `file` and also other keys (name, link_defaults, nodes, links or generate): \
+                     put them in the topology file, or drop `file`"
+                        .into(),
+                ));
             }
-            Ok(Topology::load(&exp.resolve_relative(file))?)
+            let candidates = exp.candidate_paths(file);
+            match candidates.iter().find(|p| p.exists()) {
+                Some(p) => Ok(Topology::load(p)?),
+                None => {
+                    let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+                    Err(invalid(format!("[topology] file = {file:?} not found (looked for {})", looked.join(" and "))))
+                }
+            }
         }
-        None => Ok(Topology::from_config(t, &exp.config.name)?),
+        None => Ok(Topology::from_config(t, &exp.config.name, &format!("experiment file {shown}"))?),
     }
 }
 

@@ -126,6 +126,9 @@ impl World {
             }
         }
         self.net.finish(end);
+        if let Err(broken) = self.net.check_conservation() {
+            panic!("{broken} at the end of the run ({end}, {} events)", self.engine.processed());
+        }
         self.records()
     }
 

@@ -99,7 +99,7 @@ impl Source {
             payload,
         };
         self.next_seq += 1;
-        let next = gap_ps.map(|g| SimTime(now.0 + g.max(1))).filter(|&t| t < self.stop);
+        let next = gap_ps.map(|g| SimTime(now.0.saturating_add(g.max(1)))).filter(|&t| t < self.stop);
         (Some(packet), next)
     }
 
