@@ -11,7 +11,11 @@ use std::time::Instant;
 const LEAF_SPINE: &str = include_str!("../experiments/bench-leafspine-1k.toml");
 
 fn line(name: &str, events: u64, wall_s: f64) -> String {
-    let rate = if wall_s > 0.0 { events as f64 / wall_s } else { 0.0 };
+    let rate = if wall_s > 0.0 {
+        events as f64 / wall_s
+    } else {
+        0.0
+    };
     format!("{name} events={events} wall_s={wall_s:.3} events_per_s={rate:.0}")
 }
 
@@ -23,8 +27,16 @@ pub fn run_all(quick: bool) -> Result<Vec<String>, RunError> {
         let r = hold_model(pending, hold_events);
         lines.push(line(&format!("queue_hold_{pending}"), r.events, r.wall_s));
     }
-    let overrides: Vec<String> = if quick { vec!["duration=\"200us\"".into()] } else { Vec::new() };
-    let exp = LoadedExperiment::from_text(LEAF_SPINE, Path::new("experiments/bench-leafspine-1k.toml"), &overrides)?;
+    let overrides: Vec<String> = if quick {
+        vec!["duration=\"200us\"".into()]
+    } else {
+        Vec::new()
+    };
+    let exp = LoadedExperiment::from_text(
+        LEAF_SPINE,
+        Path::new("experiments/bench-leafspine-1k.toml"),
+        &overrides,
+    )?;
     let started = Instant::now();
     let rec = simulate(&exp)?;
     let wall = started.elapsed().as_secs_f64();

@@ -72,12 +72,25 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Command) -> Result<()> {
     match cmd {
-        Command::Run { experiment, out, seed, set, no_plots } => {
+        Command::Run {
+            experiment,
+            out,
+            seed,
+            set,
+            no_plots,
+        } => {
             let mut overrides = set;
             if let Some(s) = seed {
                 overrides.push(format!("seed={s}"));
             }
-            let outcome = run_file(&experiment, &RunOptions { out, overrides, no_plots })?;
+            let outcome = run_file(
+                &experiment,
+                &RunOptions {
+                    out,
+                    overrides,
+                    no_plots,
+                },
+            )?;
             let m = &outcome.manifest;
             println!(
                 "{}: {} events, {} s virtual in {:.3} s wall ({:.2} M events/s), digest {}",
@@ -93,14 +106,21 @@ fn dispatch(cmd: Command) -> Result<()> {
         }
         Command::Validate { file } => validate(&file),
         Command::List { dir } => list(&dir),
-        Command::Bench { quick } => { let _ = quick; Ok(()) } //TMPB
+        Command::Bench { quick } => {
+            for line in dwcp_sim::bench::run_all(quick)? {
+                println!("{line}");
+            }
+            Ok(())
+        }
     }
 }
 
 /// Whether a file is an experiment or a topology (by its top-level keys).
 fn is_experiment(path: &Path) -> Result<bool> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?;
     Ok(!dwcp_sim::experiment::config::looks_like_topology(&table))
 }
 
@@ -135,7 +155,10 @@ fn list(dir: &Path) -> Result<()> {
     let mut found = false;
     for (folder, kind) in [("experiments", "experiment"), ("topologies", "topology")] {
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir.join(folder)) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect(),
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect(),
             Err(_) => continue,
         };
         files.sort();
@@ -148,14 +171,28 @@ fn list(dir: &Path) -> Result<()> {
                     .unwrap_or_else(|e| format!("INVALID: {e}"))
             } else {
                 Topology::load(&f)
-                    .map(|t| format!("{} nodes, {} hosts, {} links", t.nodes.len(), t.hosts().count(), t.links.len()))
+                    .map(|t| {
+                        format!(
+                            "{} nodes, {} hosts, {} links",
+                            t.nodes.len(),
+                            t.hosts().count(),
+                            t.links.len()
+                        )
+                    })
                     .unwrap_or_else(|e| format!("INVALID: {e}"))
             };
-            println!("  {}  {}", f.file_name().unwrap_or_default().to_string_lossy(), summary);
+            println!(
+                "  {}  {}",
+                f.file_name().unwrap_or_default().to_string_lossy(),
+                summary
+            );
         }
     }
     if !found {
-        bail!("no experiments/ or topologies/ with .toml files under {}", dir.display());
+        bail!(
+            "no experiments/ or topologies/ with .toml files under {}",
+            dir.display()
+        );
     }
     Ok(())
 }

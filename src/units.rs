@@ -30,7 +30,9 @@ impl Rate {
     pub fn parse(text: &str) -> Result<Rate, String> {
         let t = text.trim();
         if t.starts_with('-') {
-            return Err(format!("`{text}` is not a rate: it must be a positive number, e.g. \"25Gbps\""));
+            return Err(format!(
+                "`{text}` is not a rate: it must be a positive number, e.g. \"25Gbps\""
+            ));
         }
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -49,11 +51,17 @@ impl Rate {
             }
         };
         match parse_scaled_decimal(num, scale) {
-            Ok(0) => Err(format!("`{text}` is not a rate: it must be greater than zero")),
+            Ok(0) => Err(format!(
+                "`{text}` is not a rate: it must be greater than zero"
+            )),
             Ok(v) => Ok(Rate(v)),
-            Err(DecimalError::TooFine) => Err(format!("`{text}` is not a rate: it must be a whole number of bits per second")),
+            Err(DecimalError::TooFine) => Err(format!(
+                "`{text}` is not a rate: it must be a whole number of bits per second"
+            )),
             Err(DecimalError::TooLarge) => Err(format!("`{text}` is not a rate: it is too large")),
-            Err(DecimalError::Malformed) => Err(format!("`{text}` is not a rate: `{num}` is not a number")),
+            Err(DecimalError::Malformed) => {
+                Err(format!("`{text}` is not a rate: `{num}` is not a number"))
+            }
         }
     }
 }
@@ -83,17 +91,22 @@ impl Bytes {
                 ))
             }
         };
-        parse_scaled_decimal(num, scale)
-            .map(Bytes)
-            .map_err(|_| format!("`{text}` is not a size: `{num}` must be a non-negative whole number of bytes"))
+        parse_scaled_decimal(num, scale).map(Bytes).map_err(|_| {
+            format!("`{text}` is not a size: `{num}` must be a non-negative whole number of bytes")
+        })
     }
 }
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.0;
-        for (scale, unit) in [(1_000_000_000_000, "Tbps"), (1_000_000_000, "Gbps"), (1_000_000, "Mbps"), (1_000, "kbps")] {
-            if v >= scale && v % (scale / 1000) == 0 {
+        for (scale, unit) in [
+            (1_000_000_000_000, "Tbps"),
+            (1_000_000_000, "Gbps"),
+            (1_000_000, "Mbps"),
+            (1_000, "kbps"),
+        ] {
+            if v >= scale && v.is_multiple_of(scale / 1000) {
                 let whole = v / scale;
                 let frac = (v % scale) / (scale / 1000);
                 return if frac == 0 {
@@ -201,7 +214,10 @@ mod tests {
         assert_eq!(Rate::parse("1.5Mbps").unwrap(), Rate(1_500_000));
         assert!(Rate::parse("-5Gbps").is_err());
         assert!(Rate::parse("0Gbps").is_err());
-        assert!(Rate::parse("5GBps").is_err(), "bytes per second is ambiguous and rejected");
+        assert!(
+            Rate::parse("5GBps").is_err(),
+            "bytes per second is ambiguous and rejected"
+        );
         assert_eq!(Rate(2_500_000_000).to_string(), "2.5Gbps");
     }
 

@@ -256,9 +256,17 @@ fn good_run_args(out: &Path, extra: &[&str]) -> Vec<String> {
     v.push(out.display().to_string());
     v.extend(
         // Short: 5 ms, with the late-starting second flow moved inside it.
-        ["--no-plots", "--set", "duration=5ms", "--set", "flows.1.start=1ms", "--set", "flows.1.stop=4ms"]
-            .iter()
-            .map(|s| s.to_string()),
+        [
+            "--no-plots",
+            "--set",
+            "duration=5ms",
+            "--set",
+            "flows.1.start=1ms",
+            "--set",
+            "flows.1.stop=4ms",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
     );
     v.extend(extra.iter().map(|s| s.to_string()));
     v

@@ -13,7 +13,13 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 /// The shipped dumbbell shortened to 20 ms, its second flow moved inside that window.
 fn short_dumbbell() -> Vec<String> {
-    ["duration=\"20ms\"", "flows.1.start=\"5ms\"", "flows.1.stop=\"15ms\""].map(String::from).to_vec()
+    [
+        "duration=\"20ms\"",
+        "flows.1.start=\"5ms\"",
+        "flows.1.stop=\"15ms\"",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 const RANDOM: &str = r#"
@@ -50,11 +56,21 @@ fn same_experiment_twice_gives_identical_bytes() {
     let exp = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/dumbbell-cbr.toml");
     let mut outs = Vec::new();
     for i in 0..2 {
-        let opts = RunOptions { out: Some(root.join(format!("run{i}"))), overrides: short_dumbbell(), no_plots: false };
+        let opts = RunOptions {
+            out: Some(root.join(format!("run{i}"))),
+            overrides: short_dumbbell(),
+            no_plots: false,
+        };
         outs.push(run_file(&exp, &opts).expect("run"));
     }
     assert_eq!(outs[0].records.digest, outs[1].records.digest);
-    for file in ["results.csv", "timeseries.csv", "config.toml", "plots/queue_packets.svg", "plots/throughput.png"] {
+    for file in [
+        "results.csv",
+        "timeseries.csv",
+        "config.toml",
+        "plots/queue_packets.svg",
+        "plots/throughput.png",
+    ] {
         let a = std::fs::read(outs[0].dir.join(file)).unwrap();
         let b = std::fs::read(outs[1].dir.join(file)).unwrap();
         assert!(a == b, "{file} differs between two identical runs");
@@ -66,7 +82,11 @@ fn same_experiment_twice_gives_identical_bytes() {
 fn randomness_follows_the_seed_only() {
     let base = digest_with(&[]);
     assert_eq!(base, digest_with(&[]), "same seed, same digest");
-    assert_ne!(base, digest_with(&["seed=6"]), "another seed changes a random scenario");
+    assert_ne!(
+        base,
+        digest_with(&["seed=6"]),
+        "another seed changes a random scenario"
+    );
     // Named streams: adding a flow that draws random numbers (its own stream) must not shift
     // the draws of the existing ones: their Poisson arrival sequences stay exactly the same.
     // With one shared generator, the interleaved draws would change every flow's arrivals.
@@ -76,11 +96,22 @@ fn randomness_follows_the_seed_only() {
         + "\n[[flows]]\nname = \"extra\"\napp = \"poisson\"\nsrc = \"h0-0\"\ndst = \"h0-1\"\nrate = \"1Gbps\"\n";
     let exp2 = LoadedExperiment::from_text(&with_ping, Path::new("random.toml"), &[]).unwrap();
     let both = simulate(&exp2).unwrap();
-    let sent = |r: &dwcp_sim::metrics::RunRecords, n: &str| r.flows.iter().find(|f| f.name == n).unwrap().stats.sent_packets;
+    let sent = |r: &dwcp_sim::metrics::RunRecords, n: &str| {
+        r.flows
+            .iter()
+            .find(|f| f.name == n)
+            .unwrap()
+            .stats
+            .sent_packets
+    };
     for k in 0..8 {
         let name = format!("perm/{k}");
         assert!(sent(&alone, &name) > 1000);
-        assert_eq!(sent(&alone, &name), sent(&both, &name), "{name}: its arrivals do not depend on other flows");
+        assert_eq!(
+            sent(&alone, &name),
+            sent(&both, &name),
+            "{name}: its arrivals do not depend on other flows"
+        );
     }
 }
 

@@ -9,22 +9,36 @@ use std::path::Path;
 
 /// Simulates an experiment given as TOML text, and checks packet conservation on it.
 fn run(toml: &str) -> RunRecords {
-    let exp = LoadedExperiment::from_text(toml, Path::new("inline.toml"), &[]).expect("valid experiment");
+    let exp =
+        LoadedExperiment::from_text(toml, Path::new("inline.toml"), &[]).expect("valid experiment");
     let rec = simulate(&exp).expect("scenario builds");
     let n = &rec.net;
     // Conservation: every injected packet is delivered, dropped with a reason, or in flight.
-    assert_eq!(n.injected, n.delivered + n.dropped_total() + rec.in_flight, "conservation");
+    assert_eq!(
+        n.injected,
+        n.delivered + n.dropped_total() + rec.in_flight,
+        "conservation"
+    );
     let per_flow: u64 = rec.flows.iter().map(|f| f.stats.sent_packets).sum();
-    assert_eq!(per_flow, n.injected, "every injected packet belongs to a flow");
+    assert_eq!(
+        per_flow, n.injected,
+        "every injected packet belongs to a flow"
+    );
     rec
 }
 
 fn flow<'a>(rec: &'a RunRecords, name: &str) -> &'a FlowRecord {
-    rec.flows.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no flow {name}"))
+    rec.flows
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no flow {name}"))
 }
 
 fn port<'a>(rec: &'a RunRecords, link: &str, dir: &str) -> &'a PortRecord {
-    rec.ports.iter().find(|p| p.link == link && p.direction == dir).unwrap_or_else(|| panic!("no port {link}/{dir}"))
+    rec.ports
+        .iter()
+        .find(|p| p.link == link && p.direction == dir)
+        .unwrap_or_else(|| panic!("no port {link}/{dir}"))
 }
 
 #[test]
@@ -59,12 +73,18 @@ fn one_packet_over_k_hops_takes_sum_of_serialization_and_delay() {
     assert_eq!(f.stats.delivered_packets, 1);
     // Σ size/rate_i + delay_i, in ps: 1.2us + 1.714285714us + 30ns + 480ns + 1us + 2.5ms + 3ns + 100us.
     let bits = 1500.0 * 8.0;
-    let exact_ps: f64 = [10e9, 7e9, 400e9, 25e9].iter().map(|r| bits / r * 1e12).sum::<f64>()
+    let exact_ps: f64 = [10e9, 7e9, 400e9, 25e9]
+        .iter()
+        .map(|r| bits / r * 1e12)
+        .sum::<f64>()
         + (1e6 + 2.5e9 + 3e3 + 100e6);
     let got = f.stats.delay.min().unwrap() as f64;
     assert_eq!(f.stats.delay.min(), f.stats.delay.max());
     // Each hop floors to a whole picosecond: at most 1 ps per hop below the real sum.
-    assert!(exact_ps - got >= 0.0 && exact_ps - got < 4.0, "got {got} ps, exact {exact_ps} ps");
+    assert!(
+        exact_ps - got >= 0.0 && exact_ps - got < 4.0,
+        "got {got} ps, exact {exact_ps} ps"
+    );
 }
 
 #[test]
@@ -93,12 +113,16 @@ fn back_to_back_serialization_accumulates_no_rounding() {
     let n = p.stats.tx_packets as u128;
     assert_eq!(n, 100_000);
     let exact = n * 12_000 * 1_000_000_000_000 / 7_000_000_000;
-    assert_eq!(p.stats.busy_ps as u128, exact, "busy time is the exact floor of the total");
+    assert_eq!(
+        p.stats.busy_ps as u128, exact,
+        "busy time is the exact floor of the total"
+    );
     assert_eq!(p.stats.dropped[0], 0, "a source at line rate never queues");
 }
 
 fn dumbbell_cbr(rate: &str) -> RunRecords {
-    run(&format!(r#"
+    run(&format!(
+        r#"
         name = "cbr"
         duration = "500ms"
         [topology.generate]
@@ -115,7 +139,8 @@ fn dumbbell_cbr(rate: &str) -> RunRecords {
         [record]
         flows = false
         plots = false
-    "#))
+    "#
+    ))
 }
 
 #[test]
@@ -136,7 +161,10 @@ fn cbr_below_bottleneck_gets_its_rate_above_gets_the_bottleneck() {
     let loss = f.stats.dropped[0] as f64 / f.stats.sent_packets as f64;
     assert!((loss - 2.0 / 3.0).abs() < 0.01, "loss {loss}");
     let b = port(&above, "sl-sr", "ab");
-    assert!(b.stats.busy_ps as f64 / 500e9 > 0.99, "bottleneck saturated");
+    assert!(
+        b.stats.busy_ps as f64 / 500e9 > 0.99,
+        "bottleneck saturated"
+    );
     assert_eq!(b.stats.max_queue_packets, 50);
 }
 
@@ -147,7 +175,8 @@ fn mm1_mean_sojourn(rho: f64) -> (f64, f64) {
     let rate_mbps = (rho * 1000.0).round() as u64;
     let packets = 1_500_000.0;
     let seconds = packets / (rho * 125_000.0);
-    let rec = run(&format!(r#"
+    let rec = run(&format!(
+        r#"
         name = "mm1"
         seed = 11
         duration = "{ms}ms"
@@ -165,7 +194,9 @@ fn mm1_mean_sojourn(rho: f64) -> (f64, f64) {
         [record]
         flows = false
         plots = false
-    "#, ms = (seconds * 1000.0).round() as u64));
+    "#,
+        ms = (seconds * 1000.0).round() as u64
+    ));
     let f = flow(&rec, "p");
     let measured = f.stats.delay.mean() / 1e12;
     let expected = 8e-6 / (1.0 - rho); // 1/(μ − λ) = (1/μ)/(1 − ρ)
@@ -186,7 +217,8 @@ fn mm1_mean_sojourn_time_matches_closed_form() {
 
 fn lossy_link(loss: &str, packets: u64) -> RunRecords {
     // 1 Mpps of 125-byte packets on a 10 Gbps link: never queued, so all drops are the loss layer's.
-    run(&format!(r#"
+    run(&format!(
+        r#"
         name = "lossy"
         duration = "{us}us"
         [topology]
@@ -202,7 +234,9 @@ fn lossy_link(loss: &str, packets: u64) -> RunRecords {
         [record]
         flows = false
         plots = false
-    "#, us = packets))
+    "#,
+        us = packets
+    ))
 }
 
 #[test]
@@ -216,11 +250,17 @@ fn bernoulli_and_gilbert_elliott_loss_rates_match_configuration() {
 
     // Gilbert-Elliott p = 0.005, r = 0.1, loss_bad = 1: stationary loss p/(p+r) = 0.0476;
     // mean burst 1/r = 10 packets, so allow 8% relative over 1M packets.
-    let rec = lossy_link(r#"{ kind = "gilbert_elliott", p = 0.005, r = 0.1 }"#, 1_000_000);
+    let rec = lossy_link(
+        r#"{ kind = "gilbert_elliott", p = 0.005, r = 0.1 }"#,
+        1_000_000,
+    );
     let f = flow(&rec, "f");
     let rate = f.stats.dropped[1] as f64 / f.stats.sent_packets as f64;
     let expect = 0.005 / 0.105;
-    assert!((rate / expect - 1.0).abs() < 0.08, "gilbert-elliott {rate} vs {expect}");
+    assert!(
+        (rate / expect - 1.0).abs() < 0.08,
+        "gilbert-elliott {rate} vs {expect}"
+    );
 }
 
 #[test]
@@ -256,13 +296,22 @@ fn ecmp_spreads_flows_and_never_reorders_a_flow() {
         flows = false
         plots = false
     "#);
-    let uplinks: Vec<u64> = (0..4).map(|s| port(&rec, &format!("leaf0-spine{s}"), "ab").stats.tx_packets).collect();
+    let uplinks: Vec<u64> = (0..4)
+        .map(|s| {
+            port(&rec, &format!("leaf0-spine{s}"), "ab")
+                .stats
+                .tx_packets
+        })
+        .collect();
     let total: u64 = uplinks.iter().sum();
     assert!(total > 0);
     for (s, &n) in uplinks.iter().enumerate() {
         // Every equal-cost uplink carries a share of the flows (a single path would put
         // everything on one spine).
-        assert!(n as f64 > 0.05 * total as f64, "spine {s} carries {n} of {total}: {uplinks:?}");
+        assert!(
+            n as f64 > 0.05 * total as f64,
+            "spine {s} carries {n} of {total}: {uplinks:?}"
+        );
     }
     for f in &rec.flows {
         assert_eq!(f.stats.reordered, 0, "flow {} reordered", f.name);
@@ -270,7 +319,8 @@ fn ecmp_spreads_flows_and_never_reorders_a_flow() {
 }
 
 fn jitter_link(reorder: bool) -> RunRecords {
-    run(&format!(r#"
+    run(&format!(
+        r#"
         name = "jitter"
         duration = "20ms"
         [topology]
@@ -285,7 +335,8 @@ fn jitter_link(reorder: bool) -> RunRecords {
         [record]
         flows = false
         plots = false
-    "#))
+    "#
+    ))
 }
 
 #[test]
@@ -294,7 +345,10 @@ fn jitter_reorders_only_when_allowed() {
     let wire = jitter_link(false);
     let f = flow(&wire, "f");
     assert_eq!(f.stats.reordered, 0);
-    assert!(f.stats.delay.max().unwrap() > f.stats.delay.min().unwrap() + 50_000_000, "jitter is applied");
+    assert!(
+        f.stats.delay.max().unwrap() > f.stats.delay.min().unwrap() + 50_000_000,
+        "jitter is applied"
+    );
     let sloppy = jitter_link(true);
     assert!(flow(&sloppy, "f").stats.reordered > 100);
 }
@@ -352,7 +406,10 @@ fn byte_limited_queue_caps_bytes() {
         plots = false
     "#);
     let p = port(&rec, "sl-sr", "ab");
-    assert_eq!(p.stats.max_queue_bytes, 15_000, "ten 1500-byte packets fit, the eleventh is dropped");
+    assert_eq!(
+        p.stats.max_queue_bytes, 15_000,
+        "ten 1500-byte packets fit, the eleventh is dropped"
+    );
     assert!(p.stats.dropped[0] > 0);
 }
 

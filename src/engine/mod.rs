@@ -3,6 +3,7 @@
 //! means and calls [`Engine::next_event`] in a loop.
 
 pub mod digest;
+pub mod hold_bench;
 pub mod queue;
 pub mod rng;
 pub mod time;
@@ -77,7 +78,11 @@ impl<E: Traced> Engine<E> {
     /// Schedules `event` at absolute time `at` (not before now).
     #[inline]
     pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventId {
-        assert!(at >= self.now, "event scheduled in the past: {at} < now {}", self.now);
+        assert!(
+            at >= self.now,
+            "event scheduled in the past: {at} < now {}",
+            self.now
+        );
         self.queue.push(at, event)
     }
 

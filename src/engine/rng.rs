@@ -20,7 +20,9 @@ pub struct RngStreams {
 
 impl RngStreams {
     pub fn new(master_seed: u64) -> Self {
-        RngStreams { master: master_seed }
+        RngStreams {
+            master: master_seed,
+        }
     }
 
     pub fn master_seed(&self) -> u64 {
@@ -70,19 +72,31 @@ mod tests {
     fn streams_are_reproducible_and_independent() {
         let a = RngStreams::new(42);
         let b = RngStreams::new(42);
-        let xs: Vec<u64> = (0..4).map({
-            let mut r = a.stream("link/1/loss");
-            move |_| r.random()
-        }).collect();
-        let ys: Vec<u64> = (0..4).map({
-            let mut r = b.stream("link/1/loss");
-            move |_| r.random()
-        }).collect();
+        let xs: Vec<u64> = (0..4)
+            .map({
+                let mut r = a.stream("link/1/loss");
+                move |_| r.random()
+            })
+            .collect();
+        let ys: Vec<u64> = (0..4)
+            .map({
+                let mut r = b.stream("link/1/loss");
+                move |_| r.random()
+            })
+            .collect();
         assert_eq!(xs, ys, "same seed and key give the same draws");
         let mut other = a.stream("link/2/loss");
-        assert_ne!(xs[0], other.random::<u64>(), "another key gives another stream");
+        assert_ne!(
+            xs[0],
+            other.random::<u64>(),
+            "another key gives another stream"
+        );
         let mut reseeded = RngStreams::new(43).stream("link/1/loss");
-        assert_ne!(xs[0], reseeded.random::<u64>(), "another seed gives another stream");
+        assert_ne!(
+            xs[0],
+            reseeded.random::<u64>(),
+            "another seed gives another stream"
+        );
     }
 
     #[test]

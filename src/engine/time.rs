@@ -119,16 +119,27 @@ pub(crate) fn parse_scaled_decimal(digits: &str, scale: u64) -> Result<u64, Deci
     use DecimalError::*;
     let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if (int_part.is_empty() && frac_part.is_empty()) || !all_digits(int_part) || !all_digits(frac_part) {
+    if (int_part.is_empty() && frac_part.is_empty())
+        || !all_digits(int_part)
+        || !all_digits(frac_part)
+    {
         return Err(Malformed);
     }
     if frac_part.len() > 30 {
         return Err(TooFine);
     }
-    let int: u128 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| TooLarge)? };
+    let int: u128 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().map_err(|_| TooLarge)?
+    };
     let value = int.checked_mul(scale as u128).ok_or(TooLarge)?;
     let divisor = 10u128.pow(frac_part.len() as u32);
-    let frac: u128 = if frac_part.is_empty() { 0 } else { frac_part.parse().map_err(|_| TooFine)? };
+    let frac: u128 = if frac_part.is_empty() {
+        0
+    } else {
+        frac_part.parse().map_err(|_| TooFine)?
+    };
     let scaled_frac = frac.checked_mul(scale as u128).ok_or(TooFine)?;
     if scaled_frac % divisor != 0 {
         return Err(TooFine);
@@ -154,7 +165,11 @@ impl AddAssign<SimDuration> for SimTime {
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     fn sub(self, other: SimTime) -> SimDuration {
-        SimDuration(self.0.checked_sub(other.0).expect("negative virtual duration"))
+        SimDuration(
+            self.0
+                .checked_sub(other.0)
+                .expect("negative virtual duration"),
+        )
     }
 }
 impl Add for SimDuration {
@@ -204,14 +219,26 @@ mod tests {
 
     #[test]
     fn parses_units_exactly() {
-        assert_eq!(SimDuration::parse("5us").unwrap(), SimDuration::from_micros(5));
-        assert_eq!(SimDuration::parse("1.5ms").unwrap(), SimDuration(1_500_000_000));
+        assert_eq!(
+            SimDuration::parse("5us").unwrap(),
+            SimDuration::from_micros(5)
+        );
+        assert_eq!(
+            SimDuration::parse("1.5ms").unwrap(),
+            SimDuration(1_500_000_000)
+        );
         assert_eq!(SimDuration::parse("0.001ns").unwrap(), SimDuration(1));
         assert_eq!(SimDuration::parse("0").unwrap(), SimDuration::ZERO);
-        assert!(SimDuration::parse("0.0001ns").is_err(), "finer than 1 ps must be rejected");
+        assert!(
+            SimDuration::parse("0.0001ns").is_err(),
+            "finer than 1 ps must be rejected"
+        );
         assert!(SimDuration::parse("-5us").is_err());
         assert!(SimDuration::parse("5 parsecs").is_err());
-        assert!(SimDuration::parse("5").is_err(), "a bare non-zero number has no unit");
+        assert!(
+            SimDuration::parse("5").is_err(),
+            "a bare non-zero number has no unit"
+        );
     }
 
     #[test]

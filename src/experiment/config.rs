@@ -48,7 +48,10 @@ pub struct RoutingConfig {
 
 impl Default for RoutingConfig {
     fn default() -> Self {
-        RoutingConfig { metric: RouteMetric::Hops, ecmp: true }
+        RoutingConfig {
+            metric: RouteMetric::Hops,
+            ecmp: true,
+        }
     }
 }
 
@@ -151,16 +154,25 @@ impl LoadedExperiment {
     /// Reads `path`, applies `overrides` (`dotted.key=value`, value in TOML syntax or a bare
     /// string), and checks the schema.
     pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedExperiment, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|cause| ConfigError::Io { path: path.display().to_string(), cause })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Io {
+            path: path.display().to_string(),
+            cause,
+        })?;
         Self::from_text(&text, path, overrides)
     }
 
     /// As [`LoadedExperiment::load`], for text already in memory; `path` names it in errors
     /// and anchors relative topology files.
-    pub fn from_text(text: &str, path: &Path, overrides: &[String]) -> Result<LoadedExperiment, ConfigError> {
+    pub fn from_text(
+        text: &str,
+        path: &Path,
+        overrides: &[String],
+    ) -> Result<LoadedExperiment, ConfigError> {
         let shown = path.display().to_string();
-        let parse_err = |e: toml::de::Error| ConfigError::Parse { path: shown.clone(), message: e.to_string() };
+        let parse_err = |e: toml::de::Error| ConfigError::Parse {
+            path: shown.clone(),
+            message: e.to_string(),
+        };
         let mut table: toml::Table = toml::from_str(text).map_err(parse_err)?;
         if looks_like_topology(&table) {
             return Err(ConfigError::Invalid {
@@ -176,14 +188,30 @@ impl LoadedExperiment {
             message: e.to_string(),
         })?;
         // Parse the original text when there are no overrides so errors carry its lines.
-        let source = if overrides.is_empty() { text } else { &resolved_toml };
+        let source = if overrides.is_empty() {
+            text
+        } else {
+            &resolved_toml
+        };
         let config: ExperimentConfig = toml::from_str(source).map_err(|e| ConfigError::Parse {
-            path: if overrides.is_empty() { shown.clone() } else { format!("{shown} (after --set overrides)") },
+            path: if overrides.is_empty() {
+                shown.clone()
+            } else {
+                format!("{shown} (after --set overrides)")
+            },
             message: e.to_string(),
         })?;
-        validate(&config).map_err(|message| ConfigError::Invalid { path: shown.clone(), message })?;
+        validate(&config).map_err(|message| ConfigError::Invalid {
+            path: shown.clone(),
+            message,
+        })?;
         let config_hash = stable_hash(0, resolved_toml.as_bytes());
-        Ok(LoadedExperiment { config, path: path.to_path_buf(), resolved_toml, config_hash })
+        Ok(LoadedExperiment {
+            config,
+            path: path.to_path_buf(),
+            resolved_toml,
+            config_hash,
+        })
     }
 
     /// Where a relative topology `file` is looked up, in order: beside the experiment, then
@@ -211,7 +239,13 @@ pub fn looks_like_topology(table: &toml::Table) -> bool {
 }
 
 fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
-    if cfg.name.is_empty() || !cfg.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || cfg.name.starts_with('.') {
+    if cfg.name.is_empty()
+        || !cfg
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || cfg.name.starts_with('.')
+    {
         return Err(format!("`name` = {:?} must be a folder name: letters, digits, '-', '_', '.' (not starting with '.')", cfg.name));
     }
     if cfg.duration.0.as_ps() == 0 {
@@ -234,23 +268,39 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
         let at = format!("flows[{i}]");
         match (f.pattern, &f.src, &f.dst) {
             (Some(_), None, None) => {}
-            (Some(_), _, _) => return Err(format!("{at}: `pattern` chooses src and dst; remove `src`/`dst`")),
+            (Some(_), _, _) => {
+                return Err(format!(
+                    "{at}: `pattern` chooses src and dst; remove `src`/`dst`"
+                ))
+            }
             (None, Some(_), Some(_)) => {}
-            (None, _, _) => return Err(format!("{at}: needs `src` and `dst` (node names) or a `pattern`")),
+            (None, _, _) => {
+                return Err(format!(
+                    "{at}: needs `src` and `dst` (node names) or a `pattern`"
+                ))
+            }
         }
         match f.app {
             AppKind::Cbr | AppKind::Poisson => {
                 if f.rate.is_none() {
-                    let app = if f.app == AppKind::Cbr { "cbr" } else { "poisson" };
+                    let app = if f.app == AppKind::Cbr {
+                        "cbr"
+                    } else {
+                        "poisson"
+                    };
                     return Err(format!("{at}: app `{app}` needs `rate` (e.g. \"1Gbps\")"));
                 }
                 if f.interval.is_some() || f.count.is_some() {
-                    return Err(format!("{at}: `interval` and `count` apply to app \"ping\" only"));
+                    return Err(format!(
+                        "{at}: `interval` and `count` apply to app \"ping\" only"
+                    ));
                 }
             }
             AppKind::Ping => {
                 if f.count == Some(0) {
-                    return Err(format!("{at}: `count` = 0 sends nothing (omit it to ping until `stop`)"));
+                    return Err(format!(
+                        "{at}: `count` = 0 sends nothing (omit it to ping until `stop`)"
+                    ));
                 }
                 if f.rate.is_some() || f.size_distribution.is_some() {
                     return Err(format!("{at}: `rate` and `size_distribution` do not apply to app \"ping\" (use `interval`)"));
@@ -261,26 +311,39 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
             }
         }
         if f.size_distribution.is_some() && f.app != AppKind::Poisson {
-            return Err(format!("{at}: `size_distribution` applies to app \"poisson\" only"));
+            return Err(format!(
+                "{at}: `size_distribution` applies to app \"poisson\" only"
+            ));
         }
         if let Some(s) = f.packet_size {
             if s.0 == 0 || s.0 > 65_535 {
-                return Err(format!("{at}: `packet_size` = {} is out of range (1 to 65535 bytes)", s.0));
+                return Err(format!(
+                    "{at}: `packet_size` = {} is out of range (1 to 65535 bytes)",
+                    s.0
+                ));
             }
         }
         if let (Some(s), Some(d)) = (&f.src, &f.dst) {
             if s == d {
-                return Err(format!("{at}: `src` and `dst` are both `{s}`; a flow needs two different nodes"));
+                return Err(format!(
+                    "{at}: `src` and `dst` are both `{s}`; a flow needs two different nodes"
+                ));
             }
         }
         if let Some(start) = f.start {
             if start.0 >= cfg.duration.0 {
-                return Err(format!("{at}: `start` ({start}) is not before the end of the run ({})", cfg.duration));
+                return Err(format!(
+                    "{at}: `start` ({start}) is not before the end of the run ({})",
+                    cfg.duration
+                ));
             }
         }
         if let (Some(a), Some(b)) = (f.start, f.stop) {
             if b.0 <= a.0 {
-                return Err(format!("{at}: `stop` ({}) must be after `start` ({})", b, a));
+                return Err(format!(
+                    "{at}: `stop` ({}) must be after `start` ({})",
+                    b, a
+                ));
             }
         }
     }
@@ -290,14 +353,19 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
 /// Sets `dotted.path = value` in a TOML table; numeric segments index arrays
 /// (`flows.0.rate=2Gbps`). The value is parsed as TOML, else taken as a string.
 pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), ConfigError> {
-    let err = |message: String| ConfigError::Override { assignment: assignment.to_string(), message };
+    let err = |message: String| ConfigError::Override {
+        assignment: assignment.to_string(),
+        message,
+    };
     let (key, raw) = assignment
         .split_once('=')
         .ok_or_else(|| err("expected key=value, e.g. --set duration=2s".into()))?;
     let key = key.trim();
     let raw = raw.trim();
     let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(mut t) => t.remove("v").unwrap_or(toml::Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or(toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     };
     let segments: Vec<&str> = key.split('.').collect();
@@ -323,16 +391,22 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), C
                     t.insert(seg.to_string(), value);
                     return Ok(());
                 }
-                t.entry(seg.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                t.entry(seg.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             }
             toml::Value::Array(a) => {
-                let i: usize = seg
-                    .parse()
-                    .map_err(|_| err(format!("`{walked}` is a list; `{seg}` must be an index 0..{}", a.len())))?;
+                let i: usize = seg.parse().map_err(|_| {
+                    err(format!(
+                        "`{walked}` is a list; `{seg}` must be an index 0..{}",
+                        a.len()
+                    ))
+                })?;
                 let len = a.len();
-                let slot = a
-                    .get_mut(i)
-                    .ok_or_else(|| err(format!("`{walked}` has {len} entries; index {i} is out of range")))?;
+                let slot = a.get_mut(i).ok_or_else(|| {
+                    err(format!(
+                        "`{walked}` has {len} entries; index {i} is out of range"
+                    ))
+                })?;
                 if last {
                     *slot = value;
                     return Ok(());
@@ -351,7 +425,8 @@ mod tests {
 
     #[test]
     fn overrides_walk_tables_and_lists() {
-        let mut t: toml::Table = toml::from_str("seed = 1\n[[flows]]\nrate = \"1Gbps\"\n[record]\nlinks = []").unwrap();
+        let mut t: toml::Table =
+            toml::from_str("seed = 1\n[[flows]]\nrate = \"1Gbps\"\n[record]\nlinks = []").unwrap();
         apply_override(&mut t, "seed=7").unwrap();
         apply_override(&mut t, "flows.0.rate=2Gbps").unwrap();
         apply_override(&mut t, "topology.generate.kind=star").unwrap();

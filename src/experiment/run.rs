@@ -53,8 +53,14 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
     let topo = scenario::topology_of(&exp)?;
     let world = scenario::build(&exp, &topo, exp.config.seed)?;
     // Claim the output folder before simulating, so a bad --out fails fast.
-    let target = opts.out.clone().unwrap_or_else(|| Path::new("output").join(&exp.config.name));
-    let out_err = |e: &dyn std::fmt::Display| RunError::Output { path: target.display().to_string(), message: e.to_string() };
+    let target = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("output").join(&exp.config.name));
+    let out_err = |e: &dyn std::fmt::Display| RunError::Output {
+        path: target.display().to_string(),
+        message: e.to_string(),
+    };
     let staged = StagedDir::new(&target).map_err(|e| out_err(&e))?;
 
     let started = std::time::Instant::now(); // wall time for the manifest only
@@ -65,13 +71,30 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
         ("experiment".into(), exp.config.name.clone()),
         ("seed".into(), exp.config.seed.to_string()),
     ];
-    let mut files = vec!["config.toml".to_string(), "results.csv".into(), "timeseries.csv".into()];
+    let mut files = vec![
+        "config.toml".to_string(),
+        "results.csv".into(),
+        "timeseries.csv".into(),
+    ];
     std::fs::write(dir.join("config.toml"), &exp.resolved_toml).map_err(|e| out_err(&e))?;
     let create = |name: &str| File::create(dir.join(name)).map(BufWriter::new);
-    write_results(create("results.csv").map_err(|e| out_err(&e))?, &run_cols, &records).map_err(|e| out_err(&e))?;
-    write_timeseries(create("timeseries.csv").map_err(|e| out_err(&e))?, &run_cols, &records).map_err(|e| out_err(&e))?;
+    write_results(
+        create("results.csv").map_err(|e| out_err(&e))?,
+        &run_cols,
+        &records,
+    )
+    .map_err(|e| out_err(&e))?;
+    write_timeseries(
+        create("timeseries.csv").map_err(|e| out_err(&e))?,
+        &run_cols,
+        &records,
+    )
+    .map_err(|e| out_err(&e))?;
     if !opts.no_plots && exp.config.record.plots.unwrap_or(true) {
-        files.extend(crate::report::charts::write_charts(&dir, &exp.config.name, &records).map_err(|e| out_err(&e))?);
+        files.extend(
+            crate::report::charts::write_charts(&dir, &exp.config.name, &records)
+                .map_err(|e| out_err(&e))?,
+        );
     }
     let (git_revision, git_dirty) = git_state();
     files.push("manifest.json".into());
@@ -88,11 +111,19 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
         event_digest: format!("{:016x}", records.digest),
         virtual_time_s: records.end_time.as_secs_f64(),
         wall_time_s: wall_s,
-        events_per_s: if wall_s > 0.0 { records.events as f64 / wall_s } else { 0.0 },
+        events_per_s: if wall_s > 0.0 {
+            records.events as f64 / wall_s
+        } else {
+            0.0
+        },
         files,
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| out_err(&e))?;
     std::fs::write(dir.join("manifest.json"), json + "\n").map_err(|e| out_err(&e))?;
     let dir = staged.commit().map_err(|e| out_err(&e))?;
-    Ok(RunOutcome { dir, records, manifest })
+    Ok(RunOutcome {
+        dir,
+        records,
+        manifest,
+    })
 }

@@ -65,7 +65,10 @@ struct Builder {
 
 impl Builder {
     fn node(&mut self, name: String, kind: NodeKind) -> String {
-        self.nodes.push(NodeConfig { name: name.clone(), kind });
+        self.nodes.push(NodeConfig {
+            name: name.clone(),
+            kind,
+        });
         name
     }
     fn link(&mut self, a: &str, b: &str, template: &LinkConfig) {
@@ -79,7 +82,9 @@ impl Builder {
 
 fn at_least(name: &str, v: u32, min: u32) -> Result<(), String> {
     if v < min {
-        Err(format!("generator `{name}` = {v} is too small (at least {min})"))
+        Err(format!(
+            "generator `{name}` = {v} is too small (at least {min})"
+        ))
     } else {
         Ok(())
     }
@@ -87,9 +92,16 @@ fn at_least(name: &str, v: u32, min: u32) -> Result<(), String> {
 
 impl GeneratorConfig {
     pub fn expand(&self) -> Result<(Vec<NodeConfig>, Vec<LinkConfig>), String> {
-        let mut g = Builder { nodes: Vec::new(), links: Vec::new() };
+        let mut g = Builder {
+            nodes: Vec::new(),
+            links: Vec::new(),
+        };
         match self {
-            GeneratorConfig::Dumbbell { hosts_per_side, access_link, bottleneck_link } => {
+            GeneratorConfig::Dumbbell {
+                hosts_per_side,
+                access_link,
+                bottleneck_link,
+            } => {
                 at_least("hosts_per_side", *hosts_per_side, 1)?;
                 let sl = g.node("sl".into(), NodeKind::Switch);
                 let sr = g.node("sr".into(), NodeKind::Switch);
@@ -111,11 +123,18 @@ impl GeneratorConfig {
                     g.link(&h, &sw, link);
                 }
             }
-            GeneratorConfig::LeafSpine { spines, leaves, hosts_per_leaf, host_link, fabric_link } => {
+            GeneratorConfig::LeafSpine {
+                spines,
+                leaves,
+                hosts_per_leaf,
+                host_link,
+                fabric_link,
+            } => {
                 at_least("spines", *spines, 1)?;
                 at_least("leaves", *leaves, 1)?;
-                let spine_names: Vec<String> =
-                    (0..*spines).map(|s| g.node(format!("spine{s}"), NodeKind::Switch)).collect();
+                let spine_names: Vec<String> = (0..*spines)
+                    .map(|s| g.node(format!("spine{s}"), NodeKind::Switch))
+                    .collect();
                 for l in 0..*leaves {
                     let leaf = g.node(format!("leaf{l}"), NodeKind::Switch);
                     for s in &spine_names {
@@ -127,16 +146,22 @@ impl GeneratorConfig {
                     }
                 }
             }
-            GeneratorConfig::FatTree { k, host_link, fabric_link } => {
+            GeneratorConfig::FatTree {
+                k,
+                host_link,
+                fabric_link,
+            } => {
                 if *k < 2 || k % 2 != 0 {
                     return Err(format!("generator `k` = {k} must be an even number ≥ 2"));
                 }
                 let half = k / 2;
-                let cores: Vec<String> =
-                    (0..half * half).map(|c| g.node(format!("core{c}"), NodeKind::Switch)).collect();
+                let cores: Vec<String> = (0..half * half)
+                    .map(|c| g.node(format!("core{c}"), NodeKind::Switch))
+                    .collect();
                 for p in 0..*k {
-                    let aggs: Vec<String> =
-                        (0..half).map(|a| g.node(format!("pod{p}-agg{a}"), NodeKind::Switch)).collect();
+                    let aggs: Vec<String> = (0..half)
+                        .map(|a| g.node(format!("pod{p}-agg{a}"), NodeKind::Switch))
+                        .collect();
                     for (a, agg) in aggs.iter().enumerate() {
                         // Aggregation switch a of each pod connects to cores a·k/2 .. a·k/2 + k/2 − 1.
                         for c in 0..half {
@@ -155,7 +180,13 @@ impl GeneratorConfig {
                     }
                 }
             }
-            GeneratorConfig::Wan { regions, hosts_per_region, intra_link, inter_link, inter_delay } => {
+            GeneratorConfig::Wan {
+                regions,
+                hosts_per_region,
+                intra_link,
+                inter_link,
+                inter_delay,
+            } => {
                 if regions.is_empty() {
                     return Err("generator `regions` is empty (list region names)".into());
                 }
@@ -167,7 +198,10 @@ impl GeneratorConfig {
                         ));
                     }
                 }
-                let gws: Vec<String> = regions.iter().map(|r| g.node(format!("{r}-gw"), NodeKind::Router)).collect();
+                let gws: Vec<String> = regions
+                    .iter()
+                    .map(|r| g.node(format!("{r}-gw"), NodeKind::Router))
+                    .collect();
                 for (r, gw) in regions.iter().zip(&gws) {
                     for h in 0..*hosts_per_region {
                         let host = g.node(format!("{r}-h{h}"), NodeKind::Host);

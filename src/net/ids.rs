@@ -46,7 +46,7 @@ impl PortId {
     }
     /// `"ab"` for the a→b direction, `"ba"` for b→a.
     pub fn direction(self) -> &'static str {
-        if self.0 % 2 == 0 {
+        if self.0.is_multiple_of(2) {
             "ab"
         } else {
             "ba"

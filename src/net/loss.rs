@@ -44,18 +44,27 @@ impl LossConfig {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(format!("loss `{name}` = {v} is not a probability (allowed: 0.0 to 1.0)"))
+                Err(format!(
+                    "loss `{name}` = {v} is not a probability (allowed: 0.0 to 1.0)"
+                ))
             }
         };
         match self {
             LossConfig::Bernoulli { p } => prob("p", *p),
-            LossConfig::GilbertElliott { p, r, loss_good, loss_bad } => {
+            LossConfig::GilbertElliott {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+            } => {
                 prob("p", *p)?;
                 prob("r", *r)?;
                 prob("loss_good", *loss_good)?;
                 prob("loss_bad", *loss_bad)?;
                 if *p + *r == 0.0 {
-                    return Err("gilbert_elliott needs p + r > 0 (otherwise the chain never moves)".into());
+                    return Err(
+                        "gilbert_elliott needs p + r > 0 (otherwise the chain never moves)".into(),
+                    );
                 }
                 Ok(())
             }
@@ -71,12 +80,16 @@ impl LossConfig {
     pub fn stationary_loss(&self) -> Option<f64> {
         match self {
             LossConfig::Bernoulli { p } => Some(*p),
-            LossConfig::GilbertElliott { p, r, loss_good, loss_bad } => {
-                Some((r * loss_good + p * loss_bad) / (p + r))
-            }
-            LossConfig::List { drop, period: Some(n) } => {
-                Some(drop.iter().filter(|&&i| i < *n).count() as f64 / *n as f64)
-            }
+            LossConfig::GilbertElliott {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+            } => Some((r * loss_good + p * loss_bad) / (p + r)),
+            LossConfig::List {
+                drop,
+                period: Some(n),
+            } => Some(drop.iter().filter(|&&i| i < *n).count() as f64 / *n as f64),
             LossConfig::List { period: None, .. } => None,
         }
     }
@@ -85,16 +98,33 @@ impl LossConfig {
 /// A loss layer with its running state.
 #[derive(Clone, Debug)]
 pub enum LossLayer {
-    Bernoulli { p: f64 },
-    GilbertElliott { p: f64, r: f64, loss_good: f64, loss_bad: f64, bad: bool },
-    List { drop: Vec<u64>, period: Option<u64>, ordinal: u64 },
+    Bernoulli {
+        p: f64,
+    },
+    GilbertElliott {
+        p: f64,
+        r: f64,
+        loss_good: f64,
+        loss_bad: f64,
+        bad: bool,
+    },
+    List {
+        drop: Vec<u64>,
+        period: Option<u64>,
+        ordinal: u64,
+    },
 }
 
 impl LossLayer {
     pub fn new(cfg: &LossConfig) -> Self {
         match cfg {
             LossConfig::Bernoulli { p } => LossLayer::Bernoulli { p: *p },
-            LossConfig::GilbertElliott { p, r, loss_good, loss_bad } => LossLayer::GilbertElliott {
+            LossConfig::GilbertElliott {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+            } => LossLayer::GilbertElliott {
                 p: *p,
                 r: *r,
                 loss_good: *loss_good,
@@ -104,7 +134,11 @@ impl LossLayer {
             LossConfig::List { drop, period } => {
                 let mut drop = drop.clone();
                 drop.sort_unstable();
-                LossLayer::List { drop, period: *period, ordinal: 0 }
+                LossLayer::List {
+                    drop,
+                    period: *period,
+                    ordinal: 0,
+                }
             }
         }
     }
@@ -114,7 +148,13 @@ impl LossLayer {
     pub fn drops(&mut self, rng: &mut SimRng) -> bool {
         match self {
             LossLayer::Bernoulli { p } => *p > 0.0 && rng.random::<f64>() < *p,
-            LossLayer::GilbertElliott { p, r, loss_good, loss_bad, bad } => {
+            LossLayer::GilbertElliott {
+                p,
+                r,
+                loss_good,
+                loss_bad,
+                bad,
+            } => {
                 let flip = if *bad { *r } else { *p };
                 if rng.random::<f64>() < flip {
                     *bad = !*bad;
@@ -122,7 +162,11 @@ impl LossLayer {
                 let loss = if *bad { *loss_bad } else { *loss_good };
                 loss >= 1.0 || (loss > 0.0 && rng.random::<f64>() < loss)
             }
-            LossLayer::List { drop, period, ordinal } => {
+            LossLayer::List {
+                drop,
+                period,
+                ordinal,
+            } => {
                 let k = match period {
                     Some(n) => *ordinal % *n,
                     None => *ordinal,
@@ -157,27 +201,46 @@ mod tests {
         // p = 0.01, r = 0.2: π_bad = p/(p+r) = 0.0476; loss_bad = 0.5, loss_good = 0.001
         // → stationary loss = (0.2·0.001 + 0.01·0.5)/0.21 = 0.02476. Bursts make samples
         // correlated (mean burst 1/r = 5 packets), so allow 5% relative on 2e6 packets.
-        let cfg = LossConfig::GilbertElliott { p: 0.01, r: 0.2, loss_good: 0.001, loss_bad: 0.5 };
+        let cfg = LossConfig::GilbertElliott {
+            p: 0.01,
+            r: 0.2,
+            loss_good: 0.001,
+            loss_bad: 0.5,
+        };
         let expect = cfg.stationary_loss().unwrap();
         assert!((expect - 0.024762).abs() < 1e-5);
         let got = empirical(cfg, 2_000_000);
-        assert!((got / expect - 1.0).abs() < 0.05, "got {got}, expected {expect}");
+        assert!(
+            (got / expect - 1.0).abs() < 0.05,
+            "got {got}, expected {expect}"
+        );
     }
 
     #[test]
     fn list_model_is_exact() {
-        let mut layer = LossLayer::new(&LossConfig::List { drop: vec![3, 0], period: Some(5) });
+        let mut layer = LossLayer::new(&LossConfig::List {
+            drop: vec![3, 0],
+            period: Some(5),
+        });
         let mut rng = RngStreams::new(0).stream("unused");
         let pattern: Vec<bool> = (0..10).map(|_| layer.drops(&mut rng)).collect();
-        assert_eq!(pattern, [true, false, false, true, false, true, false, false, true, false]);
+        assert_eq!(
+            pattern,
+            [true, false, false, true, false, true, false, false, true, false]
+        );
     }
 
     #[test]
     fn rejects_bad_probabilities() {
         assert!(LossConfig::Bernoulli { p: 1.5 }.validate().is_err());
         assert!(LossConfig::Bernoulli { p: -0.1 }.validate().is_err());
-        assert!(LossConfig::GilbertElliott { p: 0.0, r: 0.0, loss_good: 0.0, loss_bad: 1.0 }
-            .validate()
-            .is_err());
+        assert!(LossConfig::GilbertElliott {
+            p: 0.0,
+            r: 0.0,
+            loss_good: 0.0,
+            loss_bad: 1.0
+        }
+        .validate()
+        .is_err());
     }
 }

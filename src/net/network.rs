@@ -103,7 +103,9 @@ impl Network {
     pub fn new(topo: &Topology, streams: &RngStreams, metric: RouteMetric, ecmp: bool) -> Network {
         let mut ports = Vec::with_capacity(topo.links.len() * 2);
         for l in &topo.links {
-            for (from, to, loss, dir) in [(l.a, l.b, &l.loss_ab, "ab"), (l.b, l.a, &l.loss_ba, "ba")] {
+            for (from, to, loss, dir) in
+                [(l.a, l.b, &l.loss_ab, "ab"), (l.b, l.a, &l.loss_ba, "ba")]
+            {
                 let p = &l.params;
                 let faults = (!loss.is_empty() || p.jitter > SimDuration::ZERO).then(|| {
                     Box::new(PortFaults {
@@ -135,7 +137,14 @@ impl Network {
             }
         }
         Network {
-            nodes: topo.nodes.iter().map(|n| Node { name: n.name.clone(), kind: n.kind }).collect(),
+            nodes: topo
+                .nodes
+                .iter()
+                .map(|n| Node {
+                    name: n.name.clone(),
+                    kind: n.kind,
+                })
+                .collect(),
             ports,
             link_names: topo.links.iter().map(|l| l.name.clone()).collect(),
             routes: Routes::compute(topo, metric, ecmp),
@@ -166,7 +175,11 @@ impl Network {
 
     /// Hands a packet to the network at its source node; returns it at once if the source
     /// is also the destination.
-    pub fn inject<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, packet: Packet) -> Option<Packet> {
+    pub fn inject<S: Scheduler<NetEvent>>(
+        &mut self,
+        sched: &mut S,
+        packet: Packet,
+    ) -> Option<Packet> {
         self.stats.injected += 1;
         let f = &mut self.flows[packet.flow.index()];
         f.sent_packets += 1;
@@ -178,7 +191,11 @@ impl Network {
 
     /// Handles one network event; returns the packet if it reached its destination.
     #[inline]
-    pub fn on_event<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, event: NetEvent) -> Option<Packet> {
+    pub fn on_event<S: Scheduler<NetEvent>>(
+        &mut self,
+        sched: &mut S,
+        event: NetEvent,
+    ) -> Option<Packet> {
         match event {
             NetEvent::TxDone(port) => {
                 self.on_tx_done(sched, port);
@@ -193,7 +210,12 @@ impl Network {
 
     /// At `node`: deliver, or pick the egress port and enqueue.
     #[inline]
-    fn forward<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, node: NodeId, id: PacketId) -> Option<Packet> {
+    fn forward<S: Scheduler<NetEvent>>(
+        &mut self,
+        sched: &mut S,
+        node: NodeId,
+        id: PacketId,
+    ) -> Option<Packet> {
         let p = self.packets.get(id);
         if p.dst == node {
             let packet = self.packets.remove(id);
@@ -216,7 +238,8 @@ impl Network {
             self.start_tx(sched, port_id, id);
             return;
         }
-        if port.queue.len() as u64 >= port.cap_packets || port.queued_bytes + size > port.cap_bytes {
+        if port.queue.len() as u64 >= port.cap_packets || port.queued_bytes + size > port.cap_bytes
+        {
             self.drop_packet(id, DropReason::Queue, Some(port_id));
             return;
         }
@@ -243,7 +266,10 @@ impl Network {
         port.residue = numerator % port.rate_bps;
         port.in_service = Some(id);
         port.tx_started = now;
-        sched.schedule_at(SimTime(now.0.saturating_add(ser_ps)), NetEvent::TxDone(port_id));
+        sched.schedule_at(
+            SimTime(now.0.saturating_add(ser_ps)),
+            NetEvent::TxDone(port_id),
+        );
     }
 
     fn on_tx_done<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId) {

@@ -11,8 +11,12 @@ use crate::engine::SimTime;
 pub enum Payload {
     Data,
     /// An echo request; the destination answers with a reply carrying `sent_at`.
-    PingRequest { sent_at: SimTime },
-    PingReply { sent_at: SimTime },
+    PingRequest {
+        sent_at: SimTime,
+    },
+    PingReply {
+        sent_at: SimTime,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -110,7 +110,13 @@ impl Routes {
                 entries[row as usize * n + d] = (offset, candidates.len() as u32);
             }
         }
-        Routes { nodes: n, row_of, entries, hops, ecmp }
+        Routes {
+            nodes: n,
+            row_of,
+            entries,
+            hops,
+            ecmp,
+        }
     }
 
     /// All equal-cost egress ports from `node` towards `dst` (empty if unreachable or local).
@@ -168,9 +174,16 @@ mod tests {
     use crate::units::Rate;
 
     fn fat_tree(k: u32) -> Topology {
-        let link = LinkConfig { rate: Some(Rate(10_000_000_000)), ..Default::default() };
+        let link = LinkConfig {
+            rate: Some(Rate(10_000_000_000)),
+            ..Default::default()
+        };
         let cfg = TopologyConfig {
-            generate: Some(GeneratorConfig::FatTree { k, host_link: link.clone(), fabric_link: link }),
+            generate: Some(GeneratorConfig::FatTree {
+                k,
+                host_link: link.clone(),
+                fabric_link: link,
+            }),
             ..Default::default()
         };
         Topology::from_config(&cfg, "ft", "test").unwrap()
@@ -189,7 +202,11 @@ mod tests {
         assert_eq!(r.next_hops(id("pod0-agg0"), dst).len(), 2);
         assert_eq!(r.next_hops(id("core0"), dst).len(), 1);
         assert_eq!(r.next_hops(id("pod0-h0"), dst).len(), 1);
-        assert_eq!(r.next_hops(dst, dst).len(), 0, "local delivery has no next hop");
+        assert_eq!(
+            r.next_hops(dst, dst).len(),
+            0,
+            "local delivery has no next hop"
+        );
         // Within a pod, edge → other edge's host: 2 aggregation paths.
         assert_eq!(r.next_hops(id("pod0-edge0"), id("pod0-h3")).len(), 2);
         // Without ECMP only one path is kept.
@@ -201,11 +218,18 @@ mod tests {
     fn select_is_stable_per_flow_and_spreads_across_flows() {
         let t = fat_tree(4);
         let r = Routes::compute(&t, RouteMetric::Hops, true);
-        let (edge, dst) = (t.node_id("pod0-edge0").unwrap(), t.node_id("pod3-h0").unwrap());
+        let (edge, dst) = (
+            t.node_id("pod0-edge0").unwrap(),
+            t.node_id("pod3-h0").unwrap(),
+        );
         let mut used = std::collections::BTreeSet::new();
         for flow_hash in 0..64u32 {
             let a = r.select(edge, dst, flow_hash.wrapping_mul(0x9e37_79b9));
-            assert_eq!(a, r.select(edge, dst, flow_hash.wrapping_mul(0x9e37_79b9)), "same flow, same port");
+            assert_eq!(
+                a,
+                r.select(edge, dst, flow_hash.wrapping_mul(0x9e37_79b9)),
+                "same flow, same port"
+            );
             used.insert(a.unwrap());
         }
         assert_eq!(used.len(), 2, "64 flows use both equal-cost uplinks");

@@ -78,8 +78,20 @@ impl LinkConfig {
         macro_rules! inherit {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = defaults.$f.clone(); } )* };
         }
-        inherit!(rate, delay, jitter, reorder, mtu, queue_packets, queue_bytes,
-                 ecn_threshold_packets, ecn_threshold_bytes, loss, loss_ab, loss_ba);
+        inherit!(
+            rate,
+            delay,
+            jitter,
+            reorder,
+            mtu,
+            queue_packets,
+            queue_bytes,
+            ecn_threshold_packets,
+            ecn_threshold_bytes,
+            loss,
+            loss_ab,
+            loss_ba
+        );
         self
     }
 }
@@ -152,7 +164,11 @@ pub enum TopologyError {
     Parse { path: String, message: String },
     /// A value is out of range or a reference is dangling.
     #[error("in {origin} (topology `{topology}`): {message}")]
-    Invalid { origin: String, topology: String, message: String },
+    Invalid {
+        origin: String,
+        topology: String,
+        message: String,
+    },
 }
 
 impl Topology {
@@ -171,7 +187,10 @@ impl Topology {
     /// Reads and validates a topology file.
     pub fn load(path: &Path) -> Result<Topology, TopologyError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|cause| TopologyError::Io { path: shown.clone(), cause })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| TopologyError::Io {
+            path: shown.clone(),
+            cause,
+        })?;
         let cfg: TopologyConfig = toml::from_str(&text).map_err(|e| TopologyError::Parse {
             path: shown.clone(),
             message: e.to_string(),
@@ -182,20 +201,32 @@ impl Topology {
                 message: "`file` is only allowed in an experiment's [topology] section".into(),
             });
         }
-        let default_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let default_name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Topology::from_config(&cfg, &default_name, &format!("topology file {shown}"))
     }
 
     /// Validates an in-memory topology description (generators are expanded here);
     /// `origin` says where it came from in error messages (e.g. "experiment file x.toml").
-    pub fn from_config(cfg: &TopologyConfig, default_name: &str, origin: &str) -> Result<Topology, TopologyError> {
+    pub fn from_config(
+        cfg: &TopologyConfig,
+        default_name: &str,
+        origin: &str,
+    ) -> Result<Topology, TopologyError> {
         let name = cfg.name.clone().unwrap_or_else(|| default_name.to_string());
-        let invalid =
-            |message: String| TopologyError::Invalid { origin: origin.to_string(), topology: name.clone(), message };
+        let invalid = |message: String| TopologyError::Invalid {
+            origin: origin.to_string(),
+            topology: name.clone(),
+            message,
+        };
         let (nodes, links) = match &cfg.generate {
             Some(generator) => {
                 if !cfg.nodes.is_empty() || !cfg.links.is_empty() {
-                    return Err(invalid("give either [generate] or [[nodes]]/[[links]], not both".into()));
+                    return Err(invalid(
+                        "give either [generate] or [[nodes]]/[[links]], not both".into(),
+                    ));
                 }
                 generator.expand().map_err(invalid)?
             }
@@ -210,29 +241,48 @@ impl Topology {
             if n.name.is_empty() {
                 return Err(invalid("a node has an empty name".into()));
             }
-            if by_name.insert(n.name.clone(), NodeId(specs.len() as u32)).is_some() {
+            if by_name
+                .insert(n.name.clone(), NodeId(specs.len() as u32))
+                .is_some()
+            {
                 return Err(invalid(format!("node `{}` is defined twice", n.name)));
             }
-            specs.push(NodeSpec { name: n.name.clone(), kind: n.kind });
+            specs.push(NodeSpec {
+                name: n.name.clone(),
+                kind: n.kind,
+            });
         }
         let mut link_specs = Vec::with_capacity(links.len());
         let mut link_names = BTreeMap::new();
         for (i, l) in links.iter().enumerate() {
             let l = l.clone().or(&cfg.link_defaults);
             let endpoint = |which: &str, v: &Option<String>| -> Result<NodeId, TopologyError> {
-                let n = v.as_deref().ok_or_else(|| invalid(format!("link #{} has no `{which}` endpoint", i + 1)))?;
+                let n = v
+                    .as_deref()
+                    .ok_or_else(|| invalid(format!("link #{} has no `{which}` endpoint", i + 1)))?;
                 by_name.get(n).copied().ok_or_else(|| {
-                    invalid(format!("link #{} endpoint `{which}` = `{n}` is not a node of this topology", i + 1))
+                    invalid(format!(
+                        "link #{} endpoint `{which}` = `{n}` is not a node of this topology",
+                        i + 1
+                    ))
                 })
             };
             let a = endpoint("a", &l.a)?;
             let b = endpoint("b", &l.b)?;
-            let lname = l.name.clone().unwrap_or_else(|| format!("{}-{}", specs[a.index()].name, specs[b.index()].name));
+            let lname = l
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", specs[a.index()].name, specs[b.index()].name));
             if a == b {
-                return Err(invalid(format!("link `{lname}` connects node `{}` to itself", specs[a.index()].name)));
+                return Err(invalid(format!(
+                    "link `{lname}` connects node `{}` to itself",
+                    specs[a.index()].name
+                )));
             }
             if link_names.insert(lname.clone(), i).is_some() {
-                return Err(invalid(format!("link name `{lname}` is used twice (set `name` to tell parallel links apart)")));
+                return Err(invalid(format!(
+                    "link name `{lname}` is used twice (set `name` to tell parallel links apart)"
+                )));
             }
             let params = link_params(&l).map_err(|m| invalid(format!("link `{lname}`: {m}")))?;
             let mut loss_ab = l.loss.clone().unwrap_or_default();
@@ -240,11 +290,25 @@ impl Topology {
             loss_ab.extend(l.loss_ab.clone().unwrap_or_default());
             loss_ba.extend(l.loss_ba.clone().unwrap_or_default());
             for layer in loss_ab.iter().chain(&loss_ba) {
-                layer.validate().map_err(|m| invalid(format!("link `{lname}`: {m}")))?;
+                layer
+                    .validate()
+                    .map_err(|m| invalid(format!("link `{lname}`: {m}")))?;
             }
-            link_specs.push(LinkSpec { name: lname, a, b, params, loss_ab, loss_ba });
+            link_specs.push(LinkSpec {
+                name: lname,
+                a,
+                b,
+                params,
+                loss_ab,
+                loss_ba,
+            });
         }
-        let topo = Topology { name: name.clone(), nodes: specs, links: link_specs, by_name };
+        let topo = Topology {
+            name: name.clone(),
+            nodes: specs,
+            links: link_specs,
+            by_name,
+        };
         topo.check_connected().map_err(invalid)?;
         Ok(topo)
     }
@@ -277,17 +341,23 @@ impl Topology {
 }
 
 fn link_params(l: &LinkConfig) -> Result<LinkParams, String> {
-    let rate = l.rate.ok_or("no `rate` (set it on the link or in [link_defaults], e.g. \"10Gbps\")")?;
+    let rate = l
+        .rate
+        .ok_or("no `rate` (set it on the link or in [link_defaults], e.g. \"10Gbps\")")?;
     let mtu = l.mtu.map(|b| b.0).unwrap_or(DEFAULT_MTU);
     if !(64..=65_535).contains(&mtu) {
-        return Err(format!("`mtu` = {mtu} is out of range (allowed: 64 to 65535 bytes)"));
+        return Err(format!(
+            "`mtu` = {mtu} is out of range (allowed: 64 to 65535 bytes)"
+        ));
     }
     let (queue_packets, queue_bytes) = match (l.queue_packets, l.queue_bytes) {
         (None, None) => (Some(DEFAULT_QUEUE_PACKETS), None),
         (p, b) => (p, b.map(|b| b.0)),
     };
     if queue_bytes.is_some_and(|b| b < mtu) {
-        return Err(format!("`queue_bytes` is smaller than the MTU ({mtu} bytes): no packet would ever fit"));
+        return Err(format!(
+            "`queue_bytes` is smaller than the MTU ({mtu} bytes): no packet would ever fit"
+        ));
     }
     Ok(LinkParams {
         rate_bps: rate.bps(),

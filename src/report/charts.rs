@@ -10,13 +10,26 @@ use std::path::Path;
 const MAX_SERIES: usize = 12;
 
 /// Draws every chart the records support; returns the file names written.
-pub fn write_charts(dir: &Path, experiment: &str, rec: &RunRecords) -> Result<Vec<String>, PlotError> {
+pub fn write_charts(
+    dir: &Path,
+    experiment: &str,
+    rec: &RunRecords,
+) -> Result<Vec<String>, PlotError> {
     let plots = dir.join("plots"); // write_line_chart creates it
-    let (t_scale, t_unit) = if rec.end_time.as_secs_f64() <= 2.0 { (1e3, "ms") } else { (1.0, "s") };
+    let (t_scale, t_unit) = if rec.end_time.as_secs_f64() <= 2.0 {
+        (1e3, "ms")
+    } else {
+        (1.0, "s")
+    };
     let mut written = Vec::new();
     let charts: [(&str, &str, &str, f64); 4] = [
         ("queue_packets", "queue occupancy", "queue (packets)", 1.0),
-        ("utilization", "link utilization", "utilization (fraction of line rate)", 1.0),
+        (
+            "utilization",
+            "link utilization",
+            "utilization (fraction of line rate)",
+            1.0,
+        ),
         ("throughput", "flow throughput", "throughput (Mbit/s)", 1e-6),
         ("rtt", "ping round-trip time", "RTT (ms)", 1e3),
     ];
@@ -28,7 +41,11 @@ pub fn write_charts(dir: &Path, experiment: &str, rec: &RunRecords) -> Result<Ve
             .take(MAX_SERIES)
             .map(|s| Series {
                 label: s.entity.clone(),
-                points: s.points.iter().map(|(t, v)| (t.as_secs_f64() * t_scale, v * y_scale)).collect(),
+                points: s
+                    .points
+                    .iter()
+                    .map(|(t, v)| (t.as_secs_f64() * t_scale, v * y_scale))
+                    .collect(),
             })
             .collect();
         if series.is_empty() {
@@ -38,7 +55,12 @@ pub fn write_charts(dir: &Path, experiment: &str, rec: &RunRecords) -> Result<Ve
         let x_label = format!("time ({t_unit})");
         write_line_chart(
             &plots.join(metric),
-            &LineChart { title: &title, x_label: &x_label, y_label, series: &series },
+            &LineChart {
+                title: &title,
+                x_label: &x_label,
+                y_label,
+                series: &series,
+            },
         )?;
         written.push(format!("plots/{metric}.png"));
         written.push(format!("plots/{metric}.svg"));

@@ -14,24 +14,55 @@ struct Rows<'a, W: Write> {
 }
 
 impl<W: Write> Rows<'_, W> {
-    fn row(&mut self, scope: &str, entity: &str, metric: &str, value: f64, unit: &str) -> csv::Result<()> {
+    fn row(
+        &mut self,
+        scope: &str,
+        entity: &str,
+        metric: &str,
+        value: f64,
+        unit: &str,
+    ) -> csv::Result<()> {
         if !value.is_finite() {
             return Ok(()); // undefined (e.g. delay of a flow that delivered nothing): no row
         }
         let mut rec: Vec<String> = self.run.iter().map(|(_, v)| v.clone()).collect();
-        rec.extend([scope.to_string(), entity.to_string(), metric.to_string(), format!("{value}"), unit.to_string()]);
+        rec.extend([
+            scope.to_string(),
+            entity.to_string(),
+            metric.to_string(),
+            format!("{value}"),
+            unit.to_string(),
+        ]);
         self.out.write_record(&rec)
     }
 
-    fn delays(&mut self, scope: &str, entity: &str, prefix: &str, h: &Histogram) -> csv::Result<()> {
+    fn delays(
+        &mut self,
+        scope: &str,
+        entity: &str,
+        prefix: &str,
+        h: &Histogram,
+    ) -> csv::Result<()> {
         if h.count() == 0 {
             return Ok(());
         }
         let s = |ps: Option<u64>| ps.map(|v| v as f64 / 1e12).unwrap_or(f64::NAN);
-        self.row(scope, entity, &format!("{prefix}_mean"), h.mean() / 1e12, "s")?;
+        self.row(
+            scope,
+            entity,
+            &format!("{prefix}_mean"),
+            h.mean() / 1e12,
+            "s",
+        )?;
         self.row(scope, entity, &format!("{prefix}_min"), s(h.min()), "s")?;
         for (q, label) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99"), (0.999, "p999")] {
-            self.row(scope, entity, &format!("{prefix}_{label}"), s(h.quantile(q)), "s")?;
+            self.row(
+                scope,
+                entity,
+                &format!("{prefix}_{label}"),
+                s(h.quantile(q)),
+                "s",
+            )?;
         }
         self.row(scope, entity, &format!("{prefix}_max"), s(h.max()), "s")
     }
@@ -47,12 +78,36 @@ pub fn write_results<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv:
     let end_s = rec.end_time.as_secs_f64();
 
     let n = &rec.net;
-    rows.row("net", "all", "injected_packets", n.injected as f64, "packets")?;
-    rows.row("net", "all", "delivered_packets", n.delivered as f64, "packets")?;
+    rows.row(
+        "net",
+        "all",
+        "injected_packets",
+        n.injected as f64,
+        "packets",
+    )?;
+    rows.row(
+        "net",
+        "all",
+        "delivered_packets",
+        n.delivered as f64,
+        "packets",
+    )?;
     for r in DropReason::ALL {
-        rows.row("net", "all", &format!("dropped_{}_packets", r.name()), n.dropped[r.index()] as f64, "packets")?;
+        rows.row(
+            "net",
+            "all",
+            &format!("dropped_{}_packets", r.name()),
+            n.dropped[r.index()] as f64,
+            "packets",
+        )?;
     }
-    rows.row("net", "all", "in_flight_packets", rec.in_flight as f64, "packets")?;
+    rows.row(
+        "net",
+        "all",
+        "in_flight_packets",
+        rec.in_flight as f64,
+        "packets",
+    )?;
     rows.row("net", "all", "events", rec.events as f64, "events")?;
     rows.row("net", "all", "virtual_time", end_s, "s")?;
 
@@ -61,19 +116,55 @@ pub fn write_results<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv:
         let s = &f.stats;
         rows.row("flow", e, "sent_packets", s.sent_packets as f64, "packets")?;
         rows.row("flow", e, "sent_bytes", s.sent_bytes as f64, "bytes")?;
-        rows.row("flow", e, "delivered_packets", s.delivered_packets as f64, "packets")?;
-        rows.row("flow", e, "delivered_bytes", s.delivered_bytes as f64, "bytes")?;
+        rows.row(
+            "flow",
+            e,
+            "delivered_packets",
+            s.delivered_packets as f64,
+            "packets",
+        )?;
+        rows.row(
+            "flow",
+            e,
+            "delivered_bytes",
+            s.delivered_bytes as f64,
+            "bytes",
+        )?;
         for r in DropReason::ALL {
-            rows.row("flow", e, &format!("dropped_{}_packets", r.name()), s.dropped[r.index()] as f64, "packets")?;
+            rows.row(
+                "flow",
+                e,
+                &format!("dropped_{}_packets", r.name()),
+                s.dropped[r.index()] as f64,
+                "packets",
+            )?;
         }
         let dropped: u64 = s.dropped.iter().sum();
         if s.sent_packets > 0 {
-            rows.row("flow", e, "loss_rate", dropped as f64 / s.sent_packets as f64, "fraction")?;
+            rows.row(
+                "flow",
+                e,
+                "loss_rate",
+                dropped as f64 / s.sent_packets as f64,
+                "fraction",
+            )?;
         }
-        rows.row("flow", e, "reordered_packets", s.reordered as f64, "packets")?;
+        rows.row(
+            "flow",
+            e,
+            "reordered_packets",
+            s.reordered as f64,
+            "packets",
+        )?;
         rows.row("flow", e, "offered_load", f.offered_bps, "bit/s")?;
         if f.active_s > 0.0 {
-            rows.row("flow", e, "throughput", s.delivered_bytes as f64 * 8.0 / f.active_s, "bit/s")?;
+            rows.row(
+                "flow",
+                e,
+                "throughput",
+                s.delivered_bytes as f64 * 8.0 / f.active_s,
+                "bit/s",
+            )?;
         }
         rows.delays("flow", e, "delay", &s.delay)?;
         rows.delays("flow", e, "rtt", &s.rtt)?;
@@ -84,14 +175,50 @@ pub fn write_results<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv:
         let s = &p.stats;
         rows.row("link", &e, "tx_packets", s.tx_packets as f64, "packets")?;
         rows.row("link", &e, "tx_bytes", s.tx_bytes as f64, "bytes")?;
-        rows.row("link", &e, "utilization", s.busy_ps as f64 / rec.end_time.as_ps() as f64, "fraction")?;
+        rows.row(
+            "link",
+            &e,
+            "utilization",
+            s.busy_ps as f64 / rec.end_time.as_ps() as f64,
+            "fraction",
+        )?;
         for r in [DropReason::Queue, DropReason::Loss] {
-            rows.row("link", &e, &format!("dropped_{}_packets", r.name()), s.dropped[r.index()] as f64, "packets")?;
+            rows.row(
+                "link",
+                &e,
+                &format!("dropped_{}_packets", r.name()),
+                s.dropped[r.index()] as f64,
+                "packets",
+            )?;
         }
-        rows.row("link", &e, "ecn_marked_packets", s.ecn_marked as f64, "packets")?;
-        rows.row("link", &e, "queue_mean_packets", s.queue_area as f64 / rec.end_time.as_ps() as f64, "packets")?;
-        rows.row("link", &e, "queue_max_packets", s.max_queue_packets as f64, "packets")?;
-        rows.row("link", &e, "queue_max_bytes", s.max_queue_bytes as f64, "bytes")?;
+        rows.row(
+            "link",
+            &e,
+            "ecn_marked_packets",
+            s.ecn_marked as f64,
+            "packets",
+        )?;
+        rows.row(
+            "link",
+            &e,
+            "queue_mean_packets",
+            s.queue_area as f64 / rec.end_time.as_ps() as f64,
+            "packets",
+        )?;
+        rows.row(
+            "link",
+            &e,
+            "queue_max_packets",
+            s.max_queue_packets as f64,
+            "packets",
+        )?;
+        rows.row(
+            "link",
+            &e,
+            "queue_max_bytes",
+            s.max_queue_bytes as f64,
+            "bytes",
+        )?;
     }
     rows.out.flush()?;
     Ok(())
@@ -106,7 +233,13 @@ pub fn write_timeseries<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> c
     for s in &rec.series {
         for (t, v) in &s.points {
             let mut r: Vec<String> = run.iter().map(|(_, v)| v.clone()).collect();
-            r.extend([format!("{}", t.as_secs_f64()), s.entity.clone(), s.metric.to_string(), format!("{v}"), s.unit.to_string()]);
+            r.extend([
+                format!("{}", t.as_secs_f64()),
+                s.entity.clone(),
+                s.metric.to_string(),
+                format!("{v}"),
+                s.unit.to_string(),
+            ]);
             out.write_record(&r)?;
         }
     }

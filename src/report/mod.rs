@@ -1,8 +1,8 @@
 //! Turns a run's records into files: tidy CSVs, plots, the manifest, written atomically.
 //! Reads metrics; never touches a model.
 
+pub mod charts;
 pub mod csv_out;
 pub mod manifest;
 pub mod output;
-pub mod charts;
 pub mod plot;

@@ -21,11 +21,19 @@ impl StagedDir {
                 "it exists and is not a folder (refusing to replace a file)",
             ));
         }
-        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         fs::create_dir_all(parent)?;
         let name = target
             .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "output path has no folder name"))?
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "output path has no folder name",
+                )
+            })?
             .to_string_lossy()
             .into_owned();
         let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
@@ -33,7 +41,11 @@ impl StagedDir {
             fs::remove_dir_all(&tmp)?;
         }
         fs::create_dir_all(&tmp)?;
-        Ok(StagedDir { tmp, target: target.to_path_buf(), committed: false })
+        Ok(StagedDir {
+            tmp,
+            target: target.to_path_buf(),
+            committed: false,
+        })
     }
 
     /// Folder to write into.
@@ -44,7 +56,11 @@ impl StagedDir {
     /// Moves the finished folder into place, replacing any earlier result.
     pub fn commit(mut self) -> io::Result<PathBuf> {
         let parent = self.tmp.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let name = self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = self
+            .target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
         let had_old = self.target.exists();
         if had_old {

@@ -10,7 +10,7 @@ use crate::engine::{Engine, RngStreams, SimDuration, SimTime};
 use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution};
 use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
-use crate::net::{NodeId, Network, Topology, TopologyError};
+use crate::net::{Network, NodeId, Topology, TopologyError};
 use crate::traffic::{draw_index, poisson_pattern, Pattern, SizeModel, Source};
 use world::Sampler;
 
@@ -29,10 +29,16 @@ pub enum ScenarioError {
 pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
     let t = &exp.config.topology;
     let shown = exp.path.display().to_string();
-    let invalid = |message: String| ScenarioError::Invalid { path: shown.clone(), message };
+    let invalid = |message: String| ScenarioError::Invalid {
+        path: shown.clone(),
+        message,
+    };
     match &t.file {
         Some(file) => {
-            let inline = crate::net::TopologyConfig { file: Some(file.clone()), ..Default::default() };
+            let inline = crate::net::TopologyConfig {
+                file: Some(file.clone()),
+                ..Default::default()
+            };
             if *t != inline {
                 return Err(invalid(
                     "[topology] has `file` and also other keys (name, link_defaults, nodes, links or generate): \
@@ -44,26 +50,45 @@ pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
             match candidates.iter().find(|p| p.exists()) {
                 Some(p) => Ok(Topology::load(p)?),
                 None => {
-                    let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-                    Err(invalid(format!("[topology] file = {file:?} not found (looked for {})", looked.join(" and "))))
+                    let looked: Vec<String> =
+                        candidates.iter().map(|p| p.display().to_string()).collect();
+                    Err(invalid(format!(
+                        "[topology] file = {file:?} not found (looked for {})",
+                        looked.join(" and ")
+                    )))
                 }
             }
         }
-        None => Ok(Topology::from_config(t, &exp.config.name, &format!("experiment file {shown}"))?),
+        None => Ok(Topology::from_config(
+            t,
+            &exp.config.name,
+            &format!("experiment file {shown}"),
+        )?),
     }
 }
 
 /// Builds a ready-to-run world with master seed `seed`.
 pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World, ScenarioError> {
     let cfg = &exp.config;
-    let invalid = |message: String| ScenarioError::Invalid { path: exp.path.display().to_string(), message };
+    let invalid = |message: String| ScenarioError::Invalid {
+        path: exp.path.display().to_string(),
+        message,
+    };
     let streams = RngStreams::new(seed);
     let mut net = Network::new(topo, &streams, cfg.routing.metric, cfg.routing.ecmp);
     let end = SimTime::ZERO + cfg.duration.0;
-    let min_mtu = topo.links.iter().map(|l| l.params.mtu).min().unwrap_or(u32::MAX);
+    let min_mtu = topo
+        .links
+        .iter()
+        .map(|l| l.params.mtu)
+        .min()
+        .unwrap_or(u32::MAX);
     let node = |at: &str, key: &str, name: &str| -> Result<NodeId, ScenarioError> {
         topo.node_id(name).ok_or_else(|| {
-            invalid(format!("{at}: `{key}` = `{name}` is not a node of topology `{}`", topo.name))
+            invalid(format!(
+                "{at}: `{key}` = `{name}` is not a node of topology `{}`",
+                topo.name
+            ))
         })
     };
 
@@ -72,18 +97,27 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
     let mut names = std::collections::BTreeSet::new();
     for (i, f) in cfg.flows.iter().enumerate() {
         let at = format!("flows[{i}]");
-        let base = f.name.clone().unwrap_or_else(|| format!("{}{i}", app_name(f.app)));
+        let base = f
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}{i}", app_name(f.app)));
         let pairs: Vec<(NodeId, NodeId)> = match (f.pattern, &f.src, &f.dst) {
             (Some(FlowPattern::Permutation), _, _) => {
                 let hosts: Vec<NodeId> = topo.hosts().collect();
                 if hosts.len() < 2 {
-                    return Err(invalid(format!("{at}: pattern \"permutation\" needs at least 2 hosts")));
+                    return Err(invalid(format!(
+                        "{at}: pattern \"permutation\" needs at least 2 hosts"
+                    )));
                 }
                 let mut rng = streams.stream(&format!("flows/{base}/permutation"));
                 derangement(&hosts, &mut rng)
             }
             (None, Some(s), Some(d)) => vec![(node(&at, "src", s)?, node(&at, "dst", d)?)],
-            _ => return Err(invalid(format!("{at}: needs `src` and `dst` or a `pattern`"))),
+            _ => {
+                return Err(invalid(format!(
+                    "{at}: needs `src` and `dst` or a `pattern`"
+                )))
+            }
         };
         let size = f.packet_size.map(|b| b.0 as u32).unwrap_or(match f.app {
             AppKind::Ping => 64,
@@ -97,19 +131,34 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
         let start = SimTime::ZERO + f.start.map(|d| d.0).unwrap_or(SimDuration::ZERO);
         let stop = f.stop.map(|d| SimTime::ZERO + d.0).unwrap_or(end).min(end);
         for (k, (src, dst)) in pairs.iter().enumerate() {
-            let name = if pairs.len() == 1 { base.clone() } else { format!("{base}/{k}") };
+            let name = if pairs.len() == 1 {
+                base.clone()
+            } else {
+                format!("{base}/{k}")
+            };
             if !names.insert(name.clone()) {
                 return Err(invalid(format!("{at}: flow name `{name}` is used twice")));
             }
             let pattern = match f.app {
-                AppKind::Cbr => Pattern::Cbr { rate_bps: rate_of(f), size, residue: 0 },
+                AppKind::Cbr => Pattern::Cbr {
+                    rate_bps: rate_of(f),
+                    size,
+                    residue: 0,
+                },
                 AppKind::Poisson => {
                     let model = match f.size_distribution.unwrap_or_default() {
                         SizeDistribution::Fixed => SizeModel::Fixed(size),
-                        SizeDistribution::Exponential => SizeModel::Exponential { mean: size as f64, max: min_mtu },
+                        SizeDistribution::Exponential => SizeModel::Exponential {
+                            mean: size as f64,
+                            max: min_mtu,
+                        },
                     };
-                    poisson_pattern(rate_of(f), model, streams.stream(&format!("flows/{name}/arrivals")))
-                        .map_err(|m| invalid(format!("{at}: {m}")))?
+                    poisson_pattern(
+                        rate_of(f),
+                        model,
+                        streams.stream(&format!("flows/{name}/arrivals")),
+                    )
+                    .map_err(|m| invalid(format!("{at}: {m}")))?
                 }
                 AppKind::Ping => Pattern::Ping {
                     interval: f.interval.map(|d| d.0).unwrap_or(SimDuration::from_secs(1)),
@@ -130,7 +179,14 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
     }
 
     let sampler = build_sampler(exp, topo, &net, &flow_meta, &sources).map_err(invalid)?;
-    Ok(World { engine: Engine::new(), net, sources, flow_meta, sampler, end })
+    Ok(World {
+        engine: Engine::new(),
+        net,
+        sources,
+        flow_meta,
+        sampler,
+        end,
+    })
 }
 
 fn rate_of(f: &crate::experiment::config::FlowConfig) -> u64 {
@@ -153,7 +209,9 @@ fn derangement(hosts: &[NodeId], rng: &mut crate::engine::SimRng) -> Vec<(NodeId
         let j = draw_index(rng, i);
         perm.swap(i, j);
     }
-    (0..hosts.len()).map(|i| (hosts[i], hosts[perm[i]])).collect()
+    (0..hosts.len())
+        .map(|i| (hosts[i], hosts[perm[i]]))
+        .collect()
 }
 
 fn build_sampler(
@@ -183,8 +241,18 @@ fn build_sampler(
         for port in crate::net::LinkId(i as u32).ports() {
             let entity = format!("link/{name}/{}", port.direction());
             ports.push((port, series.len()));
-            series.push(TimeSeries { entity: entity.clone(), metric: "queue_packets", unit: "packets", points: Vec::new() });
-            series.push(TimeSeries { entity, metric: "utilization", unit: "fraction", points: Vec::new() });
+            series.push(TimeSeries {
+                entity: entity.clone(),
+                metric: "queue_packets",
+                unit: "packets",
+                points: Vec::new(),
+            });
+            series.push(TimeSeries {
+                entity,
+                metric: "utilization",
+                unit: "fraction",
+                points: Vec::new(),
+            });
         }
     }
     let mut flow_series = vec![None; sources.len()];
@@ -194,10 +262,20 @@ fn build_sampler(
             let entity = format!("flow/{}", meta.0);
             if matches!(s.pattern, Pattern::Ping { .. }) {
                 rtt_series[i] = Some(series.len());
-                series.push(TimeSeries { entity, metric: "rtt", unit: "s", points: Vec::new() });
+                series.push(TimeSeries {
+                    entity,
+                    metric: "rtt",
+                    unit: "s",
+                    points: Vec::new(),
+                });
             } else {
                 flow_series[i] = Some(series.len());
-                series.push(TimeSeries { entity, metric: "throughput", unit: "bit/s", points: Vec::new() });
+                series.push(TimeSeries {
+                    entity,
+                    metric: "throughput",
+                    unit: "bit/s",
+                    points: Vec::new(),
+                });
             }
         }
     }

@@ -56,7 +56,9 @@ impl Sampler {
         }
         for (k, &(port_id, s)) in self.ports.iter().enumerate() {
             let port = net.port(port_id);
-            self.series[s].points.push((now, port.queue_packets() as f64));
+            self.series[s]
+                .points
+                .push((now, port.queue_packets() as f64));
             let busy = port.busy_until(now);
             let util = (busy - self.last_busy[k]) as f64 / dt as f64;
             self.last_busy[k] = busy;
@@ -127,7 +129,10 @@ impl World {
         }
         self.net.finish(end);
         if let Err(broken) = self.net.check_conservation() {
-            panic!("{broken} at the end of the run ({end}, {} events)", self.engine.processed());
+            panic!(
+                "{broken} at the end of the run ({end}, {} events)",
+                self.engine.processed()
+            );
         }
         self.records()
     }
@@ -138,7 +143,11 @@ impl World {
         if let Payload::PingReply { sent_at } = p.payload {
             let rtt = now.since(sent_at);
             self.net.flows[flow.index()].rtt.record(rtt.as_ps());
-            if let Some(s) = self.sampler.as_mut().and_then(|s| s.rtt_series[flow.index()].map(|i| (s, i))) {
+            if let Some(s) = self
+                .sampler
+                .as_mut()
+                .and_then(|s| s.rtt_series[flow.index()].map(|i| (s, i)))
+            {
                 s.0.series[s.1].points.push((now, rtt.as_secs_f64()));
             }
             return;

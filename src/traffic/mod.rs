@@ -15,17 +15,34 @@ pub enum SizeModel {
     Fixed(u32),
     /// Exponential with this mean (bytes), rounded to whole bytes, at least 1 and at most
     /// `max` (the path MTU): for M/M/1 service times.
-    Exponential { mean: f64, max: u32 },
+    Exponential {
+        mean: f64,
+        max: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
 pub enum Pattern {
     /// One packet every `size·8/rate`, the remainder carried so the long-run rate is exact.
-    Cbr { rate_bps: u64, size: u32, residue: u64 },
+    Cbr {
+        rate_bps: u64,
+        size: u32,
+        residue: u64,
+    },
     /// Exponential inter-arrival times with mean `mean_size·8/rate`.
-    Poisson { rate_bps: u64, size: SizeModel, size_dist: Option<Exp<f64>>, gap: Exp<f64>, rng: SimRng },
+    Poisson {
+        rate_bps: u64,
+        size: SizeModel,
+        size_dist: Option<Exp<f64>>,
+        gap: Exp<f64>,
+        rng: Box<SimRng>,
+    },
     /// An echo request every `interval`, `count` times (or until `stop`).
-    Ping { interval: SimDuration, size: u32, remaining: Option<u64> },
+    Ping {
+        interval: SimDuration,
+        size: u32,
+        remaining: Option<u64>,
+    },
 }
 
 /// One source: a flow from `src` to `dst` following a pattern between `start` and `stop`.
@@ -42,8 +59,25 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn new(flow: FlowId, src: NodeId, dst: NodeId, start: SimTime, stop: SimTime, ecmp_hash: u32, pattern: Pattern) -> Self {
-        Source { flow, src, dst, start, stop, ecmp_hash, pattern, next_seq: 0 }
+    pub fn new(
+        flow: FlowId,
+        src: NodeId,
+        dst: NodeId,
+        start: SimTime,
+        stop: SimTime,
+        ecmp_hash: u32,
+        pattern: Pattern,
+    ) -> Self {
+        Source {
+            flow,
+            src,
+            dst,
+            start,
+            stop,
+            ecmp_hash,
+            pattern,
+            next_seq: 0,
+        }
     }
 
     /// Mean bits per second this source offers (ping: its request rate).
@@ -60,30 +94,50 @@ impl Source {
             return (None, None);
         }
         let (size, payload, gap_ps) = match &mut self.pattern {
-            Pattern::Cbr { rate_bps, size, residue } => {
+            Pattern::Cbr {
+                rate_bps,
+                size,
+                residue,
+            } => {
                 let numerator = *size as u64 * 8 * 1_000_000_000_000 + *residue;
                 *residue = numerator % *rate_bps;
                 (*size, Payload::Data, Some(numerator / *rate_bps))
             }
-            Pattern::Poisson { size, size_dist, gap, rng, .. } => {
+            Pattern::Poisson {
+                size,
+                size_dist,
+                gap,
+                rng,
+                ..
+            } => {
                 let s = match (*size, size_dist) {
-                    (SizeModel::Exponential { max, .. }, Some(d)) => (d.sample(rng).round() as u32).clamp(1, max),
+                    (SizeModel::Exponential { max, .. }, Some(d)) => {
+                        (d.sample(rng.as_mut()).round() as u32).clamp(1, max)
+                    }
                     (SizeModel::Fixed(s), _) => s,
                     (SizeModel::Exponential { mean, .. }, None) => mean as u32,
                 };
                 // The gap distribution was built from the mean size, so the offered load is
                 // independent of each packet's drawn size (Poisson arrivals, independent sizes).
-                let g = gap.sample(rng);
+                let g = gap.sample(rng.as_mut());
                 (s, Payload::Data, Some((g * 1e12).round() as u64))
             }
-            Pattern::Ping { interval, size, remaining } => {
+            Pattern::Ping {
+                interval,
+                size,
+                remaining,
+            } => {
                 if *remaining == Some(0) {
                     return (None, None);
                 }
                 if let Some(r) = remaining {
                     *r -= 1;
                 }
-                let next = if *remaining == Some(0) { None } else { Some(interval.as_ps()) };
+                let next = if *remaining == Some(0) {
+                    None
+                } else {
+                    Some(interval.as_ps())
+                };
                 (*size, Payload::PingRequest { sent_at: now }, next)
             }
         };
@@ -99,7 +153,9 @@ impl Source {
             payload,
         };
         self.next_seq += 1;
-        let next = gap_ps.map(|g| SimTime(now.0.saturating_add(g.max(1)))).filter(|&t| t < self.stop);
+        let next = gap_ps
+            .map(|g| SimTime(now.0.saturating_add(g.max(1))))
+            .filter(|&t| t < self.stop);
         (Some(packet), next)
     }
 
@@ -137,7 +193,13 @@ pub fn poisson_pattern(rate_bps: u64, size: SizeModel, rng: SimRng) -> Result<Pa
         }
         SizeModel::Fixed(_) => None,
     };
-    Ok(Pattern::Poisson { rate_bps, size, size_dist, gap, rng })
+    Ok(Pattern::Poisson {
+        rate_bps,
+        size,
+        size_dist,
+        gap,
+        rng: Box::new(rng),
+    })
 }
 
 /// Draws an unbiased index below `n` (for picking permutations); kept here so all traffic
