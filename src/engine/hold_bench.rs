@@ -49,7 +49,7 @@ pub fn hold_model(pending: usize, events: u64) -> HoldResult {
 /// Hold model: fill with `pending` events, then `events` times pop the earliest and push one
 /// at its time plus a table increment. Only the pop/push loop is timed.
 pub fn hold_model_with(pending: usize, events: u64, resolution_ps: u64) -> HoldResult {
-    let table = increments(0x5eed_0f_401d, resolution_ps);
+    let table = increments(0x005e_ed0f_401d, resolution_ps);
     let mut q = EventQueue::new();
     let mut state = 42u64;
     for i in 0..pending {

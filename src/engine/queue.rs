@@ -287,7 +287,7 @@ impl<E> EventQueue<E> {
             let mut items = std::mem::take(&mut self.buckets[level * FANOUT + digit]);
             self.clear_bit(level, digit);
             if level == 0 || items.len() <= NEAR_BATCH {
-                self.floor = lo.checked_add(width).unwrap_or(u64::MAX);
+                self.floor = lo.saturating_add(width);
                 self.near.extend(items.drain(..));
                 if level > 0 {
                     // Stable: equal times are already in seq order within a bucket.
@@ -461,10 +461,7 @@ mod tests {
         assert!(!q.cancel(EventId(0)), "never issued");
         let id = q.push(SimTime(5), 1);
         assert_eq!(q.peek_time(), Some(SimTime(5)));
-        assert_eq!(
-            q.pop().map(|(t, i, e)| (t, i, e)),
-            Some((SimTime(5), id, 1))
-        );
+        assert_eq!(q.pop(), Some((SimTime(5), id, 1)));
         assert!(q.pop().is_none());
         assert_eq!(q.peek_time(), None);
         assert!(!q.cancel(EventId(7)), "never issued");
