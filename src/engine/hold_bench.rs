@@ -72,12 +72,12 @@ pub fn hold_model_with(pending: usize, events: u64, resolution_ps: u64) -> HoldR
         let next = match p {
             Payload::Deliver { link, packet } => {
                 check = check.wrapping_add(packet ^ link as u64);
-                Payload::Timer { flow: id.0 }
+                Payload::Timer { flow: id.seq }
             }
             Payload::Timer { flow } => {
                 check = check.wrapping_add(flow);
                 Payload::Deliver {
-                    link: id.0 as u32,
+                    link: id.seq as u32,
                     packet: t.0,
                 }
             }

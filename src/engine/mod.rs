@@ -13,8 +13,9 @@ pub use queue::{EventId, EventQueue};
 pub use rng::{RngStreams, SimRng};
 pub use time::{SimDuration, SimTime};
 
-/// What the engine needs of an event: a compact description folded into the trace digest.
-pub trait Traced {
+/// What the engine needs of an event: small and `Copy` (it moves by value through the
+/// queue's buckets), and a compact description folded into the trace digest.
+pub trait Traced: Copy {
     /// `(kind, a, b)`: a small kind number and two identifying words (ids, sequence numbers).
     fn trace(&self) -> (u32, u64, u64);
 }
@@ -47,7 +48,7 @@ impl<E: Traced, T: Into<E>> Scheduler<T> for Engine<E> {
 
 /// Clock, pending events and digest of one run. Single-threaded by design: a run is a total
 /// order of events, and parallelism lives one level up (independent runs).
-pub struct Engine<E> {
+pub struct Engine<E: Traced> {
     now: SimTime,
     queue: EventQueue<E>,
     digest: TraceDigest,
@@ -109,13 +110,8 @@ impl<E: Traced> Engine<E> {
                 return None;
             }
         }
+        // peek_time is exact (cancelled events are skipped), so this pops the peeked event.
         let (time, _id, event) = self.queue.pop()?;
-        if time > until {
-            // Only possible when the peeked entry was a cancelled one; put it back untouched.
-            self.queue.push(time, event);
-            self.now = self.now.max(until);
-            return None;
-        }
         self.now = time;
         self.processed += 1;
         let (kind, a, b) = event.trace();
@@ -133,7 +129,7 @@ impl<E: Traced> Engine<E> {
         self.digest.value()
     }
 
-    /// Events still pending (may include cancelled ones not yet discarded).
+    /// Events still pending (cancelled ones excluded).
     pub fn pending(&self) -> usize {
         self.queue.len()
     }

@@ -1,408 +1,386 @@
 //! The future event set.
 //!
 //! Total order: `(time, seq)`, where `seq` is the insertion counter — events at equal times
-//! pop in the order they were scheduled (FIFO), as OMNeT++ and dslab do.
+//! pop in the order they were scheduled (FIFO), as OMNeT++ and dslab do. This is why the
+//! `priority-queue` crate is not used here: it documents no order among equal priorities.
 //!
-//! Structure (chosen by measurement, see `hold_bench`): a monotone radix heap with 8-bit
-//! digits for the future, feeding a small sorted run (`near`) from which events pop in O(1).
-//! Time never goes backwards, so a key is bucketed by the highest digit in which it differs
-//! from `base`; the first non-empty bucket holds the earliest keys. When `near` runs dry, that
-//! bucket is split by the next digit until it holds at most `NEAR_BATCH` entries (or one exact
-//! time), then sorted into `near`. An entry is thus moved a few times, compared only inside
-//! small batches, and equal times never need a seq comparison to stay FIFO: they always share
-//! a bucket, and buckets are appended to and split in order.
+//! Structure, chosen by measurement (`dwcp-sim bench`, hold model): a two-level calendar
+//! queue in the spirit of the ladder queue (Tang, Goh, Thng, ACM TOMACS 2005). A ring of
+//! coarse buckets, each 256 fine buckets wide, takes pushes by appending; when time reaches
+//! a coarse bucket it is spread into the 256 fine buckets, and each fine bucket in turn is
+//! sorted (stably, by time) into `near`, from which events pop in O(1). Pushes beyond the
+//! ring go to an unsorted `far` list, pulled in as the ring reaches them. Every write is an
+//! append to one of a few hundred "hot" buckets, which keeps 100 000 pending events cache
+//! friendly. The widths retune themselves from the pending times (≈16 events per fine
+//! bucket at the head) when the queue grows, a batch is too large or buckets run empty.
 //!
-//! Cancellation clears the id's bit in a seq-indexed bitmap (`LiveSet`); the entry stays as a
-//! tombstone until it reaches the front of `near` or a purge drops it. The front of `near` is
-//! always live, so `peek_time` is exact.
+//! FIFO among equal times holds structurally: equal times always share a bucket, buckets
+//! are appended to and spread in order, and the batch sort is stable.
+//!
+//! Cancellation is exact without a per-event flag: pops happen in increasing `(time, seq)`
+//! order, so an id is still pending iff it is later than the last pop and not cancelled.
+//! Cancelled keys wait in an ordered set; their entries are skipped when they surface, and
+//! the keys are forgotten once a pop passes them. Nothing is scanned when none are cancelled.
 
 use super::time::SimTime;
-use std::collections::{HashMap, VecDeque};
+use std::collections::BTreeSet;
 
-/// Identifies a scheduled event so it can be cancelled; it is the event's insertion number.
+/// Identifies a scheduled event so it can be cancelled: its time and insertion number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventId(pub u64);
+pub struct EventId {
+    pub time: SimTime,
+    pub seq: u64,
+}
 
-const DIGIT_BITS: u32 = 8;
-const FANOUT: usize = 1 << DIGIT_BITS;
-const MASK: u64 = FANOUT as u64 - 1;
-const LEVELS: usize = 64usize.div_ceil(DIGIT_BITS as usize);
-const WORDS: usize = FANOUT.div_ceil(64);
-/// Largest bucket sorted into `near` without splitting it further.
-const NEAR_BATCH: usize = 256;
-/// `near` length beyond which pushes into it spill its later half back to the buckets, so a
-/// burst of near-future pushes cannot make sorted insertion quadratic.
-const NEAR_SPILL: usize = 1024;
-/// Tombstones tolerated before a purge is considered (purge when also more than live ones).
-const PURGE_MIN: usize = 1024;
-
+#[derive(Clone, Copy)]
 struct Entry<E> {
     time: u64,
     seq: u64,
     event: E,
 }
 
-/// Which seqs are pending (pushed, not popped, not cancelled), as a bitmap over the recent seq
-/// window; words of long-lived events are moved to a lookup-only map so memory stays
-/// proportional to the pending count, not to the age of the oldest event.
-struct LiveSet {
-    words: VecDeque<u64>,
-    first_word: u64,
-    far: HashMap<u64, u64>,
-    count: usize,
+const FINE_BITS: u32 = 8;
+const FINE: usize = 1 << FINE_BITS;
+/// Target events per fine bucket near the head after a retune.
+const PER_BUCKET: u64 = 16;
+/// A sorted batch larger than this (with distinct times) means buckets are too wide.
+const MAX_BATCH: usize = 128;
+const MIN_COARSE: usize = 16;
+const MAX_COARSE: usize = 1 << 16;
+
+/// Pending events ordered by `(time, insertion seq)`. Events are `Copy`: they are small
+/// closed enums of ids, moved by value through the buckets.
+pub struct EventQueue<E: Copy> {
+    /// Fine bucket width is `2^shift` ps; a coarse bucket is `2^(shift + 8)` ps.
+    shift: u32,
+    fine: Vec<Vec<Entry<E>>>,
+    /// Absolute fine index of `fine[0]`, i.e. `cc << 8`.
+    fine_base: u64,
+    /// Next fine bucket to sort into `near`; `near` holds every fine index below it.
+    cursor: usize,
+    coarse: Vec<Vec<Entry<E>>>,
+    coarse_mask: u64,
+    /// Absolute index of the coarse bucket currently spread into `fine`.
+    cc: u64,
+    far: Vec<Entry<E>>,
+    far_min_coarse: u64,
+    /// The sorted head; entries before `head` are already popped.
+    near: Vec<Entry<E>>,
+    head: usize,
+    in_fine: usize,
+    in_coarse: usize,
     next_seq: u64,
+    /// `(time, seq)` of the last pop: everything at or before it has left the queue.
+    last: (u64, u64),
+    popped_any: bool,
+    /// Keys of cancelled events not yet passed by a pop.
+    cancelled: BTreeSet<(u64, u64)>,
+    /// How many of those are still stored (not yet skipped).
+    cancelled_stored: usize,
+    empty_scans: u64,
+    batches: u64,
+    tuned_len: usize,
 }
 
-impl LiveSet {
-    fn new() -> Self {
-        LiveSet {
-            words: VecDeque::new(),
-            first_word: 0,
-            far: HashMap::new(),
-            count: 0,
-            next_seq: 0,
-        }
-    }
-
-    /// Marks the next seq live and returns it.
-    #[inline]
-    fn insert_next(&mut self) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.count += 1;
-        let w = seq >> 6;
-        if w - self.first_word == self.words.len() as u64 {
-            self.words.push_back(0);
-            // Drop dead words at the front (keeping the one just added), and bound the window
-            // to the pending count by moving old words with a long-lived event to `far`.
-            while self.words.len() > 1
-                && (self.words.front() == Some(&0) || self.words.len() > 1024 + self.count)
-            {
-                let old = self.words.pop_front().unwrap_or(0);
-                if old != 0 {
-                    self.far.insert(self.first_word, old);
-                }
-                self.first_word += 1;
-            }
-        }
-        if let Some(last) = self.words.back_mut() {
-            *last |= 1 << (seq & 63);
-        }
-        seq
-    }
-
-    #[inline]
-    fn contains(&self, seq: u64) -> bool {
-        let w = seq >> 6;
-        let bit = 1u64 << (seq & 63);
-        if w >= self.first_word {
-            match self.words.get((w - self.first_word) as usize) {
-                Some(word) => word & bit != 0,
-                None => false,
-            }
-        } else {
-            self.far.get(&w).is_some_and(|word| word & bit != 0)
-        }
-    }
-
-    /// Clears `seq`; true if it was live.
-    #[inline]
-    fn remove(&mut self, seq: u64) -> bool {
-        let w = seq >> 6;
-        let bit = 1u64 << (seq & 63);
-        if w >= self.first_word {
-            let Some(word) = self.words.get_mut((w - self.first_word) as usize) else {
-                return false;
-            };
-            if *word & bit == 0 {
-                return false;
-            }
-            *word &= !bit;
-            if w == self.first_word && *word == 0 {
-                // Trim fully dead words at the front; the last word may still gain bits.
-                while self.words.len() > 1 && self.words.front() == Some(&0) {
-                    self.words.pop_front();
-                    self.first_word += 1;
-                }
-            }
-        } else {
-            let Some(word) = self.far.get_mut(&w) else {
-                return false;
-            };
-            if *word & bit == 0 {
-                return false;
-            }
-            *word &= !bit;
-            if *word == 0 {
-                self.far.remove(&w);
-            }
-        }
-        self.count -= 1;
-        true
-    }
-}
-
-/// Pending events ordered by `(time, insertion seq)`.
-pub struct EventQueue<E> {
-    /// Entries with `time < floor`, sorted by `(time, seq)`; its front is live.
-    near: VecDeque<Entry<E>>,
-    floor: u64,
-    /// Radix origin, `<= floor` and `<=` every later push.
-    base: u64,
-    /// `level * FANOUT + digit`; each in insertion order, so equal times stay FIFO.
-    buckets: Vec<Vec<Entry<E>>>,
-    /// Non-empty buckets per level, and non-empty levels, to find the first in O(1).
-    occupied: [[u64; WORDS]; LEVELS],
-    levels: u32,
-    /// Emptied bucket allocations, reused most-recent-first so the memory stays in cache.
-    spare: [Vec<Vec<Entry<E>>>; LEVELS],
-    live: LiveSet,
-    /// Cancelled entries still stored.
-    tombstones: usize,
-    last_popped: u64,
-}
-
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            near: VecDeque::new(),
-            floor: 0,
-            base: 0,
-            buckets: (0..LEVELS * FANOUT).map(|_| Vec::new()).collect(),
-            occupied: [[0; WORDS]; LEVELS],
-            levels: 0,
-            spare: std::array::from_fn(|_| Vec::new()),
-            live: LiveSet::new(),
-            tombstones: 0,
-            last_popped: 0,
+            shift: 10,
+            fine: (0..FINE).map(|_| Vec::new()).collect(),
+            fine_base: 0,
+            cursor: 0,
+            coarse: (0..MIN_COARSE).map(|_| Vec::new()).collect(),
+            coarse_mask: MIN_COARSE as u64 - 1,
+            cc: 0,
+            far: Vec::new(),
+            far_min_coarse: u64::MAX,
+            near: Vec::new(),
+            head: 0,
+            in_fine: 0,
+            in_coarse: 0,
+            next_seq: 0,
+            last: (0, 0),
+            popped_any: false,
+            cancelled: BTreeSet::new(),
+            cancelled_stored: 0,
+            empty_scans: 0,
+            batches: 0,
+            tuned_len: 0,
         }
+    }
+
+    /// Entries physically stored, cancelled ones included.
+    fn stored(&self) -> usize {
+        self.near.len() - self.head + self.in_fine + self.in_coarse + self.far.len()
+    }
+
+    /// Pending (not cancelled) events.
+    pub fn len(&self) -> usize {
+        self.stored() - self.cancelled_stored
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Schedules `event` at `time`, which must not precede the last popped event.
     #[inline]
     pub fn push(&mut self, time: SimTime, event: E) -> EventId {
         debug_assert!(
-            time.0 >= self.last_popped,
+            !self.popped_any || time.0 >= self.last.0,
             "event scheduled in the past: {} < {}",
             time,
-            SimTime(self.last_popped)
+            SimTime(self.last.0)
         );
-        let seq = self.live.insert_next();
-        let entry = Entry {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.place(Entry {
             time: time.0,
             seq,
             event,
-        };
-        if time.0 >= self.floor {
-            self.store(entry);
-            if self.near.is_empty() {
-                self.refill();
-            }
-        } else {
-            self.insert_near(entry);
+        });
+        let stored = self.stored();
+        if stored > 4 * self.tuned_len + 256 || (self.far.len() > 64 && 2 * self.far.len() > stored)
+        {
+            self.retune();
         }
-        EventId(seq)
+        EventId { time, seq }
     }
 
-    /// Cancels a pending event; returns false if it already ran, was cancelled or never existed.
+    /// Files an entry where it belongs; order among equal times is append order.
+    #[inline]
+    fn place(&mut self, e: Entry<E>) {
+        let f = e.time >> self.shift;
+        if f < self.fine_base + self.cursor as u64 {
+            // Inside the batch being popped: sorted insert after equal times.
+            if self.head == self.near.len() {
+                self.near.clear();
+                self.head = 0;
+            }
+            let pos = self.head + self.near[self.head..].partition_point(|x| x.time <= e.time);
+            if pos == self.near.len() {
+                self.near.push(e);
+            } else {
+                self.near.insert(pos, e);
+            }
+            return;
+        }
+        let c = f >> FINE_BITS;
+        if c == self.cc {
+            self.fine[(f as usize) & (FINE - 1)].push(e);
+            self.in_fine += 1;
+        } else if c - self.cc <= self.coarse_mask {
+            self.coarse[(c & self.coarse_mask) as usize].push(e);
+            self.in_coarse += 1;
+        } else {
+            self.far.push(e);
+            self.far_min_coarse = self.far_min_coarse.min(c);
+        }
+    }
+
+    /// Cancels a pending event; false if it already ran, was cancelled or was never issued.
     pub fn cancel(&mut self, id: EventId) -> bool {
-        if !self.live.remove(id.0) {
+        let key = (id.time.0, id.seq);
+        let already_popped = self.popped_any && key <= self.last;
+        if id.seq >= self.next_seq || already_popped || !self.cancelled.insert(key) {
             return false;
         }
-        self.tombstones += 1;
-        if self.tombstones > PURGE_MIN && self.tombstones > self.live.count {
-            self.purge();
-        } else if self.near.front().is_some_and(|e| e.seq == id.0) {
-            self.settle();
-        }
+        self.cancelled_stored += 1;
         true
+    }
+
+    /// Skips cancelled entries at the front of `near`, refilling as needed; false if empty.
+    #[inline]
+    fn settle_front(&mut self) -> bool {
+        loop {
+            if self.head == self.near.len() && !self.refill() {
+                return false;
+            }
+            if self.cancelled_stored == 0 {
+                return true;
+            }
+            let e = &self.near[self.head];
+            if !self.cancelled.contains(&(e.time, e.seq)) {
+                return true;
+            }
+            self.head += 1;
+            self.cancelled_stored -= 1;
+        }
     }
 
     /// Removes and returns the earliest live event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, EventId, E)> {
-        let entry = self.near.pop_front()?;
-        let was_live = self.live.remove(entry.seq);
-        debug_assert!(was_live, "front of near is live");
-        self.last_popped = entry.time;
-        self.settle();
-        Some((SimTime(entry.time), EventId(entry.seq), entry.event))
-    }
-
-    /// Time of the earliest pending (live) event.
-    #[inline]
-    pub fn peek_time(&self) -> Option<SimTime> {
-        self.near.front().map(|e| SimTime(e.time))
-    }
-
-    /// Pending events, not counting cancelled ones.
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.live.count
-    }
-
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.near.is_empty()
-    }
-
-    /// Drops dead entries at the front of `near`, refilling it from the buckets as needed.
-    #[inline]
-    fn settle(&mut self) {
-        loop {
-            match self.near.front() {
-                None => {
-                    if !self.refill() {
-                        return;
-                    }
-                }
-                Some(e) => {
-                    if self.tombstones == 0 || self.live.contains(e.seq) {
-                        return;
-                    }
-                    self.near.pop_front();
-                    self.tombstones -= 1;
-                }
-            }
-        }
-    }
-
-    /// Moves the earliest bucket into the empty `near`, splitting it first while it is large.
-    /// False if there is nothing left.
-    fn refill(&mut self) -> bool {
-        debug_assert!(self.near.is_empty());
-        loop {
-            let Some((level, digit)) = self.first_bucket() else {
-                return false;
-            };
-            let shift = level as u32 * DIGIT_BITS;
-            let width = 1u64 << shift;
-            let lo = (self.base & !(width << DIGIT_BITS).wrapping_sub(1)) | (digit as u64) << shift;
-            let mut items = std::mem::take(&mut self.buckets[level * FANOUT + digit]);
-            self.clear_bit(level, digit);
-            if level == 0 || items.len() <= NEAR_BATCH {
-                self.floor = lo.saturating_add(width);
-                self.near.extend(items.drain(..));
-                if level > 0 {
-                    // Stable: equal times are already in seq order within a bucket.
-                    self.near.make_contiguous().sort_by_key(|e| e.time);
-                }
-                self.spare[level].push(items);
-                return true;
-            }
-            // Re-base at the bucket's start: every stored key is >= lo, and any later push
-            // below `floor = lo` goes to `near`, so the radix invariant holds.
-            self.base = lo;
-            self.floor = lo;
-            for e in items.drain(..) {
-                self.store(e);
-            }
-            self.spare[level].push(items);
-        }
-    }
-
-    /// Inserts below `floor` keeping `near` sorted; near-term and same-time pushes land
-    /// at an end and are cheap.
-    fn insert_near(&mut self, entry: Entry<E>) {
-        let key = (entry.time, entry.seq);
-        let at = self.near.partition_point(|e| (e.time, e.seq) < key);
-        self.near.insert(at, entry);
-        if self.near.len() > NEAR_SPILL {
-            self.spill();
-        }
-    }
-
-    /// Moves the later part of `near` back to the buckets, splitting between distinct times
-    /// and never below `base` (the buckets cannot hold keys below it).
-    fn spill(&mut self) {
-        let first = self.near[0].time;
-        let mut split = self.near[self.near.len() / 2].time.max(self.base);
-        if split <= first {
-            // The front time fills the lower half: split just after it.
-            let after = self.near.partition_point(|e| e.time <= first);
-            match self.near.get(after) {
-                Some(e) => split = e.time.max(self.base),
-                None => return, // all one time: pushes go to the back, already cheap
-            }
-        }
-        let at = self.near.partition_point(|e| e.time < split);
-        if at == self.near.len() {
-            return;
-        }
-        for e in self.near.split_off(at) {
-            self.store(e);
-        }
-        self.floor = split;
-    }
-
-    /// Appends `e` to the bucket for its key relative to `base`.
-    #[inline]
-    fn store(&mut self, e: Entry<E>) {
-        debug_assert!(e.time >= self.base);
-        let x = (e.time ^ self.base) | 1;
-        let level = ((63 - x.leading_zeros()) / DIGIT_BITS) as usize;
-        let digit = ((e.time >> (level as u32 * DIGIT_BITS)) & MASK) as usize;
-        self.occupied[level][digit >> 6] |= 1 << (digit & 63);
-        self.levels |= 1 << level;
-        let bucket = &mut self.buckets[level * FANOUT + digit];
-        if bucket.capacity() == 0 {
-            if let Some(v) = self.spare[level].pop() {
-                *bucket = v;
-            }
-        }
-        bucket.push(e);
-    }
-
-    #[inline]
-    fn clear_bit(&mut self, level: usize, digit: usize) {
-        let words = &mut self.occupied[level];
-        words[digit >> 6] &= !(1 << (digit & 63));
-        if words.iter().all(|&w| w == 0) {
-            self.levels &= !(1 << level);
-        }
-    }
-
-    /// The lowest non-empty bucket: all its keys precede those of every other bucket.
-    #[inline]
-    fn first_bucket(&self) -> Option<(usize, usize)> {
-        if self.levels == 0 {
+        if !self.settle_front() {
             return None;
         }
-        let level = self.levels.trailing_zeros() as usize;
-        let words = &self.occupied[level];
-        let w = words.iter().position(|&w| w != 0)?;
-        Some((level, w * 64 + words[w].trailing_zeros() as usize))
-    }
-
-    /// Drops every tombstone (when they outnumber live entries), keeping all orders.
-    fn purge(&mut self) {
-        let live = &self.live;
-        self.near.retain(|e| live.contains(e.seq));
-        for level in 0..LEVELS {
-            for w in 0..WORDS {
-                let mut bits = self.occupied[level][w];
-                while bits != 0 {
-                    let digit = w * 64 + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    let bucket = &mut self.buckets[level * FANOUT + digit];
-                    bucket.retain(|e| live.contains(e.seq));
-                    if bucket.is_empty() {
-                        self.occupied[level][w] &= !(1 << (digit & 63));
-                    }
-                }
-            }
-            if self.occupied[level].iter().all(|&w| w == 0) {
-                self.levels &= !(1 << level);
+        let e = self.near[self.head];
+        self.head += 1;
+        self.last = (e.time, e.seq);
+        self.popped_any = true;
+        if !self.cancelled.is_empty() {
+            // Forget cancelled keys this pop has passed (their entries were skipped).
+            while self.cancelled.first().is_some_and(|k| *k < self.last) {
+                self.cancelled.pop_first();
             }
         }
-        self.tombstones = 0;
-        self.settle();
+        Some((
+            SimTime(e.time),
+            EventId {
+                time: SimTime(e.time),
+                seq: e.seq,
+            },
+            e.event,
+        ))
+    }
+
+    /// Time of the earliest live event.
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        self.settle_front()
+            .then(|| SimTime(self.near[self.head].time))
+    }
+
+    /// Sorts the next non-empty fine bucket into `near`; false when nothing is left.
+    #[cold]
+    fn refill(&mut self) -> bool {
+        self.near.clear();
+        self.head = 0;
+        loop {
+            while self.cursor < FINE {
+                let i = self.cursor;
+                self.cursor += 1;
+                if self.fine[i].is_empty() {
+                    self.empty_scans += 1;
+                    continue;
+                }
+                std::mem::swap(&mut self.near, &mut self.fine[i]);
+                self.in_fine -= self.near.len();
+                self.batches += 1;
+                sort_by_time(&mut self.near);
+                let n = self.near.len();
+                let too_wide =
+                    n > MAX_BATCH && self.near[0].time != self.near[n - 1].time && self.shift > 0;
+                let too_narrow = self.empty_scans > 32 * self.batches + 65_536;
+                if too_wide || too_narrow {
+                    self.retune();
+                    return self.refill();
+                }
+                return true;
+            }
+            if self.in_coarse == 0 && self.far.is_empty() {
+                return false;
+            }
+            self.cc = if self.in_coarse == 0 {
+                self.far_min_coarse
+            } else {
+                self.cc + 1
+            };
+            if !self.far.is_empty() && self.far_min_coarse <= self.cc + self.coarse_mask {
+                self.pull_far();
+            }
+            let slot = (self.cc & self.coarse_mask) as usize;
+            self.fine_base = self.cc << FINE_BITS;
+            self.cursor = 0;
+            let mut bucket = std::mem::take(&mut self.coarse[slot]);
+            self.in_coarse -= bucket.len();
+            self.in_fine += bucket.len();
+            for e in bucket.drain(..) {
+                self.fine[((e.time >> self.shift) as usize) & (FINE - 1)].push(e);
+            }
+            self.coarse[slot] = bucket; // keep its allocation
+        }
+    }
+
+    /// Moves the far entries that the ring now covers into their coarse buckets.
+    fn pull_far(&mut self) {
+        let far = std::mem::take(&mut self.far);
+        self.far_min_coarse = u64::MAX;
+        for e in far {
+            let c = e.time >> (self.shift + FINE_BITS);
+            if c - self.cc <= self.coarse_mask {
+                self.coarse[(c & self.coarse_mask) as usize].push(e);
+                self.in_coarse += 1;
+            } else {
+                self.far_min_coarse = self.far_min_coarse.min(c);
+                self.far.push(e);
+            }
+        }
+    }
+
+    /// Refits the widths to the pending times: about `PER_BUCKET` events per fine bucket at
+    /// the head (estimated from the 64 earliest), and a ring spanning all pending times
+    /// (up to `MAX_COARSE` buckets). O(n), and rare: on growth, or when batches come out
+    /// too large or buckets too empty.
+    fn retune(&mut self) {
+        let mut all: Vec<Entry<E>> = Vec::with_capacity(self.stored());
+        all.extend_from_slice(&self.near[self.head..]);
+        for b in &mut self.fine {
+            all.append(b);
+        }
+        for b in &mut self.coarse {
+            all.append(b);
+        }
+        all.append(&mut self.far);
+        self.near.clear();
+        self.head = 0;
+        self.in_fine = 0;
+        self.in_coarse = 0;
+        self.far_min_coarse = u64::MAX;
+        self.empty_scans = 0;
+        self.batches = 0;
+        self.tuned_len = all.len();
+        let (Some(lo), Some(hi)) = (
+            all.iter().map(|e| e.time).min(),
+            all.iter().map(|e| e.time).max(),
+        ) else {
+            return;
+        };
+        let mut times: Vec<u64> = all.iter().map(|e| e.time).collect();
+        let k = times.len().min(64);
+        let kth = *times.select_nth_unstable(k - 1).1;
+        let width = ((kth - lo) as u128 * PER_BUCKET as u128 / k as u128).clamp(1, 1 << 40) as u64;
+        self.shift = 63 - width.leading_zeros();
+        let coarse_width = 1u64 << (self.shift + FINE_BITS);
+        let span = (hi - lo) / coarse_width + 2;
+        let slots = span
+            .next_power_of_two()
+            .clamp(MIN_COARSE as u64, MAX_COARSE as u64) as usize;
+        if slots != self.coarse.len() {
+            self.coarse = (0..slots).map(|_| Vec::new()).collect();
+        }
+        self.coarse_mask = slots as u64 - 1;
+        self.cc = lo >> (self.shift + FINE_BITS);
+        self.fine_base = self.cc << FINE_BITS;
+        self.cursor = 0;
+        // Each time value lives in exactly one structure, in seq order, and `all` keeps that
+        // order, so re-filing preserves FIFO among equal times.
+        for e in all {
+            self.place(e);
+        }
+    }
+}
+
+/// Stable sort by time: bucket order is already seq order among equal times.
+#[inline]
+fn sort_by_time<E: Copy>(v: &mut [Entry<E>]) {
+    if v.len() <= 32 {
+        for i in 1..v.len() {
+            let x = v[i];
+            let mut j = i;
+            while j > 0 && v[j - 1].time > x.time {
+                v[j] = v[j - 1];
+                j -= 1;
+            }
+            v[j] = x;
+        }
+    } else {
+        v.sort_by_key(|e| e.time);
     }
 }
 
@@ -437,18 +415,21 @@ mod tests {
         assert!(q.pop().is_none());
     }
 
-    /// Entries physically stored (live or tombstones).
-    fn stored<E>(q: &EventQueue<E>) -> usize {
-        q.near.len() + q.buckets.iter().map(Vec::len).sum::<usize>()
-    }
-
-    fn assert_drained<E>(q: &EventQueue<E>) {
+    fn assert_drained<E: Copy>(q: &EventQueue<E>) {
         assert!(q.is_empty());
         assert_eq!(q.len(), 0);
-        assert_eq!(q.tombstones, 0, "no tombstone left behind");
-        assert_eq!(stored(q), 0);
-        assert!(q.live.far.is_empty());
-        assert!(q.live.words.len() <= 1);
+        assert_eq!(q.cancelled_stored, 0, "no tombstone left behind");
+        // Keys of cancelled events skipped after the last pop are kept (so cancelling them
+        // again still says false) until the next pop passes them; nothing older remains.
+        assert!(q.cancelled.iter().all(|k| *k > q.last));
+        assert_eq!(q.stored(), 0);
+    }
+
+    fn never_issued(seq: u64) -> EventId {
+        EventId {
+            time: SimTime(u64::MAX),
+            seq,
+        }
     }
 
     #[test]
@@ -458,13 +439,13 @@ mod tests {
         assert_eq!(q.len(), 0);
         assert_eq!(q.peek_time(), None);
         assert!(q.pop().is_none());
-        assert!(!q.cancel(EventId(0)), "never issued");
+        assert!(!q.cancel(never_issued(0)), "never issued");
         let id = q.push(SimTime(5), 1);
         assert_eq!(q.peek_time(), Some(SimTime(5)));
         assert_eq!(q.pop(), Some((SimTime(5), id, 1)));
         assert!(q.pop().is_none());
         assert_eq!(q.peek_time(), None);
-        assert!(!q.cancel(EventId(7)), "never issued");
+        assert!(!q.cancel(never_issued(7)), "never issued");
         assert_drained(&q);
     }
 
@@ -487,8 +468,8 @@ mod tests {
         assert_eq!(q.peek_time(), Some(SimTime(1_000)));
         let mut popped = 0;
         while let Some((_, id, e)) = q.pop() {
-            assert_eq!(id.0, e);
-            assert!(id.0 % 2 == 0 && id != ids[2]);
+            assert_eq!(id.seq, e);
+            assert!(id.seq % 2 == 0 && id != ids[2]);
             assert!(!q.cancel(id), "already popped");
             popped += 1;
         }
@@ -529,7 +510,9 @@ mod tests {
     }
 
     #[test]
-    fn long_lived_event_does_not_pin_the_live_bitmap() {
+    fn far_future_timers_and_fine_grained_traffic_coexist() {
+        // A timer 2^50 ps out, 200k events 1 ps apart, then thousands of timers spread over
+        // seconds: the width retunes and the far list is pulled in as time reaches it.
         let mut q = EventQueue::new();
         let timer = q.push(SimTime(1 << 50), u64::MAX);
         q.push(SimTime(0), 0);
@@ -537,15 +520,19 @@ mod tests {
             let (t, _, _) = q.pop().unwrap();
             q.push(SimTime(t.0 + 1), i);
         }
-        assert!(
-            q.live.words.len() <= 1024 + q.len() + 1,
-            "window bounded by pending count"
-        );
-        assert_eq!(q.live.far.len(), 1, "the old timer's word was moved aside");
         assert!(q.cancel(timer));
         assert!(!q.cancel(timer));
-        assert!(q.live.far.is_empty());
-        assert_eq!(q.pop().unwrap().2, 199_999);
+        let (t0, _, e) = q.pop().unwrap();
+        assert_eq!(e, 199_999);
+        for k in 0..5_000u64 {
+            q.push(SimTime(t0.0 + (k * 7_919 % 5_000) * 1_000_000_000), k);
+        }
+        let mut last = t0;
+        for _ in 0..5_000 {
+            let (t, _, _) = q.pop().unwrap();
+            assert!(t >= last);
+            last = t;
+        }
         assert!(q.pop().is_none());
         assert_drained(&q);
     }
@@ -576,23 +563,27 @@ mod tests {
                     };
                     let t = now + if burst { (r >> 16) % 500 } else { delta };
                     let id = q.push(SimTime(t), step);
-                    assert_eq!(id.0, time_of.len() as u64);
+                    assert_eq!(id.seq, time_of.len() as u64);
                     time_of.push(t);
-                    reference.insert((t, id.0), step);
+                    reference.insert((t, id.seq), step);
                 }
                 7..=8 if !time_of.is_empty() => {
                     // Mostly recent ids; some popped, some cancelled already.
                     let back = (r >> 8) % (time_of.len() as u64).min(2_000);
                     let seq = time_of.len() as u64 - 1 - back;
                     let expected = reference.remove(&(time_of[seq as usize], seq)).is_some();
-                    assert_eq!(q.cancel(EventId(seq)), expected, "cancel {seq}");
+                    let id = EventId {
+                        time: SimTime(time_of[seq as usize]),
+                        seq,
+                    };
+                    assert_eq!(q.cancel(id), expected, "cancel {seq}");
                 }
                 _ if burst && r % 16 < 12 => {}
                 _ => {
                     let expected = reference.pop_first();
                     let got = q.pop();
                     assert_eq!(
-                        got.map(|(t, id, e)| ((t.0, id.0), e)),
+                        got.map(|(t, id, e)| ((t.0, id.seq), e)),
                         expected,
                         "pop #{pops} at step {step}"
                     );
@@ -609,7 +600,7 @@ mod tests {
             assert_eq!(q.len(), reference.len());
         }
         while let Some(expected) = reference.pop_first() {
-            assert_eq!(q.pop().map(|(t, id, e)| ((t.0, id.0), e)), Some(expected));
+            assert_eq!(q.pop().map(|(t, id, e)| ((t.0, id.seq), e)), Some(expected));
         }
         assert!(q.pop().is_none());
         assert_drained(&q);
