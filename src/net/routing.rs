@@ -146,7 +146,9 @@ impl Routes {
                 // Salt by node so successive tiers do not make correlated choices
                 // (hash polarization).
                 let h = mix32(flow_hash ^ node.0.wrapping_mul(0x9e37_79b9));
-                Some(self.hops[(off + h % cnt) as usize])
+                // Multiply-shift maps h uniformly onto 0..cnt without a division (Lemire 2019).
+                let pick = ((h as u64 * cnt as u64) >> 32) as u32;
+                Some(self.hops[(off + pick) as usize])
             }
         }
     }
