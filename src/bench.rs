@@ -2,7 +2,7 @@
 //! `<name> events=<N> wall_s=<S> events_per_s=<R>`. Wall time is measured here, at the edge,
 //! and never enters a simulation.
 
-use crate::engine::hold_bench::hold_model;
+use crate::engine::hold_bench::{hold_model, hold_model_binary_heap};
 use crate::experiment::run::RunError;
 use crate::experiment::LoadedExperiment;
 use crate::scenario;
@@ -27,6 +27,12 @@ pub fn run_all(quick: bool) -> Result<Vec<String>, RunError> {
     for pending in [1_000usize, 100_000] {
         let r = hold_model(pending, hold_events);
         lines.push(line(&format!("queue_hold_{pending}"), r.events, r.wall_s));
+        let r = hold_model_binary_heap(pending, hold_events);
+        lines.push(line(
+            &format!("reference_std_binaryheap_hold_{pending}"),
+            r.events,
+            r.wall_s,
+        ));
     }
     let overrides: Vec<String> = if quick {
         vec!["duration=\"200us\"".into()]

@@ -94,6 +94,39 @@ pub fn hold_model_with(pending: usize, events: u64, resolution_ps: u64) -> HoldR
     }
 }
 
+/// The same hold model on std `BinaryHeap<Reverse<(time, seq, id)>>`, the common baseline,
+/// so the queue's speed-up can be read on any machine.
+pub fn hold_model_binary_heap(pending: usize, events: u64) -> HoldResult {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let table = increments(0x005e_ed0f_401d, 1);
+    let mut q = BinaryHeap::new();
+    let mut state = 42u64;
+    let mut seq = 0u64;
+    for _ in 0..pending {
+        let t = table[(splitmix64(&mut state) as usize) % TABLE];
+        q.push(Reverse((t, seq, seq)));
+        seq += 1;
+    }
+    let mut k = (splitmix64(&mut state) as usize) % TABLE;
+    let mut check = 0u64;
+    let start = Instant::now();
+    for _ in 0..events {
+        let Reverse((t, _, id)) = q.pop().expect("hold model never empties");
+        check = check.wrapping_add(id);
+        k = (k + 1) & (TABLE - 1);
+        q.push(Reverse((t + table[k], seq, seq)));
+        seq += 1;
+    }
+    let wall_s = start.elapsed().as_secs_f64();
+    black_box(check);
+    HoldResult {
+        events,
+        wall_s,
+        events_per_s: events as f64 / wall_s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,8 @@ const FINE: usize = 1 << FINE_BITS;
 const PER_BUCKET: u64 = 16;
 /// A sorted batch larger than this (with distinct times) means buckets are too wide.
 const MAX_BATCH: usize = 128;
+/// Below this many pending events, aim for half as many per fine bucket.
+const SMALL_QUEUE: usize = 16_384;
 const MIN_COARSE: usize = 16;
 const MAX_COARSE: usize = 1 << 16;
 
@@ -344,7 +346,14 @@ impl<E: Copy> EventQueue<E> {
         let mut times: Vec<u64> = all.iter().map(|e| e.time).collect();
         let k = times.len().min(64);
         let kth = *times.select_nth_unstable(k - 1).1;
-        let width = ((kth - lo) as u128 * PER_BUCKET as u128 / k as u128).clamp(1, 1 << 40) as u64;
+        // Small queues live in cache: smaller batches sort cheaper there. Large ones prefer
+        // fewer, fuller buckets (fewer cache lines touched per event).
+        let per_bucket = if all.len() < SMALL_QUEUE {
+            PER_BUCKET / 2
+        } else {
+            PER_BUCKET
+        };
+        let width = ((kth - lo) as u128 * per_bucket as u128 / k as u128).clamp(1, 1 << 40) as u64;
         self.shift = 63 - width.leading_zeros();
         let coarse_width = 1u64 << (self.shift + FINE_BITS);
         let span = (hi - lo) / coarse_width + 2;
