@@ -40,6 +40,28 @@ pub struct RunOutcome {
     pub manifest: Manifest,
 }
 
+/// The columns that identify a run on every CSV row: experiment, seed, duration, and each
+/// parameter set with `--set` (by its dotted key, last assignment wins, in key order), so
+/// results of differently parameterized runs concatenate into one tidy table.
+pub fn run_columns(exp: &LoadedExperiment, overrides: &[String]) -> RunColumns {
+    let mut cols: RunColumns = vec![
+        ("experiment".into(), exp.config.name.clone()),
+        ("seed".into(), exp.config.seed.to_string()),
+        ("duration".into(), exp.config.duration.to_string()),
+    ];
+    let mut set: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for o in overrides {
+        if let Some((k, v)) = o.split_once('=') {
+            let k = k.trim();
+            if !["seed", "duration", "name"].contains(&k) {
+                set.insert(k.to_string(), v.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    cols.extend(set);
+    cols
+}
+
 /// Loads and simulates an experiment without writing anything.
 pub fn simulate(exp: &LoadedExperiment) -> Result<RunRecords, RunError> {
     let topo = scenario::topology_of(exp)?;
@@ -67,10 +89,7 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
     let records = world.run();
     let wall_s = started.elapsed().as_secs_f64();
     let dir = staged.path().to_path_buf();
-    let run_cols: RunColumns = vec![
-        ("experiment".into(), exp.config.name.clone()),
-        ("seed".into(), exp.config.seed.to_string()),
-    ];
+    let run_cols = run_columns(&exp, &opts.overrides);
     let mut files = vec![
         "config.toml".to_string(),
         "results.csv".into(),
