@@ -3,7 +3,7 @@
 //! (1 Gbps = 10^9 bit/s); sizes accept SI (kB = 1000 B) and IEC (KiB = 1024 B) prefixes.
 //! Parsing is exact decimal arithmetic, never f64.
 
-use crate::engine::time::{parse_scaled_decimal, DecimalError};
+use crate::engine::time::{parse_scaled_decimal, split_number_unit, DecimalError};
 use crate::engine::SimDuration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -34,11 +34,8 @@ impl Rate {
                 "`{text}` is not a rate: it must be a positive number, e.g. \"25Gbps\""
             ));
         }
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let scale: u64 = match unit.trim() {
+        let (num, unit) = split_number_unit(t);
+        let scale: u64 = match unit {
             "bps" => 1,
             "kbps" | "Kbps" => 1_000,
             "Mbps" => 1_000_000,
@@ -73,11 +70,8 @@ impl Bytes {
         if t.starts_with('-') {
             return Err(format!("`{text}` is not a size: it is negative"));
         }
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let scale: u64 = match unit.trim() {
+        let (num, unit) = split_number_unit(t);
+        let scale: u64 = match unit {
             "" | "B" => 1,
             "kB" | "KB" => 1_000,
             "MB" => 1_000_000,

@@ -7,10 +7,12 @@ use dwcp_sim::experiment::LoadedExperiment;
 use dwcp_sim::metrics::{FlowRecord, PortRecord, RunRecords};
 use std::path::Path;
 
-/// Simulates an experiment given as TOML text, and checks packet conservation on it.
+/// Simulates an experiment given as TOML text (recording no time series), and checks
+/// packet conservation on it.
 fn run(toml: &str) -> RunRecords {
-    let exp =
-        LoadedExperiment::from_text(toml, Path::new("inline.toml"), &[]).expect("valid experiment");
+    let text = format!("{toml}\n[record]\nflows = false\nplots = false\n");
+    let exp = LoadedExperiment::from_text(&text, Path::new("inline.toml"), &[])
+        .expect("valid experiment");
     let rec = simulate(&exp).expect("scenario builds");
     let n = &rec.net;
     // Conservation: every injected packet is delivered, dropped with a reason, or in flight.
@@ -65,9 +67,6 @@ fn one_packet_over_k_hops_takes_sum_of_serialization_and_delay() {
         rate = "1Mbps"
         packet_size = 1500
         stop = "1ps"   # exactly one packet, sent at t = 0
-        [record]
-        flows = false
-        plots = false
     "#);
     let f = flow(&rec, "one");
     assert_eq!(f.stats.delivered_packets, 1);
@@ -105,9 +104,6 @@ fn back_to_back_serialization_accumulates_no_rounding() {
         dst = "b"
         rate = "7Gbps"
         stop = "171428571ns"   # the 100 001st packet would start at 171 428 571.43 ns
-        [record]
-        flows = false
-        plots = false
     "#);
     let p = port(&rec, "a-b", "ab");
     let n = p.stats.tx_packets as u128;
@@ -136,9 +132,6 @@ fn dumbbell_cbr(rate: &str) -> RunRecords {
         src = "l0"
         dst = "r0"
         rate = "{rate}"
-        [record]
-        flows = false
-        plots = false
     "#
     ))
 }
@@ -191,9 +184,6 @@ fn mm1_mean_sojourn(rho: f64) -> (f64, f64) {
         rate = "{rate_mbps}Mbps"
         packet_size = 1000
         size_distribution = "exponential"
-        [record]
-        flows = false
-        plots = false
     "#,
         ms = (seconds * 1000.0).round() as u64
     ));
@@ -231,9 +221,6 @@ fn lossy_link(loss: &str, packets: u64) -> RunRecords {
         dst = "b"
         rate = "1Gbps"
         packet_size = 125
-        [record]
-        flows = false
-        plots = false
     "#,
         us = packets
     ))
@@ -293,9 +280,6 @@ fn ecmp_spreads_flows_and_never_reorders_a_flow() {
         app = "poisson"
         pattern = "permutation"
         rate = "1Gbps"
-        [record]
-        flows = false
-        plots = false
     "#);
     let uplinks: Vec<u64> = (0..4)
         .map(|s| {
@@ -333,9 +317,6 @@ fn jitter_link(reorder: bool) -> RunRecords {
         src = "a"
         dst = "b"
         rate = "1Gbps"
-        [record]
-        flows = false
-        plots = false
     "#
     ))
 }
@@ -370,9 +351,6 @@ fn ecn_marks_above_threshold_only() {
         src = "l0"
         dst = "r0"
         rate = "2Gbps"
-        [record]
-        flows = false
-        plots = false
     "#);
     let p = port(&rec, "sl-sr", "ab");
     assert!(p.stats.ecn_marked > 0);
@@ -402,9 +380,6 @@ fn byte_limited_queue_caps_bytes() {
         src = "l0"
         dst = "r0"
         rate = "2Gbps"
-        [record]
-        flows = false
-        plots = false
     "#);
     let p = port(&rec, "sl-sr", "ab");
     assert_eq!(
@@ -430,9 +405,6 @@ fn ping_measures_round_trip_time() {
         dst = "b"
         interval = "100ms"
         count = 5
-        [record]
-        flows = false
-        plots = false
     "#);
     let f = flow(&rec, "ping");
     assert_eq!(f.stats.rtt.count(), 5);

@@ -73,11 +73,8 @@ impl SimDuration {
         if t.starts_with('-') {
             return Err(format!("`{text}` is not a duration: it is negative"));
         }
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (num, unit) = t.split_at(split);
-        let scale = match unit.trim() {
+        let (num, unit) = split_number_unit(t);
+        let scale = match unit {
             "ps" => 1,
             "ns" => PS_PER_NS,
             "us" | "µs" => PS_PER_US,
@@ -103,6 +100,15 @@ impl SimDuration {
             Err(DecimalError::Malformed) => Err(format!("`{text}` is not a duration: `{num}` is not a number")),
         }
     }
+}
+
+/// Splits `"1.5ms"` into `("1.5", "ms")` (unit trimmed).
+pub(crate) fn split_number_unit(t: &str) -> (&str, &str) {
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    (num, unit.trim())
 }
 
 /// Why a decimal could not be scaled to a whole number of base units.

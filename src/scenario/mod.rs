@@ -229,7 +229,7 @@ fn build_sampler(
     let mut series = Vec::new();
     let mut ports = Vec::new();
     for name in &rec.links {
-        let (i, l) = topo.links.iter().enumerate().find(|(_, l)| &l.name == name).ok_or_else(|| {
+        let i = topo.links.iter().position(|l| &l.name == name).ok_or_else(|| {
             let known: Vec<&str> = topo.links.iter().take(8).map(|l| l.name.as_str()).collect();
             format!(
                 "`record.links` names `{name}`, which is not a link of topology `{}` (links are named \"a-b\"; e.g. {})",
@@ -237,7 +237,6 @@ fn build_sampler(
                 known.join(", ")
             )
         })?;
-        let _ = l;
         for port in crate::net::LinkId(i as u32).ports() {
             let entity = format!("link/{name}/{}", port.direction());
             ports.push((port, series.len()));
