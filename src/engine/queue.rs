@@ -11,8 +11,9 @@
 //! sorted (stably, by time) into `near`, from which events pop in O(1). Pushes beyond the
 //! ring go to an unsorted `far` list, pulled in as the ring reaches them. Every write is an
 //! append to one of a few hundred "hot" buckets, which keeps 100 000 pending events cache
-//! friendly. The widths retune themselves from the pending times (≈16 events per fine
-//! bucket at the head) when the queue grows, a batch is too large or buckets run empty.
+//! friendly. The widths retune themselves from the pending times (≈8 events per fine
+//! bucket at the head) when the queue grows, a batch is too large, buckets run empty, or
+//! the mean batch drifts more than 2x from the target.
 //!
 //! FIFO among equal times holds structurally: equal times always share a bucket, buckets
 //! are appended to and spread in order, and the batch sort is stable.
@@ -41,12 +42,11 @@ struct Entry<E> {
 
 const FINE_BITS: u32 = 8;
 const FINE: usize = 1 << FINE_BITS;
-/// Target events per fine bucket near the head after a retune.
-const PER_BUCKET: u64 = 16;
+/// Target events per fine bucket near the head (measured on the hold model: 8 beat 4, 16
+/// and 32 at both 1000 and 100 000 pending events).
+const PER_BUCKET: u64 = 8;
 /// A sorted batch larger than this (with distinct times) means buckets are too wide.
 const MAX_BATCH: usize = 128;
-/// Below this many pending events, aim for half as many per fine bucket.
-const SMALL_QUEUE: usize = 16_384;
 const MIN_COARSE: usize = 16;
 const MAX_COARSE: usize = 1 << 16;
 
@@ -81,6 +81,8 @@ pub struct EventQueue<E: Copy> {
     cancelled_stored: usize,
     empty_scans: u64,
     batches: u64,
+    /// Events in those batches.
+    batch_events: u64,
     tuned_len: usize,
 }
 
@@ -113,6 +115,7 @@ impl<E: Copy> EventQueue<E> {
             cancelled_stored: 0,
             empty_scans: 0,
             batches: 0,
+            batch_events: 0,
             tuned_len: 0,
         }
     }
@@ -147,16 +150,12 @@ impl<E: Copy> EventQueue<E> {
             seq,
             event,
         });
-        let stored = self.stored();
-        if stored > 4 * self.tuned_len + 256 || (self.far.len() > 64 && 2 * self.far.len() > stored)
-        {
-            self.retune();
-        }
         EventId { time, seq }
     }
 
     /// Files an entry where it belongs; order among equal times is append order.
-    #[inline]
+    /// (Whether the widths still fit is checked once per batch, in `refill`, not here.)
+    #[inline(always)]
     fn place(&mut self, e: Entry<E>) {
         let f = e.time >> self.shift;
         if f < self.fine_base + self.cursor as u64 {
@@ -219,27 +218,30 @@ impl<E: Copy> EventQueue<E> {
     /// Removes and returns the earliest live event.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, EventId, E)> {
-        if !self.settle_front() {
+        // Fast path: no cancellations outstanding, so the front entry is live.
+        let has_cancellations = !self.cancelled.is_empty();
+        if has_cancellations {
+            if !self.settle_front() {
+                return None;
+            }
+        } else if self.head == self.near.len() && !self.refill() {
             return None;
         }
         let e = self.near[self.head];
         self.head += 1;
         self.last = (e.time, e.seq);
         self.popped_any = true;
-        if !self.cancelled.is_empty() {
+        if has_cancellations {
             // Forget cancelled keys this pop has passed (their entries were skipped).
             while self.cancelled.first().is_some_and(|k| *k < self.last) {
                 self.cancelled.pop_first();
             }
         }
-        Some((
-            SimTime(e.time),
-            EventId {
-                time: SimTime(e.time),
-                seq: e.seq,
-            },
-            e.event,
-        ))
+        let id = EventId {
+            time: SimTime(e.time),
+            seq: e.seq,
+        };
+        Some((id.time, id, e.event))
     }
 
     /// Time of the earliest live event.
@@ -253,6 +255,11 @@ impl<E: Copy> EventQueue<E> {
     fn refill(&mut self) -> bool {
         self.near.clear();
         self.head = 0;
+        let stored = self.stored();
+        if stored > 4 * self.tuned_len + 256 || (self.far.len() > 64 && 2 * self.far.len() > stored)
+        {
+            self.retune(); // grown a lot, or most entries lie beyond the ring
+        }
         loop {
             while self.cursor < FINE {
                 let i = self.cursor;
@@ -266,10 +273,17 @@ impl<E: Copy> EventQueue<E> {
                 self.batches += 1;
                 sort_by_time(&mut self.near);
                 let n = self.near.len();
+                self.batch_events += n as u64;
                 let too_wide =
                     n > MAX_BATCH && self.near[0].time != self.near[n - 1].time && self.shift > 0;
                 let too_narrow = self.empty_scans > 32 * self.batches + 65_536;
-                if too_wide || too_narrow {
+                // Every 1024 batches, check the mean batch against the target: the pending
+                // times may have drifted from what the last retune saw.
+                let drifted = self.batches.is_multiple_of(1024) && {
+                    let mean = self.batch_events / self.batches;
+                    mean * 2 < PER_BUCKET || mean > 2 * PER_BUCKET
+                };
+                if too_wide || too_narrow || drifted {
                     self.retune();
                     return self.refill();
                 }
@@ -336,6 +350,7 @@ impl<E: Copy> EventQueue<E> {
         self.far_min_coarse = u64::MAX;
         self.empty_scans = 0;
         self.batches = 0;
+        self.batch_events = 0;
         self.tuned_len = all.len();
         let (Some(lo), Some(hi)) = (
             all.iter().map(|e| e.time).min(),
@@ -346,14 +361,7 @@ impl<E: Copy> EventQueue<E> {
         let mut times: Vec<u64> = all.iter().map(|e| e.time).collect();
         let k = times.len().min(64);
         let kth = *times.select_nth_unstable(k - 1).1;
-        // Small queues live in cache: smaller batches sort cheaper there. Large ones prefer
-        // fewer, fuller buckets (fewer cache lines touched per event).
-        let per_bucket = if all.len() < SMALL_QUEUE {
-            PER_BUCKET / 2
-        } else {
-            PER_BUCKET
-        };
-        let width = ((kth - lo) as u128 * per_bucket as u128 / k as u128).clamp(1, 1 << 40) as u64;
+        let width = ((kth - lo) as u128 * PER_BUCKET as u128 / k as u128).clamp(1, 1 << 40) as u64;
         self.shift = 63 - width.leading_zeros();
         let coarse_width = 1u64 << (self.shift + FINE_BITS);
         let span = (hi - lo) / coarse_width + 2;
