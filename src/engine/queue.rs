@@ -74,7 +74,6 @@ pub struct EventQueue<E: Copy> {
     next_seq: u64,
     /// `(time, seq)` of the last pop: everything at or before it has left the queue.
     last: (u64, u64),
-    popped_any: bool,
     /// Keys of cancelled events not yet passed by a pop.
     cancelled: BTreeSet<(u64, u64)>,
     /// How many of those are still stored (not yet skipped).
@@ -108,9 +107,8 @@ impl<E: Copy> EventQueue<E> {
             head: 0,
             in_fine: 0,
             in_coarse: 0,
-            next_seq: 0,
+            next_seq: 1, // 0 is never issued, so `last = (0, 0)` means "nothing popped yet"
             last: (0, 0),
-            popped_any: false,
             cancelled: BTreeSet::new(),
             cancelled_stored: 0,
             empty_scans: 0,
@@ -138,7 +136,7 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     pub fn push(&mut self, time: SimTime, event: E) -> EventId {
         debug_assert!(
-            !self.popped_any || time.0 >= self.last.0,
+            time.0 >= self.last.0,
             "event scheduled in the past: {} < {}",
             time,
             SimTime(self.last.0)
@@ -188,8 +186,8 @@ impl<E: Copy> EventQueue<E> {
     /// Cancels a pending event; false if it already ran, was cancelled or was never issued.
     pub fn cancel(&mut self, id: EventId) -> bool {
         let key = (id.time.0, id.seq);
-        let already_popped = self.popped_any && key <= self.last;
-        if id.seq >= self.next_seq || already_popped || !self.cancelled.insert(key) {
+        let already_popped = key <= self.last;
+        if id.seq == 0 || id.seq >= self.next_seq || already_popped || !self.cancelled.insert(key) {
             return false;
         }
         self.cancelled_stored += 1;
@@ -230,7 +228,6 @@ impl<E: Copy> EventQueue<E> {
         let e = self.near[self.head];
         self.head += 1;
         self.last = (e.time, e.seq);
-        self.popped_any = true;
         if has_cancellations {
             // Forget cancelled keys this pop has passed (their entries were skipped).
             while self.cancelled.first().is_some_and(|k| *k < self.last) {
@@ -485,8 +482,8 @@ mod tests {
         assert_eq!(q.peek_time(), Some(SimTime(1_000)));
         let mut popped = 0;
         while let Some((_, id, e)) = q.pop() {
-            assert_eq!(id.seq, e);
-            assert!(id.seq % 2 == 0 && id != ids[2]);
+            assert_eq!(id.seq, e + 1);
+            assert!(e % 2 == 0 && id != ids[2]);
             assert!(!q.cancel(id), "already popped");
             popped += 1;
         }
@@ -580,17 +577,18 @@ mod tests {
                     };
                     let t = now + if burst { (r >> 16) % 500 } else { delta };
                     let id = q.push(SimTime(t), step);
-                    assert_eq!(id.seq, time_of.len() as u64);
+                    assert_eq!(id.seq, time_of.len() as u64 + 1, "seqs count from 1");
                     time_of.push(t);
                     reference.insert((t, id.seq), step);
                 }
                 7..=8 if !time_of.is_empty() => {
                     // Mostly recent ids; some popped, some cancelled already.
                     let back = (r >> 8) % (time_of.len() as u64).min(2_000);
-                    let seq = time_of.len() as u64 - 1 - back;
-                    let expected = reference.remove(&(time_of[seq as usize], seq)).is_some();
+                    let seq = time_of.len() as u64 - back;
+                    let time = time_of[seq as usize - 1];
+                    let expected = reference.remove(&(time, seq)).is_some();
                     let id = EventId {
-                        time: SimTime(time_of[seq as usize]),
+                        time: SimTime(time),
                         seq,
                     };
                     assert_eq!(q.cancel(id), expected, "cancel {seq}");
