@@ -48,6 +48,8 @@ const PER_BUCKET: u64 = 8;
 /// A sorted batch larger than this (with distinct times) means buckets are too wide.
 const MAX_BATCH: usize = 128;
 const MIN_COARSE: usize = 16;
+/// Batches between the first checks of the mean batch size after a fresh tuning.
+const DRIFT_INTERVAL: u64 = 1024;
 const MAX_COARSE: usize = 1 << 16;
 
 /// Pending events ordered by `(time, insertion seq)`. Events are `Copy`: they are small
@@ -82,6 +84,11 @@ pub struct EventQueue<E: Copy> {
     batches: u64,
     /// Events in those batches.
     batch_events: u64,
+    /// Batches between checks of the mean batch size; doubles after each drift retune so a
+    /// shifting workload cannot make retunes (O(n) each) frequent.
+    drift_interval: u64,
+    /// Reused by `retune` for the entries it re-files.
+    scratch: Vec<Entry<E>>,
     tuned_len: usize,
 }
 
@@ -114,6 +121,8 @@ impl<E: Copy> EventQueue<E> {
             empty_scans: 0,
             batches: 0,
             batch_events: 0,
+            drift_interval: DRIFT_INTERVAL,
+            scratch: Vec::new(),
             tuned_len: 0,
         }
     }
@@ -255,7 +264,8 @@ impl<E: Copy> EventQueue<E> {
         let stored = self.stored();
         if stored > 4 * self.tuned_len + 256 || (self.far.len() > 64 && 2 * self.far.len() > stored)
         {
-            self.retune(); // grown a lot, or most entries lie beyond the ring
+            self.drift_interval = DRIFT_INTERVAL;
+            self.retune(None); // grown a lot, or most entries lie beyond the ring
         }
         loop {
             while self.cursor < FINE {
@@ -274,14 +284,25 @@ impl<E: Copy> EventQueue<E> {
                 let too_wide =
                     n > MAX_BATCH && self.near[0].time != self.near[n - 1].time && self.shift > 0;
                 let too_narrow = self.empty_scans > 32 * self.batches + 65_536;
-                // Every 1024 batches, check the mean batch against the target: the pending
-                // times may have drifted from what the last retune saw.
-                let drifted = self.batches.is_multiple_of(1024) && {
-                    let mean = self.batch_events / self.batches;
-                    mean * 2 < PER_BUCKET || mean > 2 * PER_BUCKET
+                // Now and then, check the mean batch against the target: the pending times
+                // may have drifted from what the last retune saw. Correct the width by the
+                // measured ratio directly.
+                let drift_shift = if self.batches.is_multiple_of(self.drift_interval) {
+                    let mean = self.batch_events as f64 / self.batches as f64;
+                    let off_by = (PER_BUCKET as f64 / mean.max(0.125)).log2().round() as i32;
+                    (off_by != 0
+                        && (mean * 2.0 < PER_BUCKET as f64 || mean > 2.0 * PER_BUCKET as f64))
+                        .then(|| (self.shift as i32 + off_by).clamp(0, 40) as u32)
+                } else {
+                    None
                 };
-                if too_wide || too_narrow || drifted {
-                    self.retune();
+                if too_wide || too_narrow {
+                    self.retune(None);
+                    return self.refill();
+                }
+                if let Some(shift) = drift_shift {
+                    self.drift_interval = (self.drift_interval * 2).min(1 << 20);
+                    self.retune(Some(shift));
                     return self.refill();
                 }
                 return true;
@@ -326,12 +347,12 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
-    /// Refits the widths to the pending times: about `PER_BUCKET` events per fine bucket at
-    /// the head (estimated from the 64 earliest), and a ring spanning all pending times
-    /// (up to `MAX_COARSE` buckets). O(n), and rare: on growth, or when batches come out
-    /// too large or buckets too empty.
-    fn retune(&mut self) {
-        let mut all: Vec<Entry<E>> = Vec::with_capacity(self.stored());
+    /// Refits the widths to the pending times: fine buckets `2^shift` ps wide (given, or
+    /// estimated for about `PER_BUCKET` events each from the 64 earliest), and a ring
+    /// spanning all pending times (up to `MAX_COARSE` buckets). O(n), and rare: on growth,
+    /// when batches come out too large or buckets too empty, or on drift (backed off).
+    fn retune(&mut self, shift: Option<u32>) {
+        let mut all = std::mem::take(&mut self.scratch);
         all.extend_from_slice(&self.near[self.head..]);
         for b in &mut self.fine {
             all.append(b);
@@ -353,13 +374,16 @@ impl<E: Copy> EventQueue<E> {
             all.iter().map(|e| e.time).min(),
             all.iter().map(|e| e.time).max(),
         ) else {
+            self.scratch = all;
             return;
         };
-        let mut times: Vec<u64> = all.iter().map(|e| e.time).collect();
-        let k = times.len().min(64);
-        let kth = *times.select_nth_unstable(k - 1).1;
-        let width = ((kth - lo) as u128 * PER_BUCKET as u128 / k as u128).clamp(1, 1 << 40) as u64;
-        self.shift = 63 - width.leading_zeros();
+        self.shift = shift.unwrap_or_else(|| {
+            let mut times: Vec<u64> = all.iter().map(|e| e.time).collect();
+            let k = times.len().min(64);
+            let kth = *times.select_nth_unstable(k - 1).1;
+            let width = ((kth - lo) as u128 * PER_BUCKET as u128 / k as u128).clamp(1, 1 << 40);
+            63 - (width as u64).leading_zeros()
+        });
         let coarse_width = 1u64 << (self.shift + FINE_BITS);
         let span = (hi - lo) / coarse_width + 2;
         let slots = span
@@ -374,9 +398,10 @@ impl<E: Copy> EventQueue<E> {
         self.cursor = 0;
         // Each time value lives in exactly one structure, in seq order, and `all` keeps that
         // order, so re-filing preserves FIFO among equal times.
-        for e in all {
+        for e in all.drain(..) {
             self.place(e);
         }
+        self.scratch = all;
     }
 }
 
