@@ -576,6 +576,40 @@ mod tests {
         assert_drained(&q);
     }
 
+    #[test]
+    fn retunes_follow_a_changing_density_and_keep_order() {
+        // Hold model whose increments jump from ~1 ns to ~10 µs and back: the widths must
+        // follow (drift retunes) while pops stay in (time, seq) order.
+        let mut q = EventQueue::new();
+        let mut rng = 99u64;
+        for i in 0..5_000u64 {
+            q.push(SimTime(splitmix64(&mut rng) % 1_000_000), i);
+        }
+        let mut last = (0u64, 0u64);
+        let mut shifts = Vec::new();
+        for step in 0..300_000u64 {
+            if step % 100_000 == 99_999 {
+                shifts.push(q.shift);
+            }
+            let (t, id, _) = q.pop().unwrap();
+            assert!((t.0, id.seq) > last, "order at step {step}");
+            last = (t.0, id.seq);
+            let scale = if (step / 100_000) % 2 == 1 {
+                10_000_000
+            } else {
+                1_000
+            };
+            q.push(SimTime(t.0 + splitmix64(&mut rng) % scale), step);
+        }
+        assert_eq!(q.len(), 5_000);
+        // Fine buckets widen by orders of magnitude in the sparse phase and narrow again
+        // after it (measured: 2^3, 2^13, 2^5 ps).
+        assert!(
+            shifts[1] > shifts[0] + 6 && shifts[2] + 6 < shifts[1],
+            "{shifts:?}"
+        );
+    }
+
     /// Random pushes (many equal times, near and far, bursts), pops and cancels against a
     /// sorted reference; pop order, peek_time and len must agree at every step.
     #[test]
