@@ -165,7 +165,7 @@ impl<E: Copy> EventQueue<E> {
     #[inline(always)]
     fn place(&mut self, e: Entry<E>) {
         let f = e.time >> self.shift;
-        if f < self.fine_base + self.cursor as u64 {
+        if f < self.fine_base.saturating_add(self.cursor as u64) {
             // Inside the batch being popped: sorted insert after equal times.
             if self.head == self.near.len() {
                 self.near.clear();
@@ -315,7 +315,9 @@ impl<E: Copy> EventQueue<E> {
             } else {
                 self.cc + 1
             };
-            if !self.far.is_empty() && self.far_min_coarse <= self.cc + self.coarse_mask {
+            if !self.far.is_empty()
+                && self.far_min_coarse <= self.cc.saturating_add(self.coarse_mask)
+            {
                 self.pull_far();
             }
             let slot = (self.cc & self.coarse_mask) as usize;
@@ -574,6 +576,26 @@ mod tests {
         }
         assert!(q.pop().is_none());
         assert_drained(&q);
+    }
+
+    #[test]
+    fn never_events_at_the_end_of_time_with_picosecond_buckets() {
+        // Dense 1 ps traffic drives the fine width to 1 ps while saturated "never" events
+        // sit at u64::MAX: bucket arithmetic near the top of the range must not wrap.
+        let mut q = EventQueue::new();
+        q.push(SimTime(u64::MAX), 1u64);
+        q.push(SimTime(u64::MAX - 3), 2);
+        for i in 0..50_000u64 {
+            q.push(SimTime(i), 10 + i);
+        }
+        for i in 0..50_000u64 {
+            assert_eq!(q.pop().unwrap().2, 10 + i);
+        }
+        assert_eq!(q.pop().unwrap().2, 2);
+        q.push(SimTime(u64::MAX - 1), 3);
+        assert_eq!(q.pop().unwrap().2, 3);
+        assert_eq!(q.pop().unwrap().2, 1);
+        assert!(q.pop().is_none());
     }
 
     #[test]
