@@ -45,8 +45,7 @@ pub fn run_all(quick: bool) -> Result<Vec<String>, RunError> {
         &overrides,
     )?;
     // Only the event loop is timed; building routes for 1032 nodes is setup.
-    let topo = scenario::topology_of(&exp)?;
-    let world = scenario::build(&exp, &topo, exp.config.seed)?;
+    let world = scenario::prepare(&exp)?;
     let started = Instant::now();
     let rec = world.run();
     let wall = started.elapsed().as_secs_f64();

@@ -64,16 +64,13 @@ pub fn run_columns(exp: &LoadedExperiment, overrides: &[String]) -> RunColumns {
 
 /// Loads and simulates an experiment without writing anything.
 pub fn simulate(exp: &LoadedExperiment) -> Result<RunRecords, RunError> {
-    let topo = scenario::topology_of(exp)?;
-    let world = scenario::build(exp, &topo, exp.config.seed)?;
-    Ok(world.run())
+    Ok(scenario::prepare(exp)?.run())
 }
 
 /// Runs the experiment at `path` and writes its output folder.
 pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> {
     let exp = LoadedExperiment::load(path, &opts.overrides)?;
-    let topo = scenario::topology_of(&exp)?;
-    let world = scenario::build(&exp, &topo, exp.config.seed)?;
+    let world = scenario::prepare(&exp)?;
     // Claim the output folder before simulating, so a bad --out fails fast.
     let target = opts
         .out

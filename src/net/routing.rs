@@ -36,7 +36,6 @@ pub struct Routes {
     /// Per `row * nodes + dst`: offset into `hops` and count (0 = unreachable or local).
     entries: Vec<(u32, u32)>,
     hops: Vec<PortId>,
-    ecmp: bool,
 }
 
 const SINGLE: u32 = u32::MAX;
@@ -115,7 +114,6 @@ impl Routes {
             row_of,
             entries,
             hops,
-            ecmp,
         }
     }
 
@@ -151,10 +149,6 @@ impl Routes {
                 Some(self.hops[(off + pick) as usize])
             }
         }
-    }
-
-    pub fn ecmp(&self) -> bool {
-        self.ecmp
     }
 }
 

@@ -11,7 +11,8 @@ use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution};
 use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
 use crate::net::{Network, NodeId, Topology, TopologyError};
-use crate::traffic::{draw_index, poisson_pattern, Pattern, SizeModel, Source};
+use crate::traffic::{poisson_pattern, Pattern, SizeModel, Source};
+use rand::Rng;
 use world::Sampler;
 
 /// Why a scenario could not be built.
@@ -65,6 +66,12 @@ pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
             &format!("experiment file {shown}"),
         )?),
     }
+}
+
+/// Loads the topology and builds the world with the experiment's own seed.
+pub fn prepare(exp: &LoadedExperiment) -> Result<World, ScenarioError> {
+    let topo = topology_of(exp)?;
+    build(exp, &topo, exp.config.seed)
 }
 
 /// Builds a ready-to-run world with master seed `seed`.
@@ -148,10 +155,10 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 AppKind::Poisson => {
                     let model = match f.size_distribution.unwrap_or_default() {
                         SizeDistribution::Fixed => SizeModel::Fixed(size),
-                        SizeDistribution::Exponential => SizeModel::Exponential {
-                            mean: size as f64,
-                            max: min_mtu,
-                        },
+                        SizeDistribution::Exponential => {
+                            SizeModel::exponential(size as f64, min_mtu)
+                                .map_err(|m| invalid(format!("{at}: {m}")))?
+                        }
                     };
                     poisson_pattern(
                         rate_of(f),
@@ -206,7 +213,7 @@ fn app_name(app: AppKind) -> &'static str {
 fn derangement(hosts: &[NodeId], rng: &mut crate::engine::SimRng) -> Vec<(NodeId, NodeId)> {
     let mut perm: Vec<usize> = (0..hosts.len()).collect();
     for i in (1..perm.len()).rev() {
-        let j = draw_index(rng, i);
+        let j = rng.random_range(0..i);
         perm.swap(i, j);
     }
     (0..hosts.len())

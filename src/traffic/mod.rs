@@ -6,19 +6,34 @@
 
 use crate::engine::{SimDuration, SimRng, SimTime};
 use crate::net::{FlowId, NodeId, Packet, Payload};
-use rand::Rng;
 use rand_distr::{Distribution, Exp};
 
 /// How packet sizes are drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SizeModel {
     Fixed(u32),
-    /// Exponential with this mean (bytes), rounded to whole bytes, at least 1 and at most
-    /// `max` (the path MTU): for M/M/1 service times.
+    /// Exponential (bytes), rounded to whole bytes, at least 1 and at most `max` (the path
+    /// MTU): for M/M/1 service times.
     Exponential {
+        dist: Exp<f64>,
         mean: f64,
         max: u32,
     },
+}
+
+impl SizeModel {
+    /// Exponential sizes with mean `mean` bytes, capped at `max`.
+    pub fn exponential(mean: f64, max: u32) -> Result<SizeModel, String> {
+        let dist = Exp::new(1.0 / mean).map_err(|e| format!("bad mean packet size: {e}"))?;
+        Ok(SizeModel::Exponential { dist, mean, max })
+    }
+
+    fn mean(&self) -> f64 {
+        match self {
+            SizeModel::Fixed(s) => *s as f64,
+            SizeModel::Exponential { mean, .. } => *mean,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -33,7 +48,6 @@ pub enum Pattern {
     Poisson {
         rate_bps: u64,
         size: SizeModel,
-        size_dist: Option<Exp<f64>>,
         gap: Exp<f64>,
         rng: Box<SimRng>,
     },
@@ -103,19 +117,12 @@ impl Source {
                 *residue = numerator % *rate_bps;
                 (*size, Payload::Data, Some(numerator / *rate_bps))
             }
-            Pattern::Poisson {
-                size,
-                size_dist,
-                gap,
-                rng,
-                ..
-            } => {
-                let s = match (*size, size_dist) {
-                    (SizeModel::Exponential { max, .. }, Some(d)) => {
-                        (d.sample(rng.as_mut()).round() as u32).clamp(1, max)
+            Pattern::Poisson { size, gap, rng, .. } => {
+                let s = match *size {
+                    SizeModel::Exponential { dist, max, .. } => {
+                        (dist.sample(rng.as_mut()).round() as u32).clamp(1, max)
                     }
-                    (SizeModel::Fixed(s), _) => s,
-                    (SizeModel::Exponential { mean, .. }, None) => mean as u32,
+                    SizeModel::Fixed(s) => s,
                 };
                 // The gap distribution was built from the mean size, so the offered load is
                 // independent of each packet's drawn size (Poisson arrivals, independent sizes).
@@ -181,29 +188,12 @@ impl Source {
 
 /// Builds the inter-arrival distribution of a Poisson source: mean gap `mean_size·8/rate`.
 pub fn poisson_pattern(rate_bps: u64, size: SizeModel, rng: SimRng) -> Result<Pattern, String> {
-    let mean_size = match size {
-        SizeModel::Fixed(s) => s as f64,
-        SizeModel::Exponential { mean, .. } => mean,
-    };
-    let mean_gap_s = mean_size * 8.0 / rate_bps as f64;
+    let mean_gap_s = size.mean() * 8.0 / rate_bps as f64;
     let gap = Exp::new(1.0 / mean_gap_s).map_err(|e| format!("bad Poisson rate: {e}"))?;
-    let size_dist = match size {
-        SizeModel::Exponential { mean, .. } => {
-            Some(Exp::new(1.0 / mean).map_err(|e| format!("bad mean packet size: {e}"))?)
-        }
-        SizeModel::Fixed(_) => None,
-    };
     Ok(Pattern::Poisson {
         rate_bps,
         size,
-        size_dist,
         gap,
         rng: Box::new(rng),
     })
-}
-
-/// Draws an unbiased index below `n` (for picking permutations); kept here so all traffic
-/// randomness goes through the flow's own stream.
-pub fn draw_index(rng: &mut SimRng, n: usize) -> usize {
-    rng.random_range(0..n)
 }
