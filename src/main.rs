@@ -3,6 +3,7 @@
 use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use dwcp_sim::experiment::run::{run_file, RunOptions};
+use dwcp_sim::experiment::study::{execute, execute_run_to, merge, Study, StudyOptions};
 use dwcp_sim::experiment::LoadedExperiment;
 use dwcp_sim::net::Topology;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,62 @@ enum Command {
         /// Do not draw plots.
         #[arg(long)]
         no_plots: bool,
+        /// Parallel runs of a sweep (default: all cores). Results do not depend on it.
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Keep the finished runs of an interrupted sweep and run only the rest.
+        #[arg(long)]
+        resume: bool,
+        /// Run only shard I of N (runs with index % N == I) into a shard folder; combine
+        /// the shards with `dwcp-sim merge`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Run only the sweep point K (with --rep), e.g. to reproduce one run alone.
+        #[arg(long, value_name = "K")]
+        point: Option<usize>,
+        /// Repetition R of --point (default 0).
+        #[arg(long, value_name = "R")]
+        rep: Option<u32>,
+        /// No progress bar.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// Print the runs of the sweep (index, point, rep, seed, parameters) and exit.
+        #[arg(long)]
+        list_runs: bool,
+    },
+    /// Combine the shard folders of a sweep into its output (identical to an unsharded run).
+    Merge {
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output folder (default: output/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        no_plots: bool,
+    },
+    /// Write a Slurm job-array script that runs a sweep as N shards plus a merge job.
+    Slurm {
+        experiment: PathBuf,
+        /// Number of array tasks.
+        #[arg(long)]
+        shards: usize,
+        /// Folder for the scripts, shard outputs and logs (default: output/<name>.slurm).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Final output folder (default: output/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// CPUs per array task (runs in parallel inside a task).
+        #[arg(long, default_value_t = 1)]
+        cpus_per_task: usize,
+        /// Most array tasks running at once (`%M`); default: no limit.
+        #[arg(long)]
+        max_running: Option<usize>,
+        /// Extra `#SBATCH` lines, e.g. --sbatch "--partition=short".
+        #[arg(long = "sbatch", value_name = "OPTION")]
+        sbatch: Vec<String>,
     },
     /// Check an experiment or topology file without running it.
     Validate { file: PathBuf },
@@ -78,10 +135,87 @@ fn dispatch(cmd: Command) -> Result<()> {
             seed,
             set,
             no_plots,
+            jobs,
+            resume,
+            shard,
+            point,
+            rep,
+            quiet,
+            list_runs,
         } => {
             let mut overrides = set;
             if let Some(s) = seed {
                 overrides.push(format!("seed={s}"));
+            }
+            let study = Study::load(&experiment, &overrides)?;
+            if list_runs {
+                for r in &study.runs {
+                    println!(
+                        "{} point={} rep={} seed={} {}",
+                        r.id, r.point, r.rep, r.exp.config.seed, r.point_values
+                    );
+                }
+                return Ok(());
+            }
+            if rep.is_some() && point.is_none() {
+                bail!("--rep needs --point");
+            }
+            if let Some(k) = point {
+                let r = rep.unwrap_or(0);
+                let Some(spec) = study.find_run(k, r) else {
+                    bail!(
+                        "{} has {} points and {} repetitions; --point {k} --rep {r} is not one of them",
+                        experiment.display(),
+                        study.sweep.points.len(),
+                        study.sweep.repetitions
+                    );
+                };
+                let target = out.unwrap_or_else(|| {
+                    Path::new("output").join(format!("{}.{}", study.name, spec.id))
+                });
+                let meta = execute_run_to(spec, &target, None)?;
+                println!(
+                    "{} {} ({}): {} events, seed {}, digest {}",
+                    study.name,
+                    spec.id,
+                    spec.point_values,
+                    meta.events,
+                    meta.seed,
+                    meta.event_digest
+                );
+                println!("results in {}", target.display());
+                return Ok(());
+            }
+            if study.sweep.is_study || shard.is_some() {
+                let shard = shard.as_deref().map(parse_shard).transpose()?;
+                let started = std::time::Instant::now(); // wall time for the console only
+                let o = execute(
+                    &study,
+                    &StudyOptions {
+                        out,
+                        jobs,
+                        resume,
+                        shard,
+                        quiet,
+                        no_plots,
+                    },
+                )?;
+                let wall = started.elapsed().as_secs_f64();
+                println!(
+                    "{}: {} runs ({} points x {} repetitions){}: ran {}, kept {} finished; {} events in {:.2} s wall ({:.2} M events/s)",
+                    study.name,
+                    study.runs.len(),
+                    study.sweep.points.len(),
+                    study.sweep.repetitions,
+                    shard.map(|(i, n)| format!(", shard {i}/{n}")).unwrap_or_default(),
+                    o.executed,
+                    o.skipped,
+                    o.events,
+                    wall,
+                    o.events as f64 / wall.max(1e-9) / 1e6
+                );
+                println!("results in {}", o.dir.display());
+                return Ok(());
             }
             let outcome = run_file(
                 &experiment,
@@ -104,6 +238,48 @@ fn dispatch(cmd: Command) -> Result<()> {
             println!("results in {}", outcome.dir.display());
             Ok(())
         }
+        Command::Merge {
+            shards,
+            out,
+            no_plots,
+        } => {
+            let dir = merge(&shards, out, no_plots)?;
+            println!(
+                "merged {} shard folders into {}",
+                shards.len(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Slurm {
+            experiment,
+            shards,
+            dir,
+            out,
+            set,
+            cpus_per_task,
+            max_running,
+            sbatch,
+        } => {
+            let study = Study::load(&experiment, &set)?;
+            let written = dwcp_sim::experiment::slurm::write_scripts(
+                &study,
+                &dwcp_sim::experiment::slurm::SlurmOptions {
+                    shards,
+                    dir,
+                    out,
+                    cpus_per_task,
+                    max_running,
+                    extra: sbatch,
+                },
+            )?;
+            println!(
+                "{} runs in {shards} array tasks; submit with: bash {}",
+                study.runs.len(),
+                written.display()
+            );
+            Ok(())
+        }
         Command::Validate { file } => validate(&file),
         Command::List { dir } => list(&dir),
         Command::Bench { quick } => {
@@ -112,6 +288,17 @@ fn dispatch(cmd: Command) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Parses `--shard I/N`.
+fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let parsed = text
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => bail!("--shard {text:?}: expected I/N with 0 <= I < N, e.g. --shard 0/4"),
     }
 }
 

@@ -177,30 +177,41 @@ impl LoadedExperiment {
         if looks_like_topology(&table) {
             return Err(ConfigError::Invalid {
                 path: shown,
-                message: "this is a topology file (it has nodes/links/generate); an experiment needs `name`, `duration` and a [topology] section".into(),
+                message: NOT_AN_EXPERIMENT.into(),
             });
         }
         for assignment in overrides {
             apply_override(&mut table, assignment)?;
         }
-        let resolved_toml = toml::to_string(&table).map_err(|e| ConfigError::Parse {
+        // Parse the original text when there are no overrides so errors carry its lines.
+        let source = overrides.is_empty().then_some(text);
+        let context = if overrides.is_empty() {
+            String::new()
+        } else {
+            " (after --set overrides)".to_string()
+        };
+        Self::from_table(&table, source, path, &context)
+    }
+
+    /// Checks a parsed (and possibly rewritten) experiment table. `source`, when given, is the
+    /// text it came from, parsed instead so errors carry line numbers; `context` follows the
+    /// file name in messages (e.g. which sweep point).
+    pub fn from_table(
+        table: &toml::Table,
+        source: Option<&str>,
+        path: &Path,
+        context: &str,
+    ) -> Result<LoadedExperiment, ConfigError> {
+        let shown = format!("{}{context}", path.display());
+        let resolved_toml = toml::to_string(table).map_err(|e| ConfigError::Parse {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-        // Parse the original text when there are no overrides so errors carry its lines.
-        let source = if overrides.is_empty() {
-            text
-        } else {
-            &resolved_toml
-        };
-        let config: ExperimentConfig = toml::from_str(source).map_err(|e| ConfigError::Parse {
-            path: if overrides.is_empty() {
-                shown.clone()
-            } else {
-                format!("{shown} (after --set overrides)")
-            },
-            message: e.to_string(),
-        })?;
+        let config: ExperimentConfig =
+            toml::from_str(source.unwrap_or(&resolved_toml)).map_err(|e| ConfigError::Parse {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
         validate(&config).map_err(|message| ConfigError::Invalid {
             path: shown.clone(),
             message,
@@ -229,6 +240,9 @@ impl LoadedExperiment {
 
 /// Upper bound on time-series samples per series, so a typo cannot exhaust memory.
 pub const MAX_SAMPLES: u64 = 1_000_000;
+
+/// The error for a topology file given where an experiment is expected.
+pub const NOT_AN_EXPERIMENT: &str = "this is a topology file (it has nodes/links/generate); an experiment needs `name`, `duration` and a [topology] section";
 
 /// Keys only a topology file has; an experiment file has none of them at its top level.
 const TOPOLOGY_ONLY_KEYS: [&str; 4] = ["nodes", "links", "generate", "link_defaults"];
@@ -368,6 +382,13 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), C
             .unwrap_or(toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     };
+    set_path(table, key, value).map_err(err)
+}
+
+/// Sets `dotted.path = value` in a TOML table, creating tables on the way; numeric segments
+/// index lists.
+pub fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let err = |m: String| m;
     let segments: Vec<&str> = key.split('.').collect();
     if segments.iter().any(|s| s.is_empty()) {
         return Err(err(format!("`{key}` is not a dotted key path")));

@@ -2,6 +2,11 @@
 //! folder.
 
 pub mod config;
+pub mod filter;
+pub mod progress;
 pub mod run;
+pub mod slurm;
+pub mod study;
+pub mod sweep;
 
 pub use config::{ConfigError, ExperimentConfig, LoadedExperiment};

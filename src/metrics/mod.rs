@@ -6,6 +6,8 @@ pub mod histogram;
 
 pub use histogram::Histogram;
 
+pub mod summary;
+
 use crate::engine::SimTime;
 
 /// Why a packet left the network without being delivered.

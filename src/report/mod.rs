@@ -6,3 +6,4 @@ pub mod csv_out;
 pub mod manifest;
 pub mod output;
 pub mod plot;
+pub mod study_plots;

@@ -55,32 +55,38 @@ impl StagedDir {
 
     /// Moves the finished folder into place, replacing any earlier result.
     pub fn commit(mut self) -> io::Result<PathBuf> {
-        let parent = self.tmp.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let name = self
-            .target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        let had_old = self.target.exists();
-        if had_old {
-            if old.exists() {
-                fs::remove_dir_all(&old)?;
-            }
-            fs::rename(&self.target, &old)?;
-        }
-        if let Err(e) = fs::rename(&self.tmp, &self.target) {
-            if had_old {
-                let _ = fs::rename(&old, &self.target); // put the earlier result back
-            }
-            return Err(e);
-        }
+        let dir = replace_dir(&self.tmp, &self.target)?;
         self.committed = true;
-        if had_old {
+        Ok(dir)
+    }
+}
+
+/// Renames the finished folder `from` to `target`, replacing an earlier `target` only once
+/// the new one is in place (the old one is set aside, then deleted; put back on failure).
+pub fn replace_dir(from: &Path, target: &Path) -> io::Result<PathBuf> {
+    let parent = from.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let had_old = target.exists();
+    if had_old {
+        if old.exists() {
             fs::remove_dir_all(&old)?;
         }
-        Ok(self.target.clone())
+        fs::rename(target, &old)?;
     }
+    if let Err(e) = fs::rename(from, target) {
+        if had_old {
+            let _ = fs::rename(&old, target); // put the earlier result back
+        }
+        return Err(e);
+    }
+    if had_old {
+        fs::remove_dir_all(&old)?;
+    }
+    Ok(target.to_path_buf())
 }
 
 impl Drop for StagedDir {

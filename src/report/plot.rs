@@ -96,6 +96,7 @@ pub fn write_line_chart(stem: &Path, chart: &LineChart) -> Result<(), PlotError>
                 .copied()
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect(),
+            errors: Vec::new(),
         })
         .collect();
     let all = series.iter().flat_map(|s| s.points.iter());
@@ -110,6 +111,7 @@ pub fn write_line_chart(stem: &Path, chart: &LineChart) -> Result<(), PlotError>
             series,
             x,
             y,
+            categories: None,
         },
     )
 }
@@ -143,7 +145,11 @@ pub fn write_cdf_chart(
                 points.extend_from_slice(&steps);
                 points.push((x.1, last.1));
             }
-            Prepared { label, points }
+            Prepared {
+                label,
+                points,
+                errors: Vec::new(),
+            }
         })
         .collect();
     let margin = 0.03;
@@ -156,6 +162,99 @@ pub fn write_cdf_chart(
             series,
             x,
             y: (-margin, 1.0 + margin),
+            categories: None,
+        },
+    )
+}
+
+/// A series with a confidence interval at each point: `(x, mean, half-width)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorSeries {
+    pub label: String,
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+fn prepare_errors(series: &[ErrorSeries]) -> Vec<Prepared<'_>> {
+    series
+        .iter()
+        .map(|s| {
+            let kept: Vec<&(f64, f64, f64)> = s
+                .points
+                .iter()
+                .filter(|(x, y, _)| x.is_finite() && y.is_finite())
+                .collect();
+            Prepared {
+                label: &s.label,
+                points: kept.iter().map(|p| (p.0, p.1)).collect(),
+                errors: kept
+                    .iter()
+                    .map(|p| if p.2.is_finite() { p.2 } else { 0.0 })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Writes `<stem>.png` and `<stem>.svg`: lines through the means with error bars of the
+/// given half-widths (e.g. a 95% confidence interval).
+pub fn write_errorbar_chart(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[ErrorSeries],
+) -> Result<(), PlotError> {
+    let prepared = prepare_errors(series);
+    let x = padded_range(prepared.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
+    let y = padded_range(prepared.iter().flat_map(|s| {
+        s.points
+            .iter()
+            .zip(&s.errors)
+            .flat_map(|(p, e)| [p.1 - e, p.1 + e])
+    }));
+    render(
+        stem,
+        &Spec {
+            title,
+            x_label,
+            y_label,
+            series: prepared,
+            x,
+            y,
+            categories: None,
+        },
+    )
+}
+
+/// Writes `<stem>.png` and `<stem>.svg`: grouped bars, one group per category (x = the
+/// category's index in `categories`), one bar per series, with error bars.
+pub fn write_bar_chart(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    categories: &[String],
+    series: &[ErrorSeries],
+) -> Result<(), PlotError> {
+    let prepared = prepare_errors(series);
+    let x = (-0.6, categories.len() as f64 - 0.4);
+    let y = padded_range(
+        prepared
+            .iter()
+            .flat_map(|s| s.points.iter().zip(&s.errors).map(|(p, e)| p.1 + e))
+            .chain(std::iter::once(0.0)),
+    );
+    let y = (y.0.min(0.0), y.1);
+    render(
+        stem,
+        &Spec {
+            title,
+            x_label,
+            y_label,
+            series: prepared,
+            x,
+            y,
+            categories: Some(categories),
         },
     )
 }
@@ -194,6 +293,8 @@ pub fn empirical_cdf(samples: &[f64]) -> Vec<(f64, f64)> {
 struct Prepared<'a> {
     label: &'a str,
     points: Vec<(f64, f64)>,
+    /// Half-widths of error bars, one per point, or empty.
+    errors: Vec<f64>,
 }
 
 struct Spec<'a> {
@@ -203,6 +304,8 @@ struct Spec<'a> {
     series: Vec<Prepared<'a>>,
     x: (f64, f64),
     y: (f64, f64),
+    /// Bar chart: one category per integer x, named here.
+    categories: Option<&'a [String]>,
 }
 
 fn ensure_font() -> Result<(), PlotError> {
@@ -296,7 +399,18 @@ fn draw<DB: DrawingBackend>(
 
     let (x0, x1) = spec.x;
     let (y0, y1) = spec.y;
-    let x_fmt = tick_formatter(spec.x);
+    let numeric_x = tick_formatter(spec.x);
+    let x_fmt = |v: &f64| match spec.categories {
+        Some(names) => {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        }
+        None => numeric_x(v),
+    };
     let y_fmt = tick_formatter(spec.y);
     let tick_style = TextStyle::from((FONT, TICK_SIZE).into_font());
     // Size the y tick area from the widest label the axis can carry.
@@ -318,7 +432,7 @@ fn draw<DB: DrawingBackend>(
         .bold_line_style(RGBColor(215, 215, 215))
         .light_line_style(RGBColor(245, 245, 245))
         .axis_style(RGBColor(90, 90, 90))
-        .x_labels(10)
+        .x_labels(spec.categories.map_or(10, |c| c.len() + 1))
         .y_labels(8)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
@@ -328,8 +442,30 @@ fn draw<DB: DrawingBackend>(
         .y_desc(spec.y_label)
         .draw()?;
 
+    let groups = spec.series.len().max(1) as f64;
     for (i, s) in spec.series.iter().enumerate() {
         let style = colour(i).stroke_width(LINE_WIDTH);
+        if spec.categories.is_some() {
+            // Grouped bars: the group spans 0.8 of a category, one slot per series.
+            let w = 0.8 / groups;
+            for (k, &(c, v)) in s.points.iter().enumerate() {
+                let left = c - 0.4 + i as f64 * w;
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(left, 0.0), (left + w * 0.9, v)],
+                    colour(i).filled(),
+                )))?;
+                if let Some(&e) = s.errors.get(k).filter(|e| **e > 0.0) {
+                    let mid = left + w * 0.45;
+                    draw_error_bar(&mut chart, mid, v, e, w * 0.2, BLACK)?;
+                }
+            }
+            continue;
+        }
+        for (k, &(x, y)) in s.points.iter().enumerate() {
+            if let Some(&e) = s.errors.get(k).filter(|e| **e > 0.0) {
+                draw_error_bar(&mut chart, x, y, e, (x1 - x0) * 0.008, colour(i))?;
+            }
+        }
         match s.points.len() {
             0 => {}
             1 => {
@@ -350,6 +486,29 @@ fn draw<DB: DrawingBackend>(
 
     if let Some((area, width)) = legend_area {
         draw_legend(&area, width, spec, &legend_style)?;
+    }
+    Ok(())
+}
+
+/// A vertical error bar from y - e to y + e with caps of half-width `cap`.
+fn draw_error_bar<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    x: f64,
+    y: f64,
+    e: f64,
+    cap: f64,
+    colour: RGBColor,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let style = colour.stroke_width(LINE_WIDTH);
+    for seg in [
+        vec![(x, y - e), (x, y + e)],
+        vec![(x - cap, y - e), (x + cap, y - e)],
+        vec![(x - cap, y + e), (x + cap, y + e)],
+    ] {
+        chart.draw_series(std::iter::once(PathElement::new(seg, style)))?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use crate::engine::{Engine, SimDuration, SimTime, Traced};
 use crate::metrics::{FlowRecord, PortRecord, RunRecords, TimeSeries};
 use crate::net::{FlowId, NetEvent, Network, Packet, Payload, PortId};
 use crate::traffic::Source;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every event of a run. Closed, small and `Copy`: no allocation per event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +88,13 @@ pub struct World {
 
 impl World {
     /// Runs to the end time and returns what was measured.
-    pub fn run(mut self) -> RunRecords {
+    pub fn run(self) -> RunRecords {
+        self.run_observed(None)
+    }
+
+    /// As [`World::run`], storing the virtual time reached (ps) in `progress` every few
+    /// thousand events, for a progress display on another thread.
+    pub fn run_observed(mut self, progress: Option<&AtomicU64>) -> RunRecords {
         for (i, s) in self.sources.iter().enumerate() {
             if s.start < self.end {
                 self.engine.schedule_at(s.start, Event::Source(i as u32));
@@ -97,7 +104,15 @@ impl World {
             self.engine.schedule_in(s.interval, Event::Sample);
         }
         let end = self.end;
+        let mut since_report = 0u32;
         while let Some(event) = self.engine.next_event(end) {
+            since_report += 1;
+            if since_report == 1 << 14 {
+                since_report = 0;
+                if let Some(p) = progress {
+                    p.store(self.engine.now().as_ps(), Ordering::Relaxed);
+                }
+            }
             match event {
                 Event::Net(e) => {
                     if let Some(p) = self.net.on_event(&mut self.engine, e) {

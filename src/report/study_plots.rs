@@ -1,0 +1,501 @@
+//! `[[plot]]` entries of an experiment: charts over a study's runs.
+//!
+//! - `line`: x = a swept parameter, one line per value of `series` (another swept parameter),
+//!   y = the mean of `metric` over repetitions with its 95% confidence interval as error bars.
+//! - `bar`: the same data as grouped bars, for categorical parameters.
+//! - `cdf`: the distribution of `metric` over all runs, one curve per `series` value.
+//! - `timeseries`: a recorded time series (`metric` = `<entity>/<series metric>`) of the first
+//!   repetition of each point.
+//!
+//! `metric` names a row of `results.csv` as `scope/entity/metric`, e.g.
+//! `flow/cbr-a/throughput`.
+
+use super::plot::{
+    write_bar_chart, write_cdf_chart, write_errorbar_chart, write_line_chart, ErrorSeries,
+    LineChart, PlotError, Series,
+};
+use crate::engine::SimDuration;
+use crate::experiment::study::{PointStat, Study};
+use crate::experiment::sweep::Point;
+use crate::units::{Bytes, Rate};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PlotKind {
+    Line,
+    Bar,
+    Cdf,
+    Timeseries,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlotSpec {
+    pub kind: PlotKind,
+    /// `scope/entity/metric` (line, bar, cdf) or `entity/metric` (timeseries).
+    pub metric: String,
+    /// File name under `plots/` (default: `<kind>-<metric>` with `/` as `-`).
+    pub name: Option<String>,
+    pub title: Option<String>,
+    /// Swept parameter on the x axis (line, bar).
+    pub x: Option<String>,
+    /// Swept parameter that splits the data into series.
+    pub series: Option<String>,
+    /// Legend name of the `series` parameter (default: its last two key segments).
+    pub series_label: Option<String>,
+    /// Axis labels (defaults: the parameter or metric with its unit).
+    pub x_label: Option<String>,
+    pub y_label: Option<String>,
+}
+
+/// Parses the `plot` value of an experiment file (a list of tables).
+pub fn parse_specs(v: toml::Value) -> Result<Vec<PlotSpec>, String> {
+    let toml::Value::Array(items) = v else {
+        return Err("`plot` must be a list of tables ([[plot]])".into());
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.try_into::<PlotSpec>()
+                .map_err(|e| format!("plot[{i}]: {e} (kinds: line, bar, cdf, timeseries)"))
+        })
+        .collect()
+}
+
+impl PlotSpec {
+    /// Checks the spec against the study's swept keys.
+    pub fn check(&self, swept: &[String]) -> Result<(), String> {
+        let what = format!("plot `{}`", self.file_name());
+        let parts = self.metric.split('/').count();
+        let want = if self.kind == PlotKind::Timeseries {
+            2
+        } else {
+            3
+        };
+        if parts != want || self.metric.split('/').any(str::is_empty) {
+            return Err(format!(
+                "{what}: `metric` = {:?} must be {}",
+                self.metric,
+                if want == 3 {
+                    "scope/entity/metric, e.g. \"flow/cbr-a/throughput\""
+                } else {
+                    "entity/metric, e.g. \"cbr-a/throughput\""
+                }
+            ));
+        }
+        let known = |k: &Option<String>, role: &str| match k {
+            Some(k) if !swept.contains(k) => Err(format!(
+                "{what}: `{role}` = {k:?} is not a swept parameter (swept: {})",
+                if swept.is_empty() {
+                    "none".to_string()
+                } else {
+                    swept.join(", ")
+                }
+            )),
+            _ => Ok(()),
+        };
+        known(&self.x, "x")?;
+        known(&self.series, "series")?;
+        if matches!(self.kind, PlotKind::Line | PlotKind::Bar) && self.x.is_none() {
+            return Err(format!(
+                "{what}: a {:?} plot needs `x` (a swept parameter)",
+                self.kind
+            ));
+        }
+        if let Some(n) = &self.name {
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(format!(
+                    "{what}: `name` must use letters, digits, '-', '_', '.'"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn file_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let kind = match self.kind {
+                PlotKind::Line => "line",
+                PlotKind::Bar => "bar",
+                PlotKind::Cdf => "cdf",
+                PlotKind::Timeseries => "timeseries",
+            };
+            format!("{kind}-{}", self.metric.replace('/', "-"))
+        })
+    }
+}
+
+/// A parameter value as a number for an axis: plain numbers, or quantities in base units
+/// (bit/s, s, bytes) with the unit's name.
+fn axis_number(v: &toml::Value) -> Option<(f64, &'static str)> {
+    match v {
+        toml::Value::Integer(i) => Some((*i as f64, "")),
+        toml::Value::Float(f) => Some((*f, "")),
+        toml::Value::String(s) => {
+            if let Ok(r) = Rate::parse(s) {
+                Some((r.bps() as f64, "bit/s"))
+            } else if let Ok(d) = SimDuration::parse(s) {
+                Some((d.as_secs_f64(), "s"))
+            } else {
+                Bytes::parse(s).ok().map(|b| (b.0 as f64, "B"))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A readable scale for values of `unit` whose largest magnitude is `max`.
+pub fn scale_for(unit: &str, max: f64) -> (f64, String) {
+    let prefixed = |factor: f64, prefix: &str| (1.0 / factor, format!("{prefix}{unit}"));
+    match unit {
+        "bit/s" | "B" | "bytes" | "packets" | "events" if max >= 1e9 => prefixed(1e9, "G"),
+        "bit/s" | "B" | "bytes" | "packets" | "events" if max >= 1e6 => prefixed(1e6, "M"),
+        "bit/s" | "B" | "bytes" if max >= 1e3 => prefixed(1e3, "k"),
+        "s" if max > 0.0 && max < 1e-3 => (1e6, "µs".into()),
+        "s" if max > 0.0 && max < 1.0 => (1e3, "ms".into()),
+        _ => (1.0, unit.to_string()),
+    }
+}
+
+fn label(name: &str, unit: &str) -> String {
+    if unit.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name} ({unit})")
+    }
+}
+
+fn value_of<'a>(p: &'a Point, key: &str) -> Option<&'a toml::Value> {
+    p.assignments.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+}
+
+/// Draws every `[[plot]]` of the study; returns the files written (relative to the output).
+pub fn draw(
+    study: &Study,
+    stats: &[PointStat],
+    runs_dir: &Path,
+    plots_dir: &Path,
+) -> Result<Vec<String>, String> {
+    let mut written = Vec::new();
+    for spec in &study.plots {
+        let stem = plots_dir.join(spec.file_name());
+        let title = spec
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{}: {}", study.name, spec.metric));
+        match spec.kind {
+            PlotKind::Line | PlotKind::Bar => draw_points(study, stats, spec, &stem, &title)?,
+            PlotKind::Cdf => draw_cdf(study, runs_dir, spec, &stem, &title)?,
+            PlotKind::Timeseries => draw_timeseries(study, runs_dir, spec, &stem, &title)?,
+        }
+        .map_err(|e: PlotError| e.to_string())?;
+        written.push(format!("plots/{}.png", spec.file_name()));
+        written.push(format!("plots/{}.svg", spec.file_name()));
+    }
+    Ok(written)
+}
+
+type Drawn = Result<Result<(), PlotError>, String>;
+
+/// A short name for a dotted key in legends: its last two named segments
+/// (`topology.generate.bottleneck_link.loss.0.p` reads as `loss.p`).
+fn short_key(key: &str) -> String {
+    let named: Vec<&str> = key
+        .split('.')
+        .filter(|s| s.parse::<usize>().is_err())
+        .collect();
+    named[named.len().saturating_sub(2)..].join(".")
+}
+
+fn series_label(spec: &PlotSpec, p: &Point) -> String {
+    match &spec.series {
+        Some(k) => format!(
+            "{} = {}",
+            spec.series_label.clone().unwrap_or_else(|| short_key(k)),
+            value_of(p, k).map(Point::display_value).unwrap_or_default()
+        ),
+        None => spec.metric.clone(),
+    }
+}
+
+fn draw_points(
+    study: &Study,
+    stats: &[PointStat],
+    spec: &PlotSpec,
+    stem: &Path,
+    title: &str,
+) -> Drawn {
+    let mut parts = spec.metric.splitn(3, '/');
+    let (scope, entity, metric) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let x_key = spec.x.as_deref().unwrap_or("");
+    let rows: Vec<&PointStat> = stats
+        .iter()
+        .filter(|s| s.scope == scope && s.entity == entity && s.metric == metric)
+        .collect();
+    if rows.is_empty() {
+        return Err(format!(
+            "plot `{}`: no `{}` in the results (see results.csv for the metrics)",
+            spec.file_name(),
+            spec.metric
+        ));
+    }
+    let unit = rows[0].unit.clone();
+    let max = rows
+        .iter()
+        .map(|r| (r.summary.mean.abs() + r.summary.ci_half.abs()).max(0.0))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let (y_scale, y_unit) = scale_for(&unit, max);
+    let y_label = spec
+        .y_label
+        .clone()
+        .unwrap_or_else(|| label(metric, &y_unit));
+    // Group rows into series, keeping first-appearance order.
+    let mut groups: Vec<(String, Vec<(&Point, &PointStat)>)> = Vec::new();
+    for r in rows {
+        let p = &study.sweep.points[r.point];
+        let l = series_label(spec, p);
+        match groups.iter_mut().find(|(g, _)| *g == l) {
+            Some((_, v)) => v.push((p, r)),
+            None => groups.push((l, vec![(p, r)])),
+        }
+    }
+    let ci = |s: &PointStat| {
+        if s.summary.ci_half.is_finite() {
+            s.summary.ci_half
+        } else {
+            0.0
+        }
+    };
+    if spec.kind == PlotKind::Bar {
+        let mut categories: Vec<String> = Vec::new();
+        for (_, members) in &groups {
+            for (p, _) in members {
+                let c = value_of(p, x_key)
+                    .map(Point::display_value)
+                    .unwrap_or_default();
+                if !categories.contains(&c) {
+                    categories.push(c);
+                }
+            }
+        }
+        let series: Vec<ErrorSeries> = groups
+            .iter()
+            .map(|(l, members)| ErrorSeries {
+                label: l.clone(),
+                points: members
+                    .iter()
+                    .map(|(p, s)| {
+                        let c = value_of(p, x_key)
+                            .map(Point::display_value)
+                            .unwrap_or_default();
+                        let i = categories.iter().position(|x| *x == c).unwrap_or(0);
+                        (i as f64, s.summary.mean * y_scale, ci(s) * y_scale)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let x_label = spec.x_label.clone().unwrap_or_else(|| x_key.to_string());
+        return Ok(write_bar_chart(
+            stem,
+            title,
+            &x_label,
+            &y_label,
+            &categories,
+            &series,
+        ));
+    }
+    let mut x_unit = "";
+    let mut x_max: f64 = 0.0;
+    for (_, members) in &groups {
+        for (p, _) in members {
+            let Some((x, u)) = value_of(p, x_key).and_then(axis_number) else {
+                return Err(format!(
+                    "plot `{}`: `{x_key}` has non-numeric values; use kind = \"bar\"",
+                    spec.file_name()
+                ));
+            };
+            x_unit = u;
+            x_max = x_max.max(x.abs());
+        }
+    }
+    let (x_scale, x_unit) = scale_for(x_unit, x_max);
+    let series: Vec<ErrorSeries> = groups
+        .iter()
+        .map(|(l, members)| {
+            let mut points: Vec<(f64, f64, f64)> = members
+                .iter()
+                .filter_map(|(p, s)| {
+                    let (x, _) = value_of(p, x_key).and_then(axis_number)?;
+                    Some((x * x_scale, s.summary.mean * y_scale, ci(s) * y_scale))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            ErrorSeries {
+                label: l.clone(),
+                points,
+            }
+        })
+        .collect();
+    let x_label = spec
+        .x_label
+        .clone()
+        .unwrap_or_else(|| label(x_key, &x_unit));
+    Ok(write_errorbar_chart(
+        stem, title, &x_label, &y_label, &series,
+    ))
+}
+
+fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title: &str) -> Drawn {
+    let mut parts = spec.metric.splitn(3, '/');
+    let (scope, entity, metric) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut unit = String::new();
+    for r in &study.runs {
+        let rows =
+            crate::experiment::study::read_result_rows(&runs_dir.join(&r.id).join("results.csv"))?;
+        let l = series_label(spec, &study.sweep.points[r.point]);
+        for row in rows {
+            if row.scope == scope && row.entity == entity && row.metric == metric {
+                unit = row.unit.clone();
+                match samples.iter_mut().find(|(g, _)| *g == l) {
+                    Some((_, v)) => v.push(row.value),
+                    None => samples.push((l.clone(), vec![row.value])),
+                }
+            }
+        }
+    }
+    if samples.is_empty() {
+        return Err(format!(
+            "plot `{}`: no `{}` in the results",
+            spec.file_name(),
+            spec.metric
+        ));
+    }
+    let max = samples
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let (scale, u) = scale_for(&unit, max);
+    for (_, v) in &mut samples {
+        v.iter_mut().for_each(|x| *x *= scale);
+    }
+    let x_label = spec.x_label.clone().unwrap_or_else(|| label(metric, &u));
+    Ok(write_cdf_chart(stem, title, &x_label, &samples))
+}
+
+fn draw_timeseries(
+    study: &Study,
+    runs_dir: &Path,
+    spec: &PlotSpec,
+    stem: &Path,
+    title: &str,
+) -> Drawn {
+    let (entity, metric) = spec.metric.split_once('/').unwrap_or(("", ""));
+    let mut series: Vec<Series> = Vec::new();
+    let mut unit = String::new();
+    for r in study.runs.iter().filter(|r| r.rep == 0) {
+        let path = runs_dir.join(&r.id).join("timeseries.csv");
+        let mut rd =
+            csv::Reader::from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let h = rd.headers().map_err(|e| e.to_string())?.clone();
+        let col = |n: &str| {
+            h.iter()
+                .position(|x| x == n)
+                .ok_or(format!("{}: no {n} column", path.display()))
+        };
+        let (t, e, m, v, u) = (
+            col("time")?,
+            col("entity")?,
+            col("metric")?,
+            col("value")?,
+            col("unit")?,
+        );
+        let mut points = Vec::new();
+        for rec in rd.records() {
+            let rec = rec.map_err(|e| e.to_string())?;
+            if &rec[e] == entity && &rec[m] == metric {
+                unit = rec[u].to_string();
+                points.push((
+                    rec[t].parse().unwrap_or(f64::NAN),
+                    rec[v].parse().unwrap_or(f64::NAN),
+                ));
+            }
+        }
+        let p = &study.sweep.points[r.point];
+        let label = if study.sweep.keys().is_empty() {
+            spec.metric.clone()
+        } else {
+            match &spec.series {
+                Some(_) => series_label(spec, p),
+                None => p
+                    .assignments
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", Point::display_value(v)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        };
+        series.push(Series { label, points });
+    }
+    if series.iter().all(|s| s.points.is_empty()) {
+        return Err(format!(
+            "plot `{}`: no time series `{}` (record it: [record] flows/links)",
+            spec.file_name(),
+            spec.metric
+        ));
+    }
+    let t_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(0.0, f64::max);
+    let y_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1.abs()))
+        .fold(0.0, f64::max);
+    let (ts, tu) = scale_for("s", t_max);
+    let (ys, yu) = scale_for(&unit, y_max);
+    for s in &mut series {
+        s.points.iter_mut().for_each(|p| *p = (p.0 * ts, p.1 * ys));
+    }
+    let x_label = spec.x_label.clone().unwrap_or_else(|| label("time", &tu));
+    let y_label = spec.y_label.clone().unwrap_or_else(|| label(metric, &yu));
+    Ok(write_line_chart(
+        stem,
+        &LineChart {
+            title,
+            x_label: &x_label,
+            y_label: &y_label,
+            series: &series,
+        },
+    ))
+}
+
+/// Groups stats by point for report tables: `(point, metric key) -> stat`.
+pub fn index_stats(stats: &[PointStat]) -> BTreeMap<(usize, String), &PointStat> {
+    stats
+        .iter()
+        .map(|s| {
+            (
+                (s.point, format!("{}/{}/{}", s.scope, s.entity, s.metric)),
+                s,
+            )
+        })
+        .collect()
+}
