@@ -18,7 +18,7 @@ need_root() {
     fi
 }
 
-install() {
+install_packages() {
     need_root
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null \
         && command -v sbatch >/dev/null && command -v munged >/dev/null; then
@@ -38,9 +38,9 @@ start() {
     need_root
     mkdir -p "$STATE" /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
     if [ -f "$PIDS" ]; then
-        local all=1
-        while read -r name pid; do alive "$name" "$pid" || all=0; done <"$PIDS"
-        if [ "$all" = 1 ]; then
+        local up=0
+        while read -r name pid; do alive "$name" "$pid" && up=$((up + 1)); done <"$PIDS"
+        if [ "$up" = 3 ]; then
             echo "slurm-local: already running"
             return
         fi
@@ -129,7 +129,7 @@ stop() {
 }
 
 case "${1:-}" in
-    install) install ;;
+    install) install_packages ;;
     start) start ;;
     stop) stop ;;
     *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;

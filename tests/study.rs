@@ -47,7 +47,12 @@ fn assert_same_tree(a: &Path, b: &Path) {
         b.display()
     );
     for (k, v) in &ta {
-        assert!(v == &tb[k], "{k} differs between {} and {}", a.display(), b.display());
+        assert!(
+            v == &tb[k],
+            "{k} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
     }
 }
 
@@ -112,7 +117,10 @@ fn one_and_two_threads_and_three_shards_give_identical_bytes() {
 
     // Merging an incomplete set of shards is refused, naming the missing runs.
     let err = merge(&shard_dirs[..2], Some(tmp.join("partial-merge")), false).unwrap_err();
-    assert!(err.to_string().contains("none of the shard folders"), "{err}");
+    assert!(
+        err.to_string().contains("none of the shard folders"),
+        "{err}"
+    );
     assert!(!tmp.join("partial-merge").exists());
     let _ = std::fs::remove_dir_all(&tmp);
 }
@@ -241,7 +249,10 @@ fn kill_minus_nine_loses_no_finished_run() {
     child.wait().unwrap();
     let kept = finished(&runs);
     let interrupted = !out.exists();
-    assert!(interrupted, "the sweep finished before it could be killed; make it longer");
+    assert!(
+        interrupted,
+        "the sweep finished before it could be killed; make it longer"
+    );
     let resumed = std::process::Command::new(bin)
         .args(args(&out, &["--resume"]))
         .output()
