@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 use dwcp_sim::experiment::run::{run_file, RunOptions};
 use dwcp_sim::experiment::study::{execute, execute_run_to, merge, Study, StudyOptions};
+use dwcp_sim::experiment::suite::Suite;
 use dwcp_sim::experiment::LoadedExperiment;
 use dwcp_sim::net::Topology;
 use std::path::{Path, PathBuf};
@@ -146,6 +147,37 @@ fn dispatch(cmd: Command) -> Result<()> {
             let mut overrides = set;
             if let Some(s) = seed {
                 overrides.push(format!("seed={s}"));
+            }
+            if is_suite_file(&experiment)? {
+                if !overrides.is_empty() || point.is_some() || list_runs {
+                    bail!("{} is a suite: --set, --seed, --point and --list-runs apply to its member experiments; run those directly", experiment.display());
+                }
+                let suite = Suite::load(&experiment)?;
+                let started = std::time::Instant::now(); // wall time for the console only
+                let dir = dwcp_sim::experiment::suite::execute(
+                    &suite,
+                    &StudyOptions {
+                        out,
+                        jobs,
+                        resume,
+                        shard: shard.as_deref().map(parse_shard).transpose()?,
+                        quiet,
+                        no_plots,
+                    },
+                )?;
+                println!(
+                    "{}: {} experiments, {} runs in {:.2} s wall",
+                    suite.name,
+                    suite.members.len(),
+                    suite
+                        .members
+                        .iter()
+                        .map(|(_, s)| s.runs.len())
+                        .sum::<usize>(),
+                    started.elapsed().as_secs_f64()
+                );
+                println!("report in {}", dir.join("REPORT.md").display());
+                return Ok(());
             }
             let study = Study::load(&experiment, &overrides)?;
             if list_runs {
@@ -291,6 +323,39 @@ fn dispatch(cmd: Command) -> Result<()> {
     }
 }
 
+/// One line about an experiment, study or suite file for `list`.
+fn describe_experiment(f: &Path) -> String {
+    if is_suite_file(f).unwrap_or(false) {
+        return Suite::load(f)
+            .map(|s| {
+                format!(
+                    "{} — suite of {} experiments: {}",
+                    s.name,
+                    s.members.len(),
+                    s.description
+                )
+            })
+            .unwrap_or_else(|e| format!("INVALID: {e}"));
+    }
+    match Study::load(f, &[]) {
+        Ok(s) if s.sweep.is_study => {
+            let d = &s.runs[0].exp.config.description;
+            format!("{} — {} ({} runs)", s.name, d, s.runs.len())
+        }
+        Ok(s) => format!("{} — {}", s.name, s.runs[0].exp.config.description),
+        Err(e) => format!("INVALID: {e}"),
+    }
+}
+
+/// Whether a file is a suite (has a `[suite]` table).
+fn is_suite_file(path: &Path) -> Result<bool> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read experiment file {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("in experiment file {}: {e}", path.display()))?;
+    Ok(dwcp_sim::experiment::suite::is_suite(&table))
+}
+
 /// Parses `--shard I/N`.
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
     let parsed = text
@@ -312,7 +377,38 @@ fn is_experiment(path: &Path) -> Result<bool> {
 }
 
 fn validate(file: &Path) -> Result<()> {
+    if is_suite_file(file)? {
+        let suite = Suite::load(file)?;
+        for (id, st) in &suite.members {
+            let exp = &st.runs[0].exp;
+            let topo = dwcp_sim::scenario::topology_of(exp)?;
+            dwcp_sim::scenario::build(exp, &topo, exp.config.seed)?;
+            println!(
+                "  {id}: {} ({} runs) is valid",
+                st.path.display(),
+                st.runs.len()
+            );
+        }
+        println!("{}: suite `{}` is valid", file.display(), suite.name);
+        return Ok(());
+    }
     if is_experiment(file)? {
+        let study = Study::load(file, &[])?;
+        if study.sweep.is_study {
+            for r in &study.runs {
+                let topo = dwcp_sim::scenario::topology_of(&r.exp)?;
+                dwcp_sim::scenario::build(&r.exp, &topo, r.exp.config.seed)?;
+            }
+            println!(
+                "{}: study `{}` is valid ({} points x {} repetitions = {} runs)",
+                file.display(),
+                study.name,
+                study.sweep.points.len(),
+                study.sweep.repetitions,
+                study.runs.len()
+            );
+            return Ok(());
+        }
         let exp = LoadedExperiment::load(file, &[])?;
         let topo = dwcp_sim::scenario::topology_of(&exp)?;
         dwcp_sim::scenario::build(&exp, &topo, exp.config.seed)?;
@@ -353,9 +449,7 @@ fn list(dir: &Path) -> Result<()> {
         for f in files {
             found = true;
             let summary = if kind == "experiment" {
-                LoadedExperiment::load(&f, &[])
-                    .map(|e| format!("{} — {}", e.config.name, e.config.description))
-                    .unwrap_or_else(|e| format!("INVALID: {e}"))
+                describe_experiment(&f)
             } else {
                 Topology::load(&f)
                     .map(|t| {

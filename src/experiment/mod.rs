@@ -7,6 +7,7 @@ pub mod progress;
 pub mod run;
 pub mod slurm;
 pub mod study;
+pub mod suite;
 pub mod sweep;
 
 pub use config::{ConfigError, ExperimentConfig, LoadedExperiment};

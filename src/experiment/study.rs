@@ -298,6 +298,10 @@ pub fn execute(study: &Study, opts: &StudyOptions) -> Result<StudyOutcome, RunEr
         Some(_) => target.clone(),
         None => partial_dir(&target).map_err(|e| io_err(&target, e))?,
     };
+    if opts.resume && opts.shard.is_none() && !work.exists() && target.join("runs").is_dir() {
+        // Resuming after the output was completed (e.g. the sweep grew): start from its runs.
+        copy_runs(&target.join("runs"), &work.join("runs")).map_err(|e| io_err(&work, e))?;
+    }
     prepare_work_dir(&work, opts.resume, opts.shard.is_some()).map_err(|e| io_err(&work, e))?;
     let runs_dir = work.join("runs");
     fs::create_dir_all(&runs_dir).map_err(|e| io_err(&runs_dir, e))?;
@@ -345,7 +349,7 @@ pub fn execute(study: &Study, opts: &StudyOptions) -> Result<StudyOutcome, RunEr
 
 /// `<parent>/.<name>.partial`: where an unsharded study accumulates until complete. Its
 /// name is fixed so `--resume` finds it after a crash.
-fn partial_dir(target: &Path) -> std::io::Result<PathBuf> {
+pub fn partial_dir(target: &Path) -> std::io::Result<PathBuf> {
     let parent = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -357,6 +361,29 @@ fn partial_dir(target: &Path) -> std::io::Result<PathBuf> {
         )
     })?;
     Ok(parent.join(format!(".{}.partial", name.to_string_lossy())))
+}
+
+/// Copies finished run folders (not hidden leftovers) from one `runs/` to another.
+fn copy_runs(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for run in fs::read_dir(from)? {
+        let run = run?;
+        if run.file_name().to_string_lossy().starts_with('.') || !run.path().is_dir() {
+            continue;
+        }
+        copy_dir_files(&run.path(), &to.join(run.file_name()))?;
+    }
+    Ok(())
+}
+
+/// Copies the files of one folder (not recursive) into another.
+fn copy_dir_files(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for f in fs::read_dir(from)? {
+        let f = f?;
+        fs::copy(f.path(), to.join(f.file_name()))?;
+    }
+    Ok(())
 }
 
 /// Empties a work folder unless resuming; refuses to empty a folder that is not ours.
@@ -801,12 +828,7 @@ pub fn merge(
                 r.id
             );
         };
-        let dst = runs_dir.join(&r.id);
-        fs::create_dir_all(&dst)?;
-        for e in fs::read_dir(&src)? {
-            let e = e?;
-            fs::copy(e.path(), dst.join(e.file_name()))?;
-        }
+        copy_dir_files(&src, &runs_dir.join(&r.id))?;
     }
     aggregate(&study, &work, no_plots)?;
     Ok(replace_dir(&work, &target)?)

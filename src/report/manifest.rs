@@ -43,3 +43,51 @@ pub fn git_state() -> (Option<String>, Option<bool>) {
         .map(|s| !s.is_empty());
     (rev, dirty)
 }
+
+/// The machine a suite ran on, for the report's test-environment section. Read from
+/// `/proc` and `/etc/os-release` where present; `unknown` elsewhere.
+#[derive(Clone, Debug, Serialize)]
+pub struct Environment {
+    pub cpu: String,
+    pub cores: usize,
+    pub os: String,
+    pub kernel: String,
+    pub rustc: String,
+    pub memory_gib: f64,
+}
+
+impl Environment {
+    pub fn detect() -> Environment {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let os = read("/etc/os-release")
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_else(|| std::env::consts::OS.to_string());
+        let kernel = read("/proc/sys/kernel/osrelease").trim().to_string();
+        let memory_gib = read("/proc/meminfo")
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kib| (kib / 1024.0 / 1024.0 * 10.0).round() / 10.0)
+            .unwrap_or(0.0);
+        Environment {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os,
+            kernel: if kernel.is_empty() {
+                "unknown".into()
+            } else {
+                kernel
+            },
+            rustc: env!("DWCP_RUSTC_VERSION").to_string(),
+            memory_gib,
+        }
+    }
+}

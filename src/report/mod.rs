@@ -5,5 +5,6 @@ pub mod charts;
 pub mod csv_out;
 pub mod manifest;
 pub mod output;
+pub mod phase5;
 pub mod plot;
 pub mod study_plots;

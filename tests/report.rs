@@ -1,0 +1,78 @@
+//! The Phase 5 suite on a tiny configuration: the report has the seed's sections, simulated
+//! cells carry values with intervals and a met/missed status, the rest say "not simulated
+//! yet", no [PENDING] survives, and the output is the same bytes on a second run.
+
+use dwcp_sim::experiment::study::StudyOptions;
+use dwcp_sim::experiment::suite::{execute, Suite};
+use std::path::{Path, PathBuf};
+
+fn tiny_suite(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("phase5")).unwrap();
+    let member = std::fs::read_to_string("experiments/phase5/fabric-scaling.toml")
+        .unwrap()
+        .replace("duration = \"2ms\"", "duration = \"200us\"")
+        .replace("leaves = [2, 10, 25, 50]", "leaves = [2, 4]")
+        .replace(
+            "hosts_per_leaf = [5, 10, 20, 20]",
+            "hosts_per_leaf = [5, 25]",
+        )
+        .replace("repetitions = 3", "repetitions = 2");
+    std::fs::write(dir.join("phase5/fabric-scaling.toml"), member).unwrap();
+    let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
+    std::fs::write(dir.join("phase5.toml"), suite).unwrap();
+    dir.join("phase5.toml")
+}
+
+#[test]
+fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
+    let tmp = std::env::temp_dir().join(format!("dwcp-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let file = tiny_suite(&tmp);
+    let suite = Suite::load(&file).unwrap();
+    let opts = |out: &str, jobs| StudyOptions {
+        out: Some(tmp.join(out)),
+        jobs: Some(jobs),
+        quiet: true,
+        ..Default::default()
+    };
+    let a = execute(&suite, &opts("a", 1)).unwrap();
+    let b = execute(&suite, &opts("b", 2)).unwrap();
+    let report = std::fs::read_to_string(a.join("REPORT.md")).unwrap();
+    assert_eq!(
+        report,
+        std::fs::read_to_string(b.join("REPORT.md")).unwrap()
+    );
+
+    let seed = include_str!("../docs/reference/phase5-seed-report.md");
+    // Every numbered section heading of the seed is in the report.
+    for line in seed
+        .lines()
+        .filter(|l| l.starts_with("## ") || l.starts_with("### 1."))
+    {
+        let title = line.trim_start_matches('#').trim();
+        let title = title.split(" (").next().unwrap();
+        assert!(report.contains(title), "section {title:?} missing");
+    }
+    assert!(!report.contains("PENDING"), "a [PENDING] cell survived");
+    assert!(report.contains("**not simulated yet**"));
+    // The simulated section: 10 hosts (baseline) and 100 hosts with a status.
+    let row100 = report
+        .lines()
+        .find(|l| l.starts_with("| 100 |"))
+        .expect("a 100-host row");
+    assert!(row100.contains(" ± "), "{row100}");
+    assert!(
+        row100.contains("met") || row100.contains("missed"),
+        "{row100}"
+    );
+    assert!(report.contains("| 10 | "));
+    assert!(a
+        .join("fabric-scaling/plots/throughput-vs-hosts.png")
+        .exists());
+    assert!(a.join("fabric-scaling/summary.csv").exists());
+    // The environment section is filled from the machine.
+    assert!(report.contains("- **Compiler:** rustc"));
+    let manifest = std::fs::read_to_string(a.join("manifest.json")).unwrap();
+    assert!(manifest.contains("\"environment\""));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
