@@ -424,7 +424,6 @@ fn run_parallel(
     runs_dir: &Path,
     opts: &StudyOptions,
 ) -> Result<Vec<RunMeta>, RunError> {
-    use rayon::prelude::*;
     let jobs = opts
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -441,22 +440,47 @@ fn run_parallel(
         .iter()
         .map(|r| r.exp.config.duration.0.as_ps())
         .collect();
-    let results: Vec<Result<RunMeta, RunError>> = std::thread::scope(|s| {
+    // Longest runs first (estimated as nodes x virtual duration), each worker taking the next
+    // from a shared counter: greedy longest-processing-time scheduling, so one big run does
+    // not start last. Order affects wall time only; results are stored by run index.
+    let cost = |r: &RunSpec| {
+        let nodes = scenario::topology_of(&r.exp).map_or(1, |t| t.nodes.len()) as u128;
+        nodes * r.exp.config.duration.0.as_ps() as u128
+    };
+    let mut order: Vec<usize> = (0..todo.len()).collect();
+    let costs: Vec<u128> = todo.iter().map(|r| cost(r)).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(costs[i]));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<RunMeta, RunError>>>> =
+        todo.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
         let ticker = bar.spawn_ticker(s, &progress, ends, &finished);
-        let out = pool.install(|| {
-            todo.par_iter()
-                .zip(progress.par_iter())
-                .map(|(r, p)| {
-                    let res = execute_run(r, runs_dir, Some(p));
-                    p.store(r.exp.config.duration.0.as_ps(), Ordering::Relaxed);
+        pool.scope(|ps| {
+            for _ in 0..jobs {
+                ps.spawn(|_| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
+                    let r = todo[i];
+                    let res = execute_run(r, runs_dir, Some(&progress[i]));
+                    progress[i].store(r.exp.config.duration.0.as_ps(), Ordering::Relaxed);
                     finished.fetch_add(1, Ordering::Relaxed);
-                    res
-                })
-                .collect()
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(res);
+                    }
+                });
+            }
         });
         bar.stop(ticker);
-        out
     });
+    let results: Vec<Result<RunMeta, RunError>> = slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .ok()
+                .flatten()
+                .expect("every run index is taken by exactly one worker")
+        })
+        .collect();
     // Report the first failure in run order; the finished runs stay on disk for --resume.
     results.into_iter().collect()
 }
