@@ -181,11 +181,19 @@ fn dispatch(cmd: Command) -> Result<()> {
             }
             let study = Study::load(&experiment, &overrides)?;
             if list_runs {
+                // Written, not println!, so `--list-runs | head` ends quietly on a closed pipe.
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
                 for r in &study.runs {
-                    println!(
+                    let line = writeln!(
+                        stdout,
                         "{} point={} rep={} seed={} {}",
                         r.id, r.point, r.rep, r.exp.config.seed, r.point_values
                     );
+                    match line {
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+                        other => other?,
+                    }
                 }
                 return Ok(());
             }

@@ -97,6 +97,17 @@ const CASES: &[Case] = &[
     ("exp_topology_file_with_link_defaults.toml", V, &["{name}", "`file`", "link_defaults"]),
     ("exp_sample_interval_tiny.toml", V, &["{name}", "`record.sample_interval`", "at most 1000000"]),
     ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "name=a/b"], &["dumbbell-cbr.toml", "`name` = \"a/b\"", "folder name"]),
+    // Sweeps, plots and suites.
+    ("sweep_filter_unknown_key.toml", V, &["{name}", "`sweep.filter`", "`flows.0.ratee` is not a swept parameter", "flows.0.rate"]),
+    ("sweep_zip_unequal.toml", V, &["{name}", "`sweep.zip`", "3 values", "equal lengths"]),
+    ("sweep_seed_list.toml", V, &["{name}", "`seed` cannot be swept", "sweep.repetitions"]),
+    ("sweep_bad_value_at_point.toml", R, &["{name}", "point 1", "flows.0.rate=\"fast\"", "`fast` is not a rate"]),
+    ("sweep_plot_unknown_x.toml", V, &["{name}", "plot", "`x` = \"flows.0.packet_size\"", "not a swept parameter", "flows.0.rate"]),
+    ("sweep_range_zero_step.toml", V, &["{name}", "`flows.0.packet_size`", "step > 0"]),
+    ("suite_unknown_report.toml", R, &["{name}", "`suite.report`", "phase6", "allowed: phase5"]),
+    ("", &["run", "{good}", "--out", "{out}", "--shard", "3/2"], &["--shard \"3/2\"", "0 <= I < N"]),
+    ("", &["run", "{good}", "--out", "{out}", "--point", "4"], &["--point 4", "1 points", "not one of them"]),
+    ("", &["merge", "{out}"], &["shard.json", "is this a shard folder?"]),
 ];
 
 /// Cases that fail today (src bug or poor message). Printed, not asserted.
