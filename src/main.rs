@@ -263,6 +263,7 @@ fn dispatch(cmd: Command) -> Result<()> {
                     out,
                     overrides,
                     no_plots,
+                    quiet,
                 },
             )?;
             let m = &outcome.manifest;

@@ -60,6 +60,7 @@ fn same_experiment_twice_gives_identical_bytes() {
             out: Some(root.join(format!("run{i}"))),
             overrides: short_dumbbell(),
             no_plots: false,
+            quiet: true,
         };
         outs.push(run_file(&exp, &opts).expect("run"));
     }

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub overrides: Vec<String>,
     /// Skip plots (tests, benchmarks).
     pub no_plots: bool,
+    /// No progress bar.
+    pub quiet: bool,
 }
 
 pub struct RunOutcome {
@@ -83,7 +85,20 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
     let staged = StagedDir::new(&target).map_err(|e| out_err(&e))?;
 
     let started = std::time::Instant::now(); // wall time for the manifest only
-    let records = world.run();
+    let progress = std::sync::atomic::AtomicU64::new(0);
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let bar = super::progress::Bar::new(1, opts.quiet);
+    let records = std::thread::scope(|s| {
+        let ticker = bar.spawn_ticker(
+            s,
+            std::slice::from_ref(&progress),
+            vec![exp.config.duration.0.as_ps()],
+            &finished,
+        );
+        let records = world.run_observed(Some(&progress));
+        bar.stop(ticker);
+        records
+    });
     let wall_s = started.elapsed().as_secs_f64();
     let dir = staged.path().to_path_buf();
     let run_cols = run_columns(&exp, &opts.overrides);
