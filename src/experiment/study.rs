@@ -15,7 +15,6 @@ use super::sweep::{self, Point, Sweep};
 use crate::engine::rng::stable_hash;
 use crate::metrics::summary::Summary;
 use crate::report::csv_out::{write_results, write_timeseries, RunColumns};
-use crate::report::manifest::git_state;
 use crate::report::output::{replace_dir, StagedDir};
 use crate::report::study_plots::{self, PlotSpec};
 use crate::scenario;
@@ -556,26 +555,34 @@ pub struct ResultRow {
     pub value: f64,
 }
 
-/// Reads the tail columns of a results.csv.
-pub fn read_result_rows(path: &Path) -> Result<Vec<ResultRow>, String> {
+/// Opens a CSV and finds the named columns (an error names the file and the column).
+pub fn open_csv(
+    path: &Path,
+    names: &[&str],
+) -> Result<(csv::Reader<fs::File>, Vec<usize>), String> {
     let mut rd = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let headers = rd
         .headers()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| format!("{}: no `{name}` column", path.display()))
+    let cols = names
+        .iter()
+        .map(|name| {
+            headers
+                .iter()
+                .position(|h| h == *name)
+                .ok_or_else(|| format!("{}: no `{name}` column", path.display()))
+        })
+        .collect::<Result<Vec<usize>, String>>()?;
+    Ok((rd, cols))
+}
+
+/// Reads the tail columns of a results.csv.
+pub fn read_result_rows(path: &Path) -> Result<Vec<ResultRow>, String> {
+    let (mut rd, cols) = open_csv(path, &["scope", "entity", "metric", "value", "unit"])?;
+    let [s, e, m, v, u] = cols[..] else {
+        unreachable!("open_csv returns one index per name")
     };
-    let (s, e, m, v, u) = (
-        col("scope")?,
-        col("entity")?,
-        col("metric")?,
-        col("value")?,
-        col("unit")?,
-    );
     let mut rows = Vec::new();
     for rec in rd.records() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
@@ -702,12 +709,8 @@ pub fn aggregate(study: &Study, dir: &Path, no_plots: bool) -> Result<(), RunErr
         .iter()
         .filter_map(|r| read_meta(&runs_dir.join(&r.id)))
         .collect();
-    let (git_revision, git_dirty) = git_state();
-    let manifest = serde_json::json!({
-        "tool": "dwcp-sim",
-        "crate_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": git_revision,
-        "git_dirty": git_dirty,
+    let mut manifest = crate::report::manifest::provenance();
+    let fields = serde_json::json!({
         "experiment": study.name,
         "config_file": study.path.display().to_string(),
         "study_hash": format!("{:016x}", study.hash),
@@ -722,6 +725,9 @@ pub fn aggregate(study: &Study, dir: &Path, no_plots: bool) -> Result<(), RunErr
         })).collect::<Vec<_>>(),
         "files": files,
     });
+    if let serde_json::Value::Object(f) = fields {
+        manifest.extend(f);
+    }
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| io_err(dir, e))?;
     fs::write(dir.join("manifest.json"), json + "\n").map_err(|e| io_err(dir, e))?;
     Ok(())

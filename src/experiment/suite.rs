@@ -143,12 +143,8 @@ pub fn execute(suite: &Suite, opts: &StudyOptions) -> Result<PathBuf, RunError> 
     let env = crate::report::manifest::Environment::detect();
     let report = crate::report::phase5::write(suite, &results, &env);
     std::fs::write(work.join("REPORT.md"), report).map_err(|e| io(&work, &e))?;
-    let (git_revision, git_dirty) = crate::report::manifest::git_state();
-    let manifest = serde_json::json!({
-        "tool": "dwcp-sim",
-        "crate_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": git_revision,
-        "git_dirty": git_dirty,
+    let mut manifest = crate::report::manifest::provenance();
+    let fields = serde_json::json!({
         "suite": suite.name,
         "config_file": suite.path.display().to_string(),
         "environment": env,
@@ -160,6 +156,9 @@ pub fn execute(suite: &Suite, opts: &StudyOptions) -> Result<PathBuf, RunError> 
             "runs": s.runs.len(),
         })).collect::<Vec<_>>(),
     });
+    if let serde_json::Value::Object(f) = fields {
+        manifest.extend(f);
+    }
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| io(&work, &e))?;
     std::fs::write(work.join("manifest.json"), json + "\n").map_err(|e| io(&work, &e))?;
     replace_dir(&work, &target).map_err(|e| io(&target, &e))

@@ -91,3 +91,14 @@ impl Environment {
         }
     }
 }
+
+/// The provenance fields every aggregate manifest starts with: tool, version, git state.
+pub fn provenance() -> serde_json::Map<String, serde_json::Value> {
+    let (git_revision, git_dirty) = git_state();
+    let mut m = serde_json::Map::new();
+    m.insert("tool".into(), "dwcp-sim".into());
+    m.insert("crate_version".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("git_revision".into(), git_revision.into());
+    m.insert("git_dirty".into(), git_dirty.into());
+    m
+}

@@ -120,6 +120,13 @@ impl PlotSpec {
         Ok(())
     }
 
+    /// `(scope, entity, metric)` of a `scope/entity/metric` spec (checked by [`Self::check`]).
+    fn metric_parts(&self) -> (&str, &str, &str) {
+        let mut parts = self.metric.splitn(3, '/');
+        let mut next = || parts.next().unwrap_or("");
+        (next(), next(), next())
+    }
+
     pub fn file_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| {
             let kind = match self.kind {
@@ -233,12 +240,7 @@ fn draw_points(
     stem: &Path,
     title: &str,
 ) -> Drawn {
-    let mut parts = spec.metric.splitn(3, '/');
-    let (scope, entity, metric) = (
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-    );
+    let (scope, entity, metric) = spec.metric_parts();
     let x_key = spec.x.as_deref().unwrap_or("");
     let rows: Vec<&PointStat> = stats
         .iter()
@@ -359,12 +361,7 @@ fn draw_points(
 }
 
 fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title: &str) -> Drawn {
-    let mut parts = spec.metric.splitn(3, '/');
-    let (scope, entity, metric) = (
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-    );
+    let (scope, entity, metric) = spec.metric_parts();
     let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
     let mut unit = String::new();
     for r in &study.runs {
@@ -412,21 +409,13 @@ fn draw_timeseries(
     let mut unit = String::new();
     for r in study.runs.iter().filter(|r| r.rep == 0) {
         let path = runs_dir.join(&r.id).join("timeseries.csv");
-        let mut rd =
-            csv::Reader::from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let h = rd.headers().map_err(|e| e.to_string())?.clone();
-        let col = |n: &str| {
-            h.iter()
-                .position(|x| x == n)
-                .ok_or(format!("{}: no {n} column", path.display()))
+        let (mut rd, cols) = crate::experiment::study::open_csv(
+            &path,
+            &["time", "entity", "metric", "value", "unit"],
+        )?;
+        let [t, e, m, v, u] = cols[..] else {
+            unreachable!("open_csv returns one index per name")
         };
-        let (t, e, m, v, u) = (
-            col("time")?,
-            col("entity")?,
-            col("metric")?,
-            col("value")?,
-            col("unit")?,
-        );
         let mut points = Vec::new();
         for rec in rd.records() {
             let rec = rec.map_err(|e| e.to_string())?;
