@@ -273,3 +273,82 @@ fn kill_minus_nine_loses_no_finished_run() {
     assert_same_tree(&fresh, &out);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[test]
+fn every_plot_kind_is_drawn_from_a_study() {
+    let tmp = temp_dir("plots");
+    let file = tmp.join("plots.toml");
+    std::fs::write(
+        &file,
+        r#"name = "plot-kinds"
+duration = "20ms"
+[topology.generate]
+kind = "dumbbell"
+hosts_per_side = 1
+access_link = { rate = "10Gbps", delay = "10us" }
+bottleneck_link = { rate = "1Gbps", delay = "1ms", queue_packets = 32 }
+[[flows]]
+name = "load"
+app = "poisson"
+src = "l0"
+dst = "r0"
+rate = ["400Mbps", "900Mbps"]
+[record]
+sample_interval = "1ms"
+[sweep]
+repetitions = 3
+[[plot]]
+kind = "line"
+metric = "flow/load/throughput"
+x = "flows.0.rate"
+[[plot]]
+kind = "bar"
+metric = "flow/load/delay_p99"
+x = "flows.0.rate"
+[[plot]]
+kind = "cdf"
+metric = "flow/load/delay_mean"
+series = "flows.0.rate"
+[[plot]]
+kind = "timeseries"
+metric = "flow/load/throughput"
+"#,
+    )
+    .unwrap();
+    let study = Study::load(&file, &[]).unwrap();
+    let out = tmp.join("out");
+    run(&study, &out, 2);
+    for stem in [
+        "line-flow-load-throughput",
+        "bar-flow-load-delay_p99",
+        "cdf-flow-load-delay_mean",
+        "timeseries-flow-load-throughput",
+    ] {
+        for ext in ["png", "svg"] {
+            let p = out.join("plots").join(format!("{stem}.{ext}"));
+            let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            assert!(size > 1000, "{} missing or empty", p.display());
+        }
+    }
+    // Units on axes: the line plot's x axis reads in Mbit/s, its y axis in Mbit/s.
+    let svg = std::fs::read_to_string(out.join("plots/line-flow-load-throughput.svg")).unwrap();
+    assert!(svg.contains("flows.0.rate (Mbit/s)"), "x label with unit");
+    assert!(svg.contains("throughput (Mbit/s)"), "y label with unit");
+    // The summary has one row per point and metric with n = 3 and an interval around the mean.
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let row = summary
+        .lines()
+        .find(|l| l.contains(",flow,load,throughput,"))
+        .unwrap();
+    let cells: Vec<&str> = row.split(',').collect();
+    let n = cells.len();
+    let (count, mean, lo, hi): (u32, f64, f64, f64) = (
+        cells[n - 5].parse().unwrap(),
+        cells[n - 4].parse().unwrap(),
+        cells[n - 2].parse().unwrap(),
+        cells[n - 1].parse().unwrap(),
+    );
+    assert_eq!(count, 3);
+    assert!(lo < mean && mean < hi, "{row}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}

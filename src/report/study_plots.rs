@@ -4,8 +4,8 @@
 //!   y = the mean of `metric` over repetitions with its 95% confidence interval as error bars.
 //! - `bar`: the same data as grouped bars, for categorical parameters.
 //! - `cdf`: the distribution of `metric` over all runs, one curve per `series` value.
-//! - `timeseries`: a recorded time series (`metric` = `<entity>/<series metric>`) of the first
-//!   repetition of each point.
+//! - `timeseries`: a recorded time series (`metric` = `<entity>/<metric>` as in
+//!   timeseries.csv, e.g. `flow/cbr-a/throughput`) of the first repetition of each point.
 //!
 //! `metric` names a row of `results.csv` as `scope/entity/metric`, e.g.
 //! `flow/cbr-a/throughput`.
@@ -76,14 +76,16 @@ impl PlotSpec {
         } else {
             3
         };
-        if parts != want || self.metric.split('/').any(str::is_empty) {
+        // A time series' entity may contain '/' itself (`flow/cbr-a`).
+        let shape_ok = if want == 2 { parts >= 2 } else { parts == 3 };
+        if !shape_ok || self.metric.split('/').any(str::is_empty) {
             return Err(format!(
                 "{what}: `metric` = {:?} must be {}",
                 self.metric,
                 if want == 3 {
                     "scope/entity/metric, e.g. \"flow/cbr-a/throughput\""
                 } else {
-                    "entity/metric, e.g. \"cbr-a/throughput\""
+                    "entity/metric as in timeseries.csv, e.g. \"flow/cbr-a/throughput\""
                 }
             ));
         }
@@ -404,7 +406,8 @@ fn draw_timeseries(
     stem: &Path,
     title: &str,
 ) -> Drawn {
-    let (entity, metric) = spec.metric.split_once('/').unwrap_or(("", ""));
+    // The entity of a time series may itself contain '/' (`flow/cbr-a`): split at the last.
+    let (entity, metric) = spec.metric.rsplit_once('/').unwrap_or(("", ""));
     let mut series: Vec<Series> = Vec::new();
     let mut unit = String::new();
     for r in study.runs.iter().filter(|r| r.rep == 0) {
