@@ -128,12 +128,15 @@ fn stat<'a>(stats: &'a [PointStat], point: usize, key: &str) -> Option<&'a Point
         .find(|s| s.point == point && format!("{}/{}/{}", s.scope, s.entity, s.metric) == key)
 }
 
+/// An integer parameter at a point: its swept value, else the file's value.
 fn point_int(study: &Study, point: usize, key: &str) -> Option<i64> {
     study.sweep.points[point]
         .assignments
         .iter()
         .find(|(k, _)| k == key)
-        .and_then(|(_, v)| v.as_integer())
+        .map(|(_, v)| v)
+        .or_else(|| crate::experiment::sweep::get_path(&study.sweep.base, key))
+        .and_then(|v| v.as_integer())
 }
 
 /// One row of the scalability table.
