@@ -88,3 +88,20 @@ impl Bar {
         }
     }
 }
+
+/// Runs one simulation with a bar of its virtual-time progress.
+pub fn run_with_bar(
+    world: crate::scenario::World,
+    end_ps: u64,
+    quiet: bool,
+) -> crate::metrics::RunRecords {
+    let progress = AtomicU64::new(0);
+    let finished = AtomicUsize::new(0);
+    let bar = Bar::new(1, quiet);
+    std::thread::scope(|s| {
+        let ticker = bar.spawn_ticker(s, std::slice::from_ref(&progress), vec![end_ps], &finished);
+        let records = world.run_observed(Some(&progress));
+        bar.stop(ticker);
+        records
+    })
+}

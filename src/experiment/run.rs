@@ -2,12 +2,10 @@
 
 use super::config::{ConfigError, LoadedExperiment};
 use crate::metrics::RunRecords;
-use crate::report::csv_out::{write_results, write_timeseries, RunColumns};
+use crate::report::csv_out::RunColumns;
 use crate::report::manifest::{git_state, Manifest};
 use crate::report::output::StagedDir;
 use crate::scenario::{self, ScenarioError};
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,15 +49,7 @@ pub fn run_columns(exp: &LoadedExperiment, overrides: &[String]) -> RunColumns {
         ("seed".into(), exp.config.seed.to_string()),
         ("duration".into(), exp.config.duration.to_string()),
     ];
-    let mut set: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
-    for o in overrides {
-        if let Some((k, v)) = o.split_once('=') {
-            let k = k.trim();
-            if !["seed", "duration", "name"].contains(&k) {
-                set.insert(k.to_string(), v.trim().trim_matches('"').to_string());
-            }
-        }
-    }
+    let set = super::study::set_columns(overrides, &[]);
     cols.extend(set);
     cols
 }
@@ -85,20 +75,7 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
     let staged = StagedDir::new(&target).map_err(|e| out_err(&e))?;
 
     let started = std::time::Instant::now(); // wall time for the manifest only
-    let progress = std::sync::atomic::AtomicU64::new(0);
-    let finished = std::sync::atomic::AtomicUsize::new(0);
-    let bar = super::progress::Bar::new(1, opts.quiet);
-    let records = std::thread::scope(|s| {
-        let ticker = bar.spawn_ticker(
-            s,
-            std::slice::from_ref(&progress),
-            vec![exp.config.duration.0.as_ps()],
-            &finished,
-        );
-        let records = world.run_observed(Some(&progress));
-        bar.stop(ticker);
-        records
-    });
+    let records = super::progress::run_with_bar(world, exp.config.duration.0.as_ps(), opts.quiet);
     let wall_s = started.elapsed().as_secs_f64();
     let dir = staged.path().to_path_buf();
     let run_cols = run_columns(&exp, &opts.overrides);
@@ -107,20 +84,7 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
         "results.csv".into(),
         "timeseries.csv".into(),
     ];
-    std::fs::write(dir.join("config.toml"), &exp.resolved_toml).map_err(|e| out_err(&e))?;
-    let create = |name: &str| File::create(dir.join(name)).map(BufWriter::new);
-    write_results(
-        create("results.csv").map_err(|e| out_err(&e))?,
-        &run_cols,
-        &records,
-    )
-    .map_err(|e| out_err(&e))?;
-    write_timeseries(
-        create("timeseries.csv").map_err(|e| out_err(&e))?,
-        &run_cols,
-        &records,
-    )
-    .map_err(|e| out_err(&e))?;
+    super::study::write_run_files(&dir, &exp, &run_cols, &records).map_err(|e| out_err(&e))?;
     if !opts.no_plots && exp.config.record.plots.unwrap_or(true) {
         files.extend(
             crate::report::charts::write_charts(&dir, &exp.config.name, &records)

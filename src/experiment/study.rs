@@ -215,7 +215,7 @@ fn digits(n: usize) -> usize {
 }
 
 /// `--set` keys that become columns (those not swept and not identity columns).
-fn set_columns(overrides: &[String], swept: &[String]) -> BTreeMap<String, String> {
+pub(crate) fn set_columns(overrides: &[String], swept: &[String]) -> BTreeMap<String, String> {
     let mut set = BTreeMap::new();
     for o in overrides {
         if let Some((k, v)) = o.split_once('=') {

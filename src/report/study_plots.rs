@@ -19,7 +19,6 @@ use crate::experiment::study::{PointStat, Study};
 use crate::experiment::sweep::Point;
 use crate::units::{Bytes, Rate};
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -477,17 +476,4 @@ fn draw_timeseries(
             series: &series,
         },
     ))
-}
-
-/// Groups stats by point for report tables: `(point, metric key) -> stat`.
-pub fn index_stats(stats: &[PointStat]) -> BTreeMap<(usize, String), &PointStat> {
-    stats
-        .iter()
-        .map(|s| {
-            (
-                (s.point, format!("{}/{}/{}", s.scope, s.entity, s.metric)),
-                s,
-            )
-        })
-        .collect()
 }
