@@ -7,4 +7,5 @@ pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod traffic;
+pub mod transport;
 pub mod units;

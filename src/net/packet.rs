@@ -17,6 +17,71 @@ pub enum Payload {
     PingReply {
         sent_at: SimTime,
     },
+    /// A transport segment (TCP, RoCE). The network only carries it; the flow's transport
+    /// gives the fields their meaning.
+    Segment(Segment),
+}
+
+/// What a transport segment is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    Data,
+    /// Cumulative acknowledgement (TCP ACK, RoCE ACK).
+    Ack,
+    /// RoCE negative acknowledgement: `ack` is the next sequence number expected.
+    Nack,
+    /// RoCEv2 congestion notification packet (DCQCN), receiver to sender.
+    Cnp,
+}
+
+/// A transport header of fixed layout, so packets stay `Copy` and allocation-free.
+///
+/// Sequence numbers count segments, not bytes: a bulk transfer is cut into full-size
+/// segments (the last may be short), as ns-2's one-way TCP and RoCE's PSNs do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub kind: SegmentKind,
+    /// Data: this segment's number.
+    pub seq: u64,
+    /// Ack/Nack: the next segment the receiver expects (cumulative).
+    pub ack: u64,
+    /// Payload bytes carried (data).
+    pub len: u32,
+    /// Data: the sender's clock when sent (TCP timestamps option, RFC 7323 TSval).
+    pub ts: SimTime,
+    /// Ack: the `ts` echoed back (TSecr), for RTT samples that survive retransmission.
+    pub ts_echo: SimTime,
+    /// Ack: the receiver saw Congestion Experienced (ECN-Echo).
+    pub ece: bool,
+    /// Ack: number of valid entries in `sack`.
+    pub sack_count: u8,
+    /// Ack: SACK blocks as `(offset of the first segment above ack, length)`, in segments,
+    /// most recent first (RFC 2018).
+    pub sack: [(u32, u32); 3],
+}
+
+impl Segment {
+    /// An all-zero header of the given kind.
+    pub fn new(kind: SegmentKind) -> Segment {
+        Segment {
+            kind,
+            seq: 0,
+            ack: 0,
+            len: 0,
+            ts: SimTime::ZERO,
+            ts_echo: SimTime::ZERO,
+            ece: false,
+            sack_count: 0,
+            sack: [(0, 0); 3],
+        }
+    }
+
+    /// SACK blocks as absolute `[start, end)` segment ranges.
+    pub fn sack_blocks(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.sack[..self.sack_count as usize]
+            .iter()
+            .map(|&(off, len)| (self.ack + off as u64, self.ack + off as u64 + len as u64))
+    }
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -1,0 +1,2 @@
+//! TCP: placeholder module root.
+pub mod congestion;
