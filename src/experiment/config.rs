@@ -6,6 +6,7 @@
 use crate::engine::rng::stable_hash;
 use crate::net::routing::RouteMetric;
 use crate::net::TopologyConfig;
+use crate::transport::tcp::{CcKind, RtoRule};
 use crate::units::{Bytes, Duration, Rate};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,15 @@ pub struct ExperimentConfig {
     pub topology: TopologyConfig,
     #[serde(default)]
     pub routing: RoutingConfig,
+    /// TCP parameters every `app = "tcp"` flow starts from (a flow's own `[flows.tcp]`
+    /// overrides them key by key).
+    #[serde(default)]
+    pub tcp: TcpSettings,
+    /// RoCEv2 parameters every `app = "rdma"` flow starts from (keys of
+    /// `transport::rdma::RdmaConfig`; a flow's own `[flows.rdma]` overrides them key by key).
+    /// `line_rate_bps` defaults to the rate of the source host's link.
+    #[serde(default)]
+    pub rdma: toml::Table,
     #[serde(default)]
     pub flows: Vec<FlowConfig>,
     #[serde(default)]
@@ -68,6 +78,86 @@ pub enum AppKind {
     Poisson,
     /// Echo requests every `interval` (default 1s), `count` times, `packet_size` (default 64).
     Ping,
+    /// A TCP connection: bulk (always has data) or `bytes` long; `cc` picks the congestion
+    /// control; other parameters in `[tcp]` / `[flows.tcp]`.
+    Tcp,
+    /// A RoCEv2 reliable connection (go-back-N, optional DCQCN): bulk or `bytes` long;
+    /// parameters in `[rdma]` / `[flows.rdma]`.
+    Rdma,
+}
+
+/// The RDMA table of flow `f`: the experiment's `[rdma]` with the flow's keys over it.
+pub fn rdma_table(cfg: &ExperimentConfig, f: &FlowConfig) -> toml::Table {
+    let mut t = cfg.rdma.clone();
+    if let Some(own) = &f.rdma {
+        for (k, v) in own {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+    t
+}
+
+/// Parses an RDMA table (line rate and transfer size filled in by the caller).
+pub fn rdma_config(t: toml::Table) -> Result<crate::transport::rdma::RdmaConfig, String> {
+    let c: crate::transport::rdma::RdmaConfig = toml::Value::Table(t)
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("[rdma]: {}", e.message()))?;
+    c.validate().map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+/// TCP parameters; every key is optional and defaults as Linux does (see
+/// `transport::tcp::TcpConfig`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TcpSettings {
+    /// `"newreno"` (default), `"cubic"` or `"bbr"`.
+    pub cc: Option<CcKind>,
+    /// Payload bytes per segment (default: smallest link MTU − 52 header bytes).
+    pub mss: Option<Bytes>,
+    /// Initial window, segments (default 10).
+    pub initial_window: Option<u64>,
+    /// `"linux"` (default: RTO = SRTT + max(4·RTTVAR, min_rto)) or `"rfc6298"`
+    /// (RTO = max(min_rto, SRTT + 4·RTTVAR)).
+    pub rto_rule: Option<RtoRule>,
+    /// Lower bound of the retransmission timeout (default 200ms; RFC 6298 says 1s).
+    pub min_rto: Option<Duration>,
+    pub max_rto: Option<Duration>,
+    pub initial_rto: Option<Duration>,
+    /// Delayed ACKs (default true): every `ack_every` segments or after `delack_timeout`.
+    pub delayed_ack: Option<bool>,
+    pub ack_every: Option<u32>,
+    pub delack_timeout: Option<Duration>,
+    /// Receive window (default 6MiB).
+    pub rwnd: Option<Bytes>,
+    /// SACK loss recovery (default true); false gives NewReno recovery.
+    pub sack: Option<bool>,
+    /// Duplicate ACKs that signal a loss (default 3).
+    pub dupthresh: Option<u32>,
+}
+
+impl TcpSettings {
+    /// `self` with every key `over` sets replaced.
+    pub fn overlay(&self, over: &TcpSettings) -> TcpSettings {
+        macro_rules! pick {
+            ($($f:ident),*) => { TcpSettings { $($f: over.$f.clone().or_else(|| self.$f.clone())),* } };
+        }
+        pick!(
+            cc,
+            mss,
+            initial_window,
+            rto_rule,
+            min_rto,
+            max_rto,
+            initial_rto,
+            delayed_ack,
+            ack_every,
+            delack_timeout,
+            rwnd,
+            sack,
+            dupthresh
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -102,6 +192,16 @@ pub struct FlowConfig {
     pub size_distribution: Option<SizeDistribution>,
     pub interval: Option<Duration>,
     pub count: Option<u64>,
+    /// TCP: bytes to transfer (default: bulk, always has data).
+    pub bytes: Option<Bytes>,
+    /// TCP: congestion control, shorthand for `tcp.cc`.
+    pub cc: Option<CcKind>,
+    /// TCP: this flow's parameters over the experiment's `[tcp]`.
+    pub tcp: Option<TcpSettings>,
+    /// RDMA: this flow's parameters over the experiment's `[rdma]`.
+    pub rdma: Option<toml::Table>,
+    /// This many identical flows (named `<name>/<k>`), default 1.
+    pub copies: Option<u32>,
     /// When the source starts (default 0).
     pub start: Option<Duration>,
     /// When it stops (default: end of run).
@@ -294,7 +394,63 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 ))
             }
         }
+        if f.app != AppKind::Tcp && (f.cc.is_some() || f.tcp.is_some()) {
+            return Err(format!("{at}: `cc` and `tcp` apply to app \"tcp\" only"));
+        }
+        if f.app != AppKind::Rdma && f.rdma.is_some() {
+            return Err(format!("{at}: `rdma` applies to app \"rdma\" only"));
+        }
+        if !matches!(f.app, AppKind::Tcp | AppKind::Rdma) && f.bytes.is_some() {
+            return Err(format!(
+                "{at}: `bytes` applies to apps \"tcp\" and \"rdma\" only"
+            ));
+        }
+        if f.copies == Some(0) {
+            return Err(format!("{at}: `copies` = 0 creates no flow (at least 1)"));
+        }
         match f.app {
+            AppKind::Tcp => {
+                if f.rate.is_some()
+                    || f.interval.is_some()
+                    || f.count.is_some()
+                    || f.size_distribution.is_some()
+                    || f.packet_size.is_some()
+                {
+                    return Err(format!("{at}: app \"tcp\" is window-driven: `rate`, `interval`, `count`, `size_distribution` and `packet_size` do not apply (set `tcp.mss`)"));
+                }
+                if f.stop.is_some() {
+                    return Err(format!("{at}: `stop` does not apply to app \"tcp\": a bulk flow runs to the end of the run, a finite one until its `bytes` are delivered"));
+                }
+                if f.bytes.is_some_and(|b| b.0 == 0) {
+                    return Err(format!(
+                        "{at}: `bytes` = 0 transfers nothing (omit it for a bulk flow)"
+                    ));
+                }
+                let t = cfg
+                    .tcp
+                    .overlay(f.tcp.as_ref().unwrap_or(&TcpSettings::default()));
+                validate_tcp(&t).map_err(|m| format!("{at}: {m}"))?;
+            }
+            AppKind::Rdma => {
+                if f.rate.is_some()
+                    || f.interval.is_some()
+                    || f.count.is_some()
+                    || f.size_distribution.is_some()
+                    || f.packet_size.is_some()
+                    || f.stop.is_some()
+                {
+                    return Err(format!("{at}: app \"rdma\" takes its parameters from `[rdma]`: `rate`, `interval`, `count`, `size_distribution`, `packet_size` and `stop` do not apply (set `rdma.line_rate_bps`, `rdma.mtu_payload`)"));
+                }
+                if f.bytes.is_some_and(|b| b.0 == 0) {
+                    return Err(format!(
+                        "{at}: `bytes` = 0 transfers nothing (omit it for a bulk flow)"
+                    ));
+                }
+                let mut t = rdma_table(cfg, f);
+                t.entry("line_rate_bps")
+                    .or_insert(toml::Value::Integer(i64::MAX));
+                rdma_config(t).map_err(|m| format!("{at}: {m}"))?;
+            }
             AppKind::Cbr | AppKind::Poisson => {
                 if f.rate.is_none() {
                     let app = if f.app == AppKind::Cbr {
@@ -359,6 +515,39 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                     b, a
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+fn validate_tcp(t: &TcpSettings) -> Result<(), String> {
+    if t.mss.is_some_and(|m| m.0 == 0 || m.0 > 65_000) {
+        return Err("`tcp.mss` must be between 1 and 65000 bytes".into());
+    }
+    if t.initial_window == Some(0) {
+        return Err("`tcp.initial_window` must be at least 1 segment".into());
+    }
+    if t.ack_every == Some(0) {
+        return Err("`tcp.ack_every` must be at least 1".into());
+    }
+    if t.dupthresh == Some(0) {
+        return Err("`tcp.dupthresh` must be at least 1".into());
+    }
+    for (key, d) in [
+        ("min_rto", t.min_rto),
+        ("max_rto", t.max_rto),
+        ("initial_rto", t.initial_rto),
+        ("delack_timeout", t.delack_timeout),
+    ] {
+        if d.is_some_and(|d| d.0.as_ps() == 0) {
+            return Err(format!("`tcp.{key}` must be greater than zero"));
+        }
+    }
+    if let (Some(lo), Some(hi)) = (t.min_rto, t.max_rto) {
+        if lo.0 > hi.0 {
+            return Err(format!(
+                "`tcp.min_rto` ({lo}) is above `tcp.max_rto` ({hi})"
+            ));
         }
     }
     Ok(())

@@ -106,6 +106,9 @@ pub struct FlowRecord {
     /// Seconds the source was active within the run (for throughput).
     pub active_s: f64,
     pub stats: FlowStats,
+    /// What the flow's transport measured itself: `(metric, value, unit)` rows such as
+    /// goodput, retransmissions and completion time.
+    pub extra: Vec<(&'static str, f64, &'static str)>,
 }
 
 /// One link direction's identity and counters at the end of a run.

@@ -168,6 +168,9 @@ pub fn write_results<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv:
         }
         rows.delays("flow", e, "delay", &s.delay)?;
         rows.delays("flow", e, "rtt", &s.rtt)?;
+        for &(metric, value, unit) in &f.extra {
+            rows.row("flow", e, metric, value, unit)?;
+        }
     }
 
     for p in &rec.ports {

@@ -7,13 +7,16 @@ pub use world::{Event, World};
 
 use crate::engine::rng::stable_hash;
 use crate::engine::{Engine, RngStreams, SimDuration, SimTime};
-use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution};
+use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution, TcpSettings};
 use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
 use crate::net::{Network, NodeId, Topology, TopologyError};
 use crate::traffic::{poisson_pattern, Pattern, SizeModel, Source};
+use crate::transport::rdma::RdmaConnection;
+use crate::transport::tcp::{TcpConfig, TcpConnection};
+use crate::transport::{Connection, Ends};
 use rand::Rng;
-use world::Sampler;
+use world::{Owner, Sampler, TransportSlot};
 
 /// Why a scenario could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
     };
 
     let mut sources = Vec::new();
+    let mut transports = Vec::new();
     let mut flow_meta = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for (i, f) in cfg.flows.iter().enumerate() {
@@ -126,6 +130,11 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 )))
             }
         };
+        let copies = f.copies.unwrap_or(1) as usize;
+        let pairs: Vec<(NodeId, NodeId)> = pairs
+            .iter()
+            .flat_map(|&p| std::iter::repeat_n(p, copies))
+            .collect();
         let size = f.packet_size.map(|b| b.0 as u32).unwrap_or(match f.app {
             AppKind::Ping => 64,
             _ => 1500,
@@ -145,6 +154,76 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             };
             if !names.insert(name.clone()) {
                 return Err(invalid(format!("{at}: flow name `{name}` is used twice")));
+            }
+            let hash = stable_hash(seed, format!("flow/{name}").as_bytes()) as u32;
+            let meta = (
+                name.clone(),
+                app_name(f.app),
+                topo.nodes[src.index()].name.clone(),
+                topo.nodes[dst.index()].name.clone(),
+            );
+            if f.app == AppKind::Tcp {
+                let settings = cfg
+                    .tcp
+                    .overlay(f.tcp.as_ref().unwrap_or(&Default::default()))
+                    .overlay(&crate::experiment::config::TcpSettings {
+                        cc: f.cc,
+                        ..Default::default()
+                    });
+                let tcp = tcp_config(&settings, f.bytes.map(|b| b.0), min_mtu)
+                    .map_err(|m| invalid(format!("{at}: {m}")))?;
+                let ends = Ends {
+                    src: *src,
+                    dst: *dst,
+                    data_flow: net.add_flow(),
+                    ack_flow: net.add_flow(),
+                    ecmp_hash: hash,
+                };
+                transports.push(TransportSlot::new(
+                    Connection::Tcp(TcpConnection::new(&tcp, ends, start)),
+                    ends,
+                    start,
+                    meta,
+                ));
+                continue;
+            }
+            if f.app == AppKind::Rdma {
+                let mut t = crate::experiment::config::rdma_table(cfg, f);
+                if !t.contains_key("line_rate_bps") {
+                    // The NIC runs at its host link's rate unless told otherwise.
+                    let rate = topo
+                        .links
+                        .iter()
+                        .find(|l| l.a == *src || l.b == *src)
+                        .map_or(0, |l| l.params.rate_bps);
+                    t.insert("line_rate_bps".into(), toml::Value::Integer(rate as i64));
+                }
+                if let Some(b) = f.bytes {
+                    t.insert("total_bytes".into(), toml::Value::Integer(b.0 as i64));
+                }
+                let rdma = crate::experiment::config::rdma_config(t)
+                    .map_err(|m| invalid(format!("{at}: {m}")))?;
+                if rdma.mtu_payload + crate::transport::rdma::ROCE_OVERHEAD_BYTES > min_mtu {
+                    return Err(invalid(format!(
+                        "{at}: `rdma.mtu_payload` = {} plus {} header bytes exceeds the smallest link MTU ({min_mtu} bytes)",
+                        rdma.mtu_payload,
+                        crate::transport::rdma::ROCE_OVERHEAD_BYTES
+                    )));
+                }
+                let ends = Ends {
+                    src: *src,
+                    dst: *dst,
+                    data_flow: net.add_flow(),
+                    ack_flow: net.add_flow(),
+                    ecmp_hash: hash,
+                };
+                transports.push(TransportSlot::new(
+                    Connection::Rdma(Box::new(RdmaConnection::new(rdma, ends, start))),
+                    ends,
+                    start,
+                    meta,
+                ));
+                continue;
             }
             let pattern = match f.app {
                 AppKind::Cbr => Pattern::Cbr {
@@ -172,28 +251,88 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                     size,
                     remaining: f.count,
                 },
+                AppKind::Tcp | AppKind::Rdma => unreachable!("transports are built above"),
             };
             let flow = net.add_flow();
-            let hash = stable_hash(seed, format!("flow/{name}").as_bytes()) as u32;
             sources.push(Source::new(flow, *src, *dst, start, stop, hash, pattern));
-            flow_meta.push((
-                name,
-                app_name(f.app),
-                topo.nodes[src.index()].name.clone(),
-                topo.nodes[dst.index()].name.clone(),
-            ));
+            flow_meta.push(meta);
         }
     }
 
-    let sampler = build_sampler(exp, topo, &net, &flow_meta, &sources).map_err(invalid)?;
+    let mut owners = vec![Owner::Source(0); net.flows.len()];
+    for (i, s) in sources.iter().enumerate() {
+        owners[s.flow.index()] = Owner::Source(i as u32);
+    }
+    for (i, t) in transports.iter().enumerate() {
+        owners[t.ends.data_flow.index()] = Owner::Transport(i as u32);
+        owners[t.ends.ack_flow.index()] = Owner::Transport(i as u32);
+    }
+    let sampler = build_sampler(
+        exp,
+        topo,
+        &net,
+        &flow_meta,
+        &sources,
+        !transports.is_empty(),
+    )
+    .map_err(invalid)?;
     Ok(World {
         engine: Engine::new(),
         net,
         sources,
+        transports,
+        owners,
+        outbox: Vec::new(),
         flow_meta,
         sampler,
         end,
     })
+}
+
+/// Resolves TCP settings against the defaults; the MSS fits the smallest MTU on the way.
+fn tcp_config(t: &TcpSettings, bytes: Option<u64>, min_mtu: u32) -> Result<TcpConfig, String> {
+    let mut c = TcpConfig::for_mtu(min_mtu, t.cc.unwrap_or_default());
+    if let Some(m) = t.mss {
+        let mss = m.0 as u32;
+        if mss + c.header_bytes > min_mtu {
+            return Err(format!(
+                "`tcp.mss` = {mss} plus {} header bytes exceeds the smallest link MTU ({min_mtu} bytes)",
+                c.header_bytes
+            ));
+        }
+        c.mss = mss;
+    }
+    if min_mtu <= c.header_bytes {
+        return Err(format!(
+            "the smallest link MTU ({min_mtu} bytes) leaves no room for TCP payload"
+        ));
+    }
+    macro_rules! set {
+        ($($key:ident => $conv:expr),*) => { $(if let Some(v) = t.$key { c.$key = $conv(v); })* };
+    }
+    set!(
+        initial_window => |v| v,
+        rto_rule => |v| v,
+        min_rto => |v: crate::units::Duration| v.0,
+        max_rto => |v: crate::units::Duration| v.0,
+        initial_rto => |v: crate::units::Duration| v.0,
+        delayed_ack => |v| v,
+        ack_every => |v| v,
+        delack_timeout => |v: crate::units::Duration| v.0,
+        sack => |v| v,
+        dupthresh => |v| v
+    );
+    if let Some(r) = t.rwnd {
+        c.rwnd_bytes = r.0;
+    }
+    if c.rwnd_bytes < c.mss as u64 {
+        return Err(format!(
+            "`tcp.rwnd` = {} bytes is smaller than one segment ({} bytes)",
+            c.rwnd_bytes, c.mss
+        ));
+    }
+    c.bytes = bytes;
+    Ok(c)
 }
 
 fn rate_of(f: &crate::experiment::config::FlowConfig) -> u64 {
@@ -205,6 +344,8 @@ fn app_name(app: AppKind) -> &'static str {
         AppKind::Cbr => "cbr",
         AppKind::Poisson => "poisson",
         AppKind::Ping => "ping",
+        AppKind::Tcp => "tcp",
+        AppKind::Rdma => "rdma",
     }
 }
 
@@ -227,6 +368,7 @@ fn build_sampler(
     net: &Network,
     flow_meta: &[(String, &'static str, String, String)],
     sources: &[Source],
+    has_transports: bool,
 ) -> Result<Option<Sampler>, String> {
     let rec = &exp.config.record;
     let interval = rec
@@ -285,7 +427,8 @@ fn build_sampler(
             }
         }
     }
-    if series.is_empty() {
+    let transports = has_transports && rec.flows.unwrap_or(true);
+    if series.is_empty() && !transports {
         return Ok(None);
     }
     Ok(Some(Sampler {
@@ -297,5 +440,7 @@ fn build_sampler(
         last_delivered: vec![0; net.flows.len()],
         series,
         last_sample: SimTime::ZERO,
+        transports,
+        scratch: Vec::new(),
     }))
 }

@@ -1,10 +1,11 @@
 //! The world of one run: the engine, the network and the traffic sources, and the loop that
 //! routes each event to its owner. Wiring only: behaviour lives in `net` and `traffic`.
 
-use crate::engine::{Engine, SimDuration, SimTime, Traced};
+use crate::engine::{Engine, EventId, SimDuration, SimTime, Traced};
 use crate::metrics::{FlowRecord, PortRecord, RunRecords, TimeSeries};
 use crate::net::{FlowId, NetEvent, Network, Packet, Payload, PortId};
 use crate::traffic::Source;
+use crate::transport::{Connection, Ends, Metric, Outbox, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every event of a run. Closed, small and `Copy`: no allocation per event.
@@ -15,6 +16,44 @@ pub enum Event {
     Source(u32),
     /// Take time-series samples.
     Sample,
+    /// Start, or the deadline, of transport connection `i`.
+    Transport(u32),
+}
+
+/// Who handles the packets of a network flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Source(u32),
+    Transport(u32),
+}
+
+/// Name, application, source node and destination node of a flow, for the results.
+pub(crate) type FlowMeta = (String, &'static str, String, String);
+
+/// A transport connection with its pending timer and its time series.
+pub(crate) struct TransportSlot {
+    pub conn: Connection,
+    pub ends: Ends,
+    pub start: SimTime,
+    pub meta: FlowMeta,
+    started: bool,
+    timer: Option<(SimTime, EventId)>,
+    /// Series index per sampled metric, in order of first appearance.
+    series: Vec<(&'static str, usize)>,
+}
+
+impl TransportSlot {
+    pub fn new(conn: Connection, ends: Ends, start: SimTime, meta: FlowMeta) -> Self {
+        TransportSlot {
+            conn,
+            ends,
+            start,
+            meta,
+            started: false,
+            timer: None,
+            series: Vec::new(),
+        }
+    }
 }
 
 impl From<NetEvent> for Event {
@@ -31,6 +70,7 @@ impl Traced for Event {
             Event::Net(NetEvent::Arrive(p, pkt)) => (2, p.0 as u64, pkt.0 as u64),
             Event::Source(i) => (3, i as u64, 0),
             Event::Sample => (4, 0, 0),
+            Event::Transport(i) => (5, i as u64, 0),
         }
     }
 }
@@ -47,9 +87,38 @@ pub(crate) struct Sampler {
     pub last_delivered: Vec<u64>,
     pub series: Vec<TimeSeries>,
     pub last_sample: SimTime,
+    /// Sample transports' own metrics (cwnd, RTT, goodput) as flow series.
+    pub transports: bool,
+    pub scratch: Vec<Metric>,
 }
 
 impl Sampler {
+    fn sample_transports(&mut self, now: SimTime, transports: &mut [TransportSlot]) {
+        for t in transports.iter_mut() {
+            if !t.started {
+                continue;
+            }
+            self.scratch.clear();
+            t.conn.sample(now, &mut self.scratch);
+            for &(metric, value, unit) in &self.scratch {
+                let idx = match t.series.iter().find(|(m, _)| *m == metric) {
+                    Some(&(_, i)) => i,
+                    None => {
+                        self.series.push(TimeSeries {
+                            entity: format!("flow/{}", t.meta.0),
+                            metric,
+                            unit,
+                            points: Vec::new(),
+                        });
+                        t.series.push((metric, self.series.len() - 1));
+                        self.series.len() - 1
+                    }
+                };
+                self.series[idx].points.push((now, value));
+            }
+        }
+    }
+
     fn sample(&mut self, now: SimTime, net: &Network) {
         let dt = now.since(self.last_sample).as_ps();
         if dt == 0 {
@@ -81,7 +150,11 @@ pub struct World {
     pub(crate) engine: Engine<Event>,
     pub(crate) net: Network,
     pub(crate) sources: Vec<Source>,
-    pub(crate) flow_meta: Vec<(String, &'static str, String, String)>,
+    pub(crate) transports: Vec<TransportSlot>,
+    /// Owner of each network flow, by flow index.
+    pub(crate) owners: Vec<Owner>,
+    pub(crate) outbox: Outbox,
+    pub(crate) flow_meta: Vec<FlowMeta>,
     pub(crate) sampler: Option<Sampler>,
     pub(crate) end: SimTime,
 }
@@ -98,6 +171,12 @@ impl World {
         for (i, s) in self.sources.iter().enumerate() {
             if s.start < self.end {
                 self.engine.schedule_at(s.start, Event::Source(i as u32));
+            }
+        }
+        for (i, t) in self.transports.iter_mut().enumerate() {
+            if t.start < self.end {
+                let id = self.engine.schedule_at(t.start, Event::Transport(i as u32));
+                t.timer = Some((t.start, id));
             }
         }
         if let Some(s) = &self.sampler {
@@ -131,10 +210,27 @@ impl World {
                         }
                     }
                 }
+                Event::Transport(i) => {
+                    let now = self.engine.now();
+                    let mut out = std::mem::take(&mut self.outbox);
+                    let t = &mut self.transports[i as usize];
+                    t.timer = None;
+                    if t.started {
+                        t.conn.on_timer(now, &mut out);
+                    } else {
+                        t.started = true;
+                        t.conn.on_start(now, &mut out);
+                    }
+                    self.flush(out);
+                    self.sync_timer(i as usize);
+                }
                 Event::Sample => {
                     let now = self.engine.now();
                     if let Some(s) = &mut self.sampler {
                         s.sample(now, &self.net);
+                        if s.transports {
+                            s.sample_transports(now, &mut self.transports);
+                        }
                         if now + s.interval <= end {
                             self.engine.schedule_in(s.interval, Event::Sample);
                         }
@@ -152,9 +248,51 @@ impl World {
         self.records()
     }
 
+    /// Injects what a transport sent; packets addressed to their own node come straight
+    /// back. The outbox returns to its slot empty, keeping its capacity.
+    fn flush(&mut self, mut out: Outbox) {
+        for p in out.drain(..) {
+            if let Some(local) = self.net.inject(&mut self.engine, p) {
+                self.on_delivered(local);
+            }
+        }
+        if self.outbox.capacity() < out.capacity() {
+            self.outbox = out;
+        }
+    }
+
+    /// Keeps exactly one pending event at the transport's current deadline.
+    fn sync_timer(&mut self, i: usize) {
+        let now = self.engine.now();
+        let t = &mut self.transports[i];
+        if !t.started {
+            return;
+        }
+        let want = t.conn.poll_at().map(|at| at.max(now));
+        if t.timer.map(|(at, _)| at) == want {
+            return;
+        }
+        if let Some((_, id)) = t.timer.take() {
+            self.engine.cancel(id);
+        }
+        if let Some(at) = want {
+            let id = self.engine.schedule_at(at, Event::Transport(i as u32));
+            t.timer = Some((at, id));
+        }
+    }
+
     fn on_delivered(&mut self, p: Packet) {
         let now = self.engine.now();
         let flow: FlowId = p.flow;
+        if let Owner::Transport(i) = self.owners[flow.index()] {
+            let mut out = std::mem::take(&mut self.outbox);
+            self.transports[i as usize]
+                .conn
+                .on_packet(now, &p, &mut out);
+            self.flush(out);
+            self.sync_timer(i as usize);
+            return;
+        }
         if let Payload::PingReply { sent_at } = p.payload {
             let rtt = now.since(sent_at);
             self.net.flows[flow.index()].rtt.record(rtt.as_ps());
@@ -167,7 +305,10 @@ impl World {
             }
             return;
         }
-        if let Some(reply) = self.sources[flow.index()].on_delivery(now, &p) {
+        let Owner::Source(i) = self.owners[flow.index()] else {
+            return;
+        };
+        if let Some(reply) = self.sources[i as usize].on_delivery(now, &p) {
             if let Some(local) = self.net.inject(&mut self.engine, reply) {
                 self.on_delivered(local);
             }
@@ -189,7 +330,37 @@ impl World {
                 offered_bps: s.offered_bps(),
                 active_s: s.stop.min(end).since(s.start.min(end)).as_secs_f64(),
                 stats: net.flows[s.flow.index()].clone(),
+                extra: Vec::new(),
             })
+            .chain(self.transports.iter().flat_map(|t| {
+                let (name, app, src, dst) = t.meta.clone();
+                let active_s = end.since(t.start.min(end)).as_secs_f64();
+                let mut extra = Vec::new();
+                t.conn.report(end, &mut extra);
+                let data = FlowRecord {
+                    name: name.clone(),
+                    app,
+                    src: src.clone(),
+                    dst: dst.clone(),
+                    offered_bps: f64::NAN,
+                    active_s,
+                    stats: net.flows[t.ends.data_flow.index()].clone(),
+                    extra,
+                };
+                // The feedback direction (ACKs) as its own record, so every network flow's
+                // packets are accounted for.
+                let feedback = FlowRecord {
+                    name: format!("{name}/ack"),
+                    app,
+                    src: dst,
+                    dst: src,
+                    offered_bps: f64::NAN,
+                    active_s,
+                    stats: net.flows[t.ends.ack_flow.index()].clone(),
+                    extra: Vec::new(),
+                };
+                [data, feedback]
+            }))
             .collect();
         let ports = net
             .ports

@@ -6,6 +6,7 @@
 //! when it next wants to be called ([`Transport::poll_at`]). The world turns that into
 //! events; nothing here sees the scheduler, a clock or a file.
 
+pub mod rdma;
 pub mod tcp;
 
 use crate::engine::SimTime;
@@ -42,8 +43,62 @@ pub trait Transport {
     fn on_timer(&mut self, now: SimTime, out: &mut Outbox);
     /// When to call [`Transport::on_timer`] next (retransmission, delayed ACK, pacing).
     fn poll_at(&self) -> Option<SimTime>;
-    /// Values sampled into time series every sample interval (e.g. cwnd, smoothed RTT).
-    fn sample(&self, now: SimTime, out: &mut Vec<Metric>);
+    /// Values sampled into time series every sample interval (e.g. cwnd, smoothed RTT, or a
+    /// rate over the interval since the previous call, hence `&mut`).
+    fn sample(&mut self, now: SimTime, out: &mut Vec<Metric>);
     /// End-of-run measurements (e.g. goodput, retransmissions, completion time).
     fn report(&self, now: SimTime, out: &mut Vec<Metric>);
+}
+
+/// Every transport as one enum: the world stores them in one `Vec` and dispatches with a
+/// `match`, no boxing per call.
+#[derive(Clone, Debug)]
+pub enum Connection {
+    Tcp(tcp::TcpConnection),
+    Rdma(Box<rdma::RdmaConnection>),
+}
+
+impl Connection {
+    fn inner(&mut self) -> &mut dyn Transport {
+        match self {
+            Connection::Tcp(c) => c,
+            Connection::Rdma(c) => c.as_mut(),
+        }
+    }
+
+    fn inner_ref(&self) -> &dyn Transport {
+        match self {
+            Connection::Tcp(c) => c,
+            Connection::Rdma(c) => c.as_ref(),
+        }
+    }
+
+    /// The application name in results (`tcp`, `rdma`).
+    pub fn app(&self) -> &'static str {
+        match self {
+            Connection::Tcp(_) => "tcp",
+            Connection::Rdma(_) => "rdma",
+        }
+    }
+}
+
+impl Transport for Connection {
+    fn on_start(&mut self, now: SimTime, out: &mut Outbox) {
+        self.inner().on_start(now, out)
+    }
+    fn on_packet(&mut self, now: SimTime, packet: &Packet, out: &mut Outbox) {
+        self.inner().on_packet(now, packet, out)
+    }
+    fn on_timer(&mut self, now: SimTime, out: &mut Outbox) {
+        self.inner().on_timer(now, out)
+    }
+    fn poll_at(&self) -> Option<SimTime> {
+        self.inner_ref().poll_at()
+    }
+    fn sample(&mut self, now: SimTime, out: &mut Vec<Metric>) {
+        self.inner().sample(now, out)
+    }
+    fn report(&self, now: SimTime, out: &mut Vec<Metric>) {
+        self.inner_ref().report(now, out)
+    }
 }

@@ -23,6 +23,16 @@ impl Reno {
     }
 }
 
+impl Reno {
+    /// RFC 5681 (4): ssthresh = max(FlightSize / 2, 2), with FlightSize capped at cwnd as
+    /// Linux does: after a long NewReno recovery the outstanding data can be many windows
+    /// (new segments went out on every duplicate ACK), and halving that would restart slow
+    /// start far above the path's capacity.
+    fn halve(&mut self, in_flight: u64) {
+        self.ssthresh = ((in_flight as f64).min(self.cwnd) / 2.0).max(2.0);
+    }
+}
+
 impl CongestionControl for Reno {
     fn on_ack(&mut self, ack: &AckSample) {
         if ack.in_recovery || ack.acked == 0 {
@@ -36,8 +46,7 @@ impl CongestionControl for Reno {
     }
 
     fn on_congestion_event(&mut self, _now: SimTime, in_flight: u64) {
-        // RFC 5681 (4): ssthresh = max(FlightSize / 2, 2 SMSS).
-        self.ssthresh = (in_flight as f64 / 2.0).max(2.0);
+        self.halve(in_flight);
         self.cwnd = self.ssthresh;
     }
 
@@ -46,7 +55,7 @@ impl CongestionControl for Reno {
     }
 
     fn on_rto(&mut self, _now: SimTime, in_flight: u64) {
-        self.ssthresh = (in_flight as f64 / 2.0).max(2.0);
+        self.halve(in_flight);
         self.cwnd = 1.0; // the loss window (RFC 5681 §3.1)
     }
 

@@ -1,0 +1,229 @@
+//! The receiving half of a TCP connection: in-order delivery, out-of-order buffering,
+//! delayed and duplicate ACKs (RFC 5681 §4.2, RFC 1122), SACK blocks (RFC 2018) and the
+//! timestamp echo (RFC 7323).
+//!
+//! The application reads instantly, so the advertised window is constant and the sender
+//! enforces it; what the receiver buffers out of order is bounded by that window.
+
+use crate::engine::{SimDuration, SimTime};
+use crate::net::{Segment, SegmentKind};
+use std::collections::VecDeque;
+
+#[derive(Clone, Debug)]
+pub struct TcpReceiver {
+    /// Next segment expected in order.
+    rcv_nxt: u64,
+    /// `buffered[i]`: segment `rcv_nxt + 1 + i` arrived out of order and is held.
+    buffered: VecDeque<bool>,
+    /// In-order segments received since the last ACK.
+    unacked: u32,
+    ack_every: u32,
+    delayed_ack: bool,
+    delack_timeout: SimDuration,
+    delack_deadline: Option<SimTime>,
+    /// RFC 7323 TS.Recent: the timestamp to echo.
+    ts_recent: SimTime,
+    last_ack_sent: u64,
+    ce_since_ack: bool,
+    sack: bool,
+    /// Most recently received out-of-order segments, newest first: each names a SACK block.
+    recent: [Option<u64>; 3],
+    total_segments: Option<u64>,
+    completed_at: Option<SimTime>,
+    pub duplicate_segments: u64,
+    pub acks_sent: u64,
+}
+
+impl TcpReceiver {
+    pub fn new(
+        delayed_ack: bool,
+        ack_every: u32,
+        delack_timeout: SimDuration,
+        sack: bool,
+        total_segments: Option<u64>,
+    ) -> Self {
+        TcpReceiver {
+            rcv_nxt: 0,
+            buffered: VecDeque::new(),
+            unacked: 0,
+            ack_every: ack_every.max(1),
+            delayed_ack,
+            delack_timeout,
+            delack_deadline: None,
+            ts_recent: SimTime::ZERO,
+            last_ack_sent: 0,
+            ce_since_ack: false,
+            sack,
+            recent: [None; 3],
+            total_segments,
+            completed_at: None,
+            duplicate_segments: 0,
+            acks_sent: 0,
+        }
+    }
+
+    /// Segments delivered in order to the application.
+    pub fn delivered_segments(&self) -> u64 {
+        self.rcv_nxt
+    }
+
+    /// When the last segment of a finite transfer was delivered.
+    pub fn completed_at(&self) -> Option<SimTime> {
+        self.completed_at
+    }
+
+    pub fn poll_at(&self) -> Option<SimTime> {
+        self.delack_deadline
+    }
+
+    /// A data segment arrived (`ce`: it carries a Congestion Experienced mark). Returns the
+    /// ACK to send now, if any.
+    pub fn on_segment(&mut self, now: SimTime, seg: &Segment, ce: bool) -> Option<Segment> {
+        self.ce_since_ack |= ce;
+        if seg.seq <= self.last_ack_sent {
+            self.ts_recent = seg.ts; // RFC 7323 §4.3: only from a segment at the ACK point
+        }
+        if seg.seq < self.rcv_nxt {
+            self.duplicate_segments += 1;
+            return Some(self.ack(now)); // a duplicate: tell the sender at once
+        }
+        if seg.seq > self.rcv_nxt {
+            let i = (seg.seq - self.rcv_nxt - 1) as usize;
+            if self.buffered.len() <= i {
+                self.buffered.resize(i + 1, false);
+            }
+            if self.buffered[i] {
+                self.duplicate_segments += 1;
+            }
+            self.buffered[i] = true;
+            if self.recent[0] != Some(seg.seq) {
+                self.recent = [Some(seg.seq), self.recent[0], self.recent[1]];
+            }
+            return Some(self.ack(now)); // out of order: an immediate duplicate ACK
+        }
+        let had_hole = !self.buffered.is_empty();
+        self.rcv_nxt += 1;
+        while self.buffered.front() == Some(&true) {
+            self.buffered.pop_front();
+            self.rcv_nxt += 1;
+        }
+        // The segment at rcv_nxt - 1 was in order; the slot for rcv_nxt itself is gone.
+        if !self.buffered.is_empty() {
+            self.buffered.pop_front();
+        }
+        if self.total_segments == Some(self.rcv_nxt) && self.completed_at.is_none() {
+            self.completed_at = Some(now);
+        }
+        self.unacked += 1;
+        let finished = self.completed_at.is_some();
+        if had_hole || !self.delayed_ack || self.unacked >= self.ack_every || finished {
+            return Some(self.ack(now));
+        }
+        if self.delack_deadline.is_none() {
+            self.delack_deadline = Some(now + self.delack_timeout);
+        }
+        None
+    }
+
+    /// The delayed-ACK timer: the ACK to send, if it is due.
+    pub fn on_timer(&mut self, now: SimTime) -> Option<Segment> {
+        match self.delack_deadline {
+            Some(t) if t <= now => Some(self.ack(now)),
+            _ => None,
+        }
+    }
+
+    fn ack(&mut self, _now: SimTime) -> Segment {
+        let mut seg = Segment::new(SegmentKind::Ack);
+        seg.ack = self.rcv_nxt;
+        seg.ts_echo = self.ts_recent;
+        seg.ece = self.ce_since_ack;
+        if self.sack && !self.buffered.is_empty() {
+            self.fill_sack(&mut seg);
+        }
+        self.ce_since_ack = false;
+        self.unacked = 0;
+        self.delack_deadline = None;
+        self.last_ack_sent = self.rcv_nxt;
+        self.acks_sent += 1;
+        seg
+    }
+
+    /// RFC 2018 §4: the first block holds the newest segment, then other recent blocks.
+    fn fill_sack(&self, seg: &mut Segment) {
+        let base = self.rcv_nxt + 1;
+        let held = |s: u64| s >= base && self.buffered.get((s - base) as usize) == Some(&true);
+        let mut n = 0;
+        for s in self.recent.iter().flatten().copied() {
+            if !held(s) {
+                continue;
+            }
+            let mut a = s;
+            while a > base && held(a - 1) {
+                a -= 1;
+            }
+            let mut b = s + 1;
+            while held(b) {
+                b += 1;
+            }
+            let off = (a - self.rcv_nxt) as u32;
+            if seg.sack[..n].iter().any(|&(o, _)| o == off) {
+                continue;
+            }
+            seg.sack[n] = (off, (b - a) as u32);
+            n += 1;
+        }
+        seg.sack_count = n as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(seq: u64) -> Segment {
+        let mut s = Segment::new(SegmentKind::Data);
+        s.seq = seq;
+        s.len = 1000;
+        s.ts = SimTime(seq + 1);
+        s
+    }
+
+    #[test]
+    fn delayed_acks_every_second_segment_and_on_timeout() {
+        let ms = SimDuration::from_millis;
+        let mut r = TcpReceiver::new(true, 2, ms(40), false, None);
+        let t = SimTime::ZERO;
+        assert!(r.on_segment(t, &data(0), false).is_none());
+        assert_eq!(r.poll_at(), Some(t + ms(40)));
+        let a = r
+            .on_segment(t, &data(1), false)
+            .expect("second segment is acked");
+        assert_eq!(a.ack, 2);
+        // The echo is the first segment's timestamp: RTT samples include the ACK delay.
+        assert_eq!(a.ts_echo, SimTime(1));
+        assert!(r.on_segment(t, &data(2), false).is_none());
+        assert!(r.on_timer(t + ms(39)).is_none());
+        assert_eq!(r.on_timer(t + ms(40)).map(|a| a.ack), Some(3));
+    }
+
+    #[test]
+    fn out_of_order_gives_dupacks_with_sack_blocks_and_filling_acks_at_once() {
+        let mut r = TcpReceiver::new(true, 2, SimDuration::from_millis(40), true, None);
+        let t = SimTime::ZERO;
+        r.on_segment(t, &data(0), false);
+        r.on_segment(t, &data(1), false);
+        // Segment 2 is lost; 3, 4 and 6 arrive.
+        let d1 = r.on_segment(t, &data(3), false).expect("dupack");
+        assert_eq!((d1.ack, d1.sack_count), (2, 1));
+        assert_eq!(d1.sack_blocks().collect::<Vec<_>>(), vec![(3, 4)]);
+        r.on_segment(t, &data(4), false);
+        let d3 = r.on_segment(t, &data(6), false).expect("dupack");
+        assert_eq!(d3.sack_blocks().collect::<Vec<_>>(), vec![(6, 7), (3, 5)]);
+        // The retransmission fills the hole: a cumulative ACK up to the next hole.
+        let a = r.on_segment(t, &data(2), false).expect("hole filled");
+        assert_eq!(a.ack, 5);
+        assert_eq!(a.sack_blocks().collect::<Vec<_>>(), vec![(6, 7)]);
+        assert_eq!(r.delivered_segments(), 5);
+    }
+}
