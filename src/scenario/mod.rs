@@ -180,7 +180,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                     ecmp_hash: hash,
                 };
                 transports.push(TransportSlot::new(
-                    Connection::Tcp(TcpConnection::new(&tcp, ends, start)),
+                    Connection::Tcp(Box::new(TcpConnection::new(&tcp, ends, start))),
                     ends,
                     start,
                     meta,

@@ -54,21 +54,21 @@ pub trait Transport {
 /// `match`, no boxing per call.
 #[derive(Clone, Debug)]
 pub enum Connection {
-    Tcp(tcp::TcpConnection),
+    Tcp(Box<tcp::TcpConnection>),
     Rdma(Box<rdma::RdmaConnection>),
 }
 
 impl Connection {
     fn inner(&mut self) -> &mut dyn Transport {
         match self {
-            Connection::Tcp(c) => c,
+            Connection::Tcp(c) => c.as_mut(),
             Connection::Rdma(c) => c.as_mut(),
         }
     }
 
     fn inner_ref(&self) -> &dyn Transport {
         match self {
-            Connection::Tcp(c) => c,
+            Connection::Tcp(c) => c.as_ref(),
             Connection::Rdma(c) => c.as_ref(),
         }
     }

@@ -26,8 +26,10 @@ pub struct TcpReceiver {
     last_ack_sent: u64,
     ce_since_ack: bool,
     sack: bool,
-    /// Most recently received out-of-order segments, newest first: each names a SACK block.
-    recent: [Option<u64>; 3],
+    /// The most recently changed out-of-order blocks `[start, end)`, newest first (RFC 2018
+    /// §4), each a maximal run of held segments. Kept up to date as segments arrive, so
+    /// building an ACK costs O(1) however long the blocks are.
+    blocks: [Option<(u64, u64)>; 3],
     total_segments: Option<u64>,
     completed_at: Option<SimTime>,
     pub duplicate_segments: u64,
@@ -54,7 +56,7 @@ impl TcpReceiver {
             last_ack_sent: 0,
             ce_since_ack: false,
             sack,
-            recent: [None; 3],
+            blocks: [None; 3],
             total_segments,
             completed_at: None,
             duplicate_segments: 0,
@@ -96,9 +98,7 @@ impl TcpReceiver {
                 self.duplicate_segments += 1;
             }
             self.buffered[i] = true;
-            if self.recent[0] != Some(seg.seq) {
-                self.recent = [Some(seg.seq), self.recent[0], self.recent[1]];
-            }
+            self.note_block(seg.seq);
             return Some(self.ack(now)); // out of order: an immediate duplicate ACK
         }
         let had_hole = !self.buffered.is_empty();
@@ -110,6 +110,12 @@ impl TcpReceiver {
         // The segment at rcv_nxt - 1 was in order; the slot for rcv_nxt itself is gone.
         if !self.buffered.is_empty() {
             self.buffered.pop_front();
+        }
+        let rcv_nxt = self.rcv_nxt;
+        for b in &mut self.blocks {
+            if b.is_some_and(|(_, end)| end <= rcv_nxt) {
+                *b = None; // now cumulatively acknowledged
+            }
         }
         if self.total_segments == Some(self.rcv_nxt) && self.completed_at.is_none() {
             self.completed_at = Some(now);
@@ -138,8 +144,13 @@ impl TcpReceiver {
         seg.ack = self.rcv_nxt;
         seg.ts_echo = self.ts_recent;
         seg.ece = self.ce_since_ack;
-        if self.sack && !self.buffered.is_empty() {
-            self.fill_sack(&mut seg);
+        if self.sack {
+            let mut n = 0;
+            for &(a, b) in self.blocks.iter().flatten() {
+                seg.sack[n] = ((a - self.rcv_nxt) as u32, (b - a) as u32);
+                n += 1;
+            }
+            seg.sack_count = n as u8;
         }
         self.ce_since_ack = false;
         self.unacked = 0;
@@ -149,31 +160,39 @@ impl TcpReceiver {
         seg
     }
 
-    /// RFC 2018 §4: the first block holds the newest segment, then other recent blocks.
-    fn fill_sack(&self, seg: &mut Segment) {
-        let base = self.rcv_nxt + 1;
-        let held = |s: u64| s >= base && self.buffered.get((s - base) as usize) == Some(&true);
-        let mut n = 0;
-        for s in self.recent.iter().flatten().copied() {
-            if !held(s) {
-                continue;
+    fn held(&self, s: u64) -> bool {
+        s > self.rcv_nxt && self.buffered.get((s - self.rcv_nxt - 1) as usize) == Some(&true)
+    }
+
+    /// Segment `s` arrived out of order: its block (merged with neighbours) goes first.
+    fn note_block(&mut self, s: u64) {
+        let (mut a, mut b) = (s, s + 1);
+        for slot in &mut self.blocks {
+            if let Some((x, y)) = *slot {
+                if y == a || x == b || (x <= s && s < y) {
+                    a = a.min(x);
+                    b = b.max(y);
+                    *slot = None;
+                }
             }
-            let mut a = s;
-            while a > base && held(a - 1) {
-                a -= 1;
-            }
-            let mut b = s + 1;
-            while held(b) {
-                b += 1;
-            }
-            let off = (a - self.rcv_nxt) as u32;
-            if seg.sack[..n].iter().any(|&(o, _)| o == off) {
-                continue;
-            }
-            seg.sack[n] = (off, (b - a) as u32);
-            n += 1;
         }
-        seg.sack_count = n as u8;
+        // Neighbours not in the list (older blocks that fell off it): extend over them.
+        while self.held(a - 1) {
+            a -= 1;
+        }
+        while self.held(b) {
+            b += 1;
+        }
+        let mut kept = [None; 3];
+        kept[0] = Some((a, b));
+        let mut k = 1;
+        for blk in self.blocks.iter().flatten() {
+            if k < 3 {
+                kept[k] = Some(*blk);
+                k += 1;
+            }
+        }
+        self.blocks = kept;
     }
 }
 

@@ -75,6 +75,8 @@ pub struct TcpSender {
     /// Segments below this have had the loss rule applied.
     lost_marked_upto: u64,
     highest_sacked: Option<u64>,
+    /// Retransmissions in flight (at most a few): SACK processing checks them by number.
+    retrans_seqs: Vec<u64>,
     in_recovery: bool,
     /// Recovery ends when everything below this is acknowledged.
     recover: u64,
@@ -126,6 +128,7 @@ impl TcpSender {
             rexmit_ptr: 0,
             lost_marked_upto: 0,
             highest_sacked: None,
+            retrans_seqs: Vec::new(),
             in_recovery: false,
             recover: 0,
             recover_guard: 0,
@@ -237,6 +240,7 @@ impl TcpSender {
                 newly = newly.max(1);
             }
             self.snd_una = ack;
+            self.retrans_seqs.retain(|&q| q >= ack);
             self.rexmit_ptr = self.rexmit_ptr.max(ack);
             self.lost_marked_upto = self.lost_marked_upto.max(ack);
             self.dupacks = 0;
@@ -263,35 +267,32 @@ impl TcpSender {
             for (start, end) in seg.sack_blocks() {
                 let lo = start.max(self.snd_una);
                 let hi = end.min(self.high_sent);
-                for s in lo..hi {
-                    let m = self.meta(s);
-                    if m.sacked {
-                        continue;
-                    }
-                    let m = *m;
-                    let e = self.meta(s);
-                    e.sacked = true;
-                    e.lost = false;
-                    e.retrans = false;
-                    self.sacked_out += 1;
-                    if m.lost {
-                        self.lost_out -= 1;
-                        if !m.retrans {
-                            self.to_retransmit -= 1;
-                        }
-                    }
-                    if m.retrans {
-                        self.retrans_out -= 1;
-                    }
-                    newly += 1;
-                    if newest.is_none_or(|n| m.delivered >= n.delivered) {
-                        newest = Some(m);
+                if hi <= lo {
+                    continue;
+                }
+                // Blocks repeat on every ACK: walk in from both edges to what is already
+                // SACKed, so each segment is visited about once. A hole inside a block can
+                // only have been filled by a retransmission; those are checked by list.
+                let mut top = hi;
+                while top > lo && !self.meta(top - 1).sacked {
+                    top -= 1;
+                    self.sack_one(top, &mut newly, &mut newest);
+                }
+                let mut bottom = lo;
+                while bottom < top && !self.meta(bottom).sacked {
+                    self.sack_one(bottom, &mut newly, &mut newest);
+                    bottom += 1;
+                }
+                let mut k = 0;
+                while k < self.retrans_seqs.len() {
+                    let q = self.retrans_seqs[k];
+                    if q >= lo && q < hi && !self.meta(q).sacked {
+                        self.sack_one(q, &mut newly, &mut newest);
+                    } else {
+                        k += 1;
                     }
                 }
-                if hi > lo {
-                    self.highest_sacked =
-                        Some(self.highest_sacked.map_or(hi - 1, |h| h.max(hi - 1)));
-                }
+                self.highest_sacked = Some(self.highest_sacked.map_or(hi - 1, |h| h.max(hi - 1)));
             }
         }
 
@@ -362,6 +363,34 @@ impl TcpSender {
             self.rto_deadline = (self.outstanding() > 0).then(|| now + self.rtt.rto());
         }
         self.try_send(now, out);
+    }
+
+    /// Marks one outstanding segment SACKed and updates the scoreboard counters.
+    fn sack_one(&mut self, seq: u64, newly: &mut u64, newest: &mut Option<SegMeta>) {
+        let m = *self.meta(seq);
+        *self.meta(seq) = SegMeta {
+            sacked: true,
+            lost: false,
+            retrans: false,
+            ..m
+        };
+        self.sacked_out += 1;
+        if m.lost {
+            self.lost_out -= 1;
+            if !m.retrans {
+                self.to_retransmit -= 1;
+            }
+        }
+        if m.retrans {
+            self.retrans_out -= 1;
+            if let Some(i) = self.retrans_seqs.iter().position(|&q| q == seq) {
+                self.retrans_seqs.swap_remove(i);
+            }
+        }
+        *newly += 1;
+        if newest.is_none_or(|n| m.delivered >= n.delivered) {
+            *newest = Some(m);
+        }
     }
 
     /// Applies the loss rules; returns how many segments were newly marked lost.
@@ -435,6 +464,7 @@ impl TcpSender {
         }
         // Every unSACKed segment is presumed lost, retransmissions included.
         self.retrans_out = 0;
+        self.retrans_seqs.clear();
         for s in self.snd_una..self.high_sent {
             let m = self.meta(s);
             m.retrans = false;
@@ -528,6 +558,7 @@ impl TcpSender {
                 ..meta
             };
             self.retrans_out += 1;
+            self.retrans_seqs.push(seq);
             self.to_retransmit -= 1;
             self.rexmit_ptr = seq + 1;
             self.stats.retransmitted += 1;

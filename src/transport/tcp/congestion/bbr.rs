@@ -4,22 +4,26 @@
 //!
 //! Sources: N. Cardwell, Y. Cheng, C. S. Gunn, S. H. Yeganeh, V. Jacobson, "BBR:
 //! Congestion-Based Congestion Control", ACM Queue 14(5), 2016; the IETF description
-//! draft-cardwell-iccrg-bbr-congestion-control-00 (2017), cited as "draft §x"; and Linux
-//! `net/ipv4/tcp_bbr.c` (BBR v1), cited by its function and constant names.
+//! draft-cardwell-iccrg-bbr-congestion-control-00 (2017), cited as "draft" with a section
+//! title or pseudocode name; and Linux `net/ipv4/tcp_bbr.c` (BBR v1), cited by its function
+//! and constant names.
 //!
 //! The model:
-//! - BtlBw is the maximum delivery-rate sample over the last 10 round trips (draft §4.1.1).
+//! - BtlBw is the maximum delivery-rate sample over the last 10 round trips (draft, "BBR.BtlBw").
 //!   Linux approximates that window with Kathleen Nichols' three-sample minmax; here a
 //!   fixed array keeps one maximum per round, which is exact for the window and needs no
-//!   allocation. App-limited samples enter only when they exceed the current maximum.
-//! - RTprop is the minimum RTT sample over 10 s (draft §4.1.2). A sample replaces it when
+//!   allocation. App-limited samples enter only when they exceed the current maximum. As
+//!   with Linux's minmax, the window ages only when a sample enters it (it spans the 10
+//!   rounds ending at the newest admitted sample), so a stretch of app-limited rounds, such
+//!   as ProbeRTT's, leaves the estimate in place instead of expiring it.
+//! - RTprop is the minimum RTT sample over 10 s (draft, "BBR.RTprop"). A sample replaces it when
 //!   strictly smaller, or when the 10 s have run out (Linux `bbr_update_min_rtt`).
 //! - Round trips are counted as in Linux `bbr_update_bw`: a round ends when an ACK's rate
 //!   sample covers a segment sent after the previous round ended, i.e. when its
 //!   `prior_delivered` reaches `next_round_delivered`, which is then set to the current
 //!   `delivered`.
 //!
-//! The state machine (draft §4.3, Linux `bbr_update_model`):
+//! The state machine (draft, "State Machine"; Linux `bbr_update_model`):
 //! - **Startup**: pacing and cwnd gain 2/ln 2, so the sending rate doubles every round.
 //!   The pipe is full when BtlBw grew less than 25% over 3 rounds in a row that were not
 //!   app-limited (`bbr_check_full_bw_reached`); then **Drain**.
@@ -52,7 +56,8 @@
 //!
 //! Left out: Linux's long-term bandwidth (policer) sampling, ACK-aggregation cwnd headroom
 //! and idle-restart handling (none of them is in the paper or draft -00), the 1% pacing
-//! margin of later Linux versions, and the rounding of cwnd up to an even number.
+//! margin of later Linux versions, and Linux's rounding of cwnd up to an even number and
+//! extra 2 segments in the 1.25 phase.
 //!
 //! Deterministic and allocation-free per ACK: plain `f64` arithmetic on fixed-size state.
 
@@ -60,42 +65,43 @@ use super::{AckSample, CongestionControl, RateSample};
 use crate::engine::{SimDuration, SimTime};
 
 /// Startup pacing and cwnd gain, 2/ln 2 ≈ 2.885: the smallest gain that doubles the
-/// delivery rate every round (draft §4.3.1 `BBRHighGain`; Linux `bbr_high_gain`).
+/// delivery rate every round (draft `BBRHighGain`; Linux `bbr_high_gain`).
 pub const HIGH_GAIN: f64 = 2.0 / std::f64::consts::LN_2;
 /// Drain pacing gain, ln 2/2 ≈ 1/2.885: drains Startup's queue in about one round (draft
-/// §4.3.2; Linux `bbr_drain_gain`).
+/// "Drain"; Linux `bbr_drain_gain`).
 pub const DRAIN_GAIN: f64 = 1.0 / HIGH_GAIN;
-/// ProbeBW cwnd gain (draft §4.2.3.2 `BBR.cwnd_gain = 2`; Linux `bbr_cwnd_gain`).
+/// ProbeBW cwnd gain (draft "ProbeBW", `BBR.cwnd_gain = 2`; Linux `bbr_cwnd_gain`).
 pub const CWND_GAIN: f64 = 2.0;
-/// ProbeBW pacing-gain cycle (Cardwell et al. 2016; draft §4.3.3; Linux `bbr_pacing_gain`).
+/// ProbeBW pacing-gain cycle (Cardwell et al. 2016; draft "ProbeBW"; Linux
+/// `bbr_pacing_gain`).
 pub const PACING_GAIN_CYCLE: [f64; 8] = [1.25, 0.75, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
 /// The phase every ProbeBW episode starts in. Linux picks uniformly among the phases other
 /// than the 0.75 one (`bbr_reset_probe_bw_mode`); without randomness this fixes the first
 /// 1.0 phase, so a flow cruises for six RTprops before its first probe.
 pub const PROBE_BW_START_PHASE: usize = 2;
-/// BtlBw max-filter window, round trips (draft §4.1.1 `BtlBwFilterLen`; Linux
+/// BtlBw max-filter window, round trips (draft `BtlBwFilterLen`; Linux
 /// `bbr_bw_rtts` = cycle length + 2 = 10).
 pub const BTLBW_FILTER_ROUNDS: usize = 10;
-/// RTprop min-filter window (draft §4.1.2 `RTpropFilterLen`; Linux `bbr_min_rtt_win_sec`).
+/// RTprop min-filter window (draft `RTpropFilterLen`; Linux `bbr_min_rtt_win_sec`).
 pub const RTPROP_FILTER_LEN: SimDuration = SimDuration::from_secs(10);
-/// Minimum time held at the ProbeRTT window (draft §4.3.4 `ProbeRTTDuration`; Linux
+/// Minimum time held at the ProbeRTT window (draft `ProbeRTTDuration`; Linux
 /// `bbr_probe_rtt_mode_ms`).
 pub const PROBE_RTT_DURATION: SimDuration = SimDuration::from_millis(200);
 /// Smallest cwnd, and the ProbeRTT window, segments (draft `BBRMinPipeCwnd`; Linux
 /// `bbr_cwnd_min_target`).
 pub const MIN_PIPE_CWND: u64 = 4;
-/// Full pipe: BtlBw must grow by this factor per round (draft §4.3.2.2; Linux
+/// Full pipe: BtlBw must grow by this factor per round (draft `BBRCheckFullPipe`; Linux
 /// `bbr_full_bw_thresh`) ...
 pub const FULL_BW_THRESH: f64 = 1.25;
 /// ... or after this many rounds without such growth the pipe is full (Linux
 /// `bbr_full_bw_cnt`).
 pub const FULL_BW_COUNT: u32 = 3;
-/// Headroom added to every in-flight target, segments: draft §4.2.3.2 adds
+/// Headroom added to every in-flight target, segments: draft `BBRInflight` adds
 /// `3 × send_quantum`, Linux `bbr_quantization_budget` 3 TSO bursts; one segment per quantum
 /// here.
 pub const QUANTA: u64 = 3;
 
-/// BBR's operating states (draft §4.3).
+/// BBR's operating states (draft, "State Machine").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Startup,
@@ -272,7 +278,7 @@ impl Bbr {
         }
     }
 
-    /// ProbeBW gain cycling (Linux `bbr_update_cycle_phase`, draft §4.3.3).
+    /// ProbeBW gain cycling (Linux `bbr_update_cycle_phase`, draft `BBRIsNextCyclePhase`).
     fn update_cycle_phase(&mut self, ack: &AckSample) {
         if self.mode != Mode::ProbeBw {
             return;
@@ -298,7 +304,7 @@ impl Bbr {
         }
     }
 
-    /// Linux `bbr_check_full_bw_reached` (draft §4.3.2.2).
+    /// Linux `bbr_check_full_bw_reached` (draft `BBRCheckFullPipe`).
     fn check_full_bw_reached(&mut self, ack: &AckSample) {
         if self.full_bw_reached || !self.round_start {
             return;
@@ -316,7 +322,7 @@ impl Bbr {
         self.full_bw_reached = self.full_bw_count >= FULL_BW_COUNT;
     }
 
-    /// Linux `bbr_check_drain` (draft §4.3.2).
+    /// Linux `bbr_check_drain` (draft `BBRCheckDrain`).
     fn check_drain(&mut self, ack: &AckSample) {
         if self.mode == Mode::Startup && self.full_bw_reached {
             self.mode = Mode::Drain;
@@ -342,7 +348,8 @@ impl Bbr {
         }
     }
 
-    /// The RTprop filter and ProbeRTT (Linux `bbr_update_min_rtt`, draft §4.3.4).
+    /// The RTprop filter and ProbeRTT (Linux `bbr_update_min_rtt`; draft `BBRUpdateRTprop`,
+    /// `BBRCheckProbeRTT`).
     fn update_min_rtt(&mut self, ack: &AckSample) {
         let expired = self.rt_prop.is_some() && ack.now > self.rt_prop_stamp + RTPROP_FILTER_LEN;
         match (ack.rtt, self.rt_prop) {
@@ -411,7 +418,7 @@ impl Bbr {
         };
     }
 
-    /// Linux `bbr_set_pacing_rate` (draft §4.2.1).
+    /// Linux `bbr_set_pacing_rate` (draft `BBRSetPacingRate`).
     fn set_pacing_rate(&mut self, ack: &AckSample) {
         if !self.has_seen_rtt {
             if let Some(rtt) = ack.srtt.or(ack.rtt) {
@@ -461,7 +468,7 @@ impl Bbr {
         (cwnd, false)
     }
 
-    /// Linux `bbr_set_cwnd` (draft §4.2.3).
+    /// Linux `bbr_set_cwnd` (draft `BBRSetCwnd`).
     fn set_cwnd(&mut self, ack: &AckSample) {
         if ack.acked > 0 {
             let (mut cwnd, conserving) = self.recover_or_restore(ack);
@@ -833,7 +840,7 @@ mod tests {
         let queue = queue_area / total;
         let goodput = (p.delivered - delivered0) as f64 / p.now.since(start).as_secs_f64();
         eprintln!(
-            "ProbeBW over {total:.2} s: mean pacing {pacing:.1} seg/s (R {}), delivered \
+            "ProbeBW over {total:.2} s: mean pacing {pacing:.2} seg/s (R {}), delivered \
              {goodput:.1} seg/s, mean queue {queue:.2} seg, max in flight {max_in_flight} \
              (BDP {bdp:.1}), cwnd {cwnd_min}..={cwnd_max}",
             p.rate
@@ -903,8 +910,8 @@ mod tests {
         let lasted = exit_at.since(entered);
         let held = exit_at.since(at_four.expect("in flight fell to 4"));
         eprintln!(
-            "first ACK {first_ack_at}, ProbeRTT {entered} .. {exit_at} ({lasted}, {held} at 4 in flight), cwnd \
-             {cwnd_before} -> {probe_cwnd_max} -> {exit_cwnd}, min in flight \
+            "first ACK {first_ack_at}, ProbeRTT {entered} .. {exit_at} ({lasted}, {held} at 4 \
+             in flight), cwnd {cwnd_before} -> {probe_cwnd_max} -> {exit_cwnd}, min in flight \
              {probe_min_in_flight}"
         );
         // Entered when the 10 s filter expires (on the first ACK after it), not earlier.
