@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 const LEAF_SPINE: &str = include_str!("../experiments/bench-leafspine-1k.toml");
+const DUMBBELL: &str = include_str!("../experiments/dumbbell.toml");
 
 fn line(name: &str, events: u64, wall_s: f64) -> String {
     let rate = if wall_s > 0.0 {
@@ -50,5 +51,28 @@ pub fn run_all(quick: bool) -> Result<Vec<String>, RunError> {
     let rec = world.run();
     let wall = started.elapsed().as_secs_f64();
     lines.push(line("leafspine_1k_cbr", rec.events, wall));
+    // The TCP benchmark: N NewReno flows, 100 Mbit/s, 10 ms, 1% loss, 10 s virtual
+    // (time series off: the loop, not the sampler, is measured).
+    for flows in [8, 64] {
+        let mut set = vec![
+            format!("flows.0.copies={flows}"),
+            "record.links=[]".to_string(),
+            "record.flows=false".to_string(),
+        ];
+        if quick {
+            set.push("duration=\"1s\"".into());
+        }
+        let exp =
+            LoadedExperiment::from_text(DUMBBELL, Path::new("experiments/dumbbell.toml"), &set)?;
+        let world = scenario::prepare(&exp)?;
+        let started = Instant::now();
+        let rec = world.run();
+        let wall = started.elapsed().as_secs_f64();
+        lines.push(line(
+            &format!("dumbbell_tcp_{flows}_flows"),
+            rec.events,
+            wall,
+        ));
+    }
     Ok(lines)
 }

@@ -1124,7 +1124,7 @@ mod tests {
         assert_eq!(
             b.cwnd(),
             121,
-            "conservation never shrinks below in flight + acked"
+            "conservation: max(cwnd, in flight + acked), no growth"
         );
         // Recovery over: the pre-recovery window is back.
         b.on_recovery_exit(now);

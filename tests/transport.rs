@@ -1,0 +1,274 @@
+//! Transports against closed forms: NewReno goodput against Padhye et al. (PFTK) and the
+//! Mathis bound, CUBIC's average window against RFC 8312's response function, fairness and
+//! utilization of competing flows, and RoCE go-back-N collapsing under loss. Every run also
+//! checks packet conservation per network flow (data and ACK directions).
+
+use dwcp_sim::experiment::run::simulate;
+use dwcp_sim::experiment::LoadedExperiment;
+use dwcp_sim::metrics::{FlowRecord, RunRecords};
+use std::path::Path;
+
+fn run(toml: &str) -> RunRecords {
+    let text = format!("{toml}\n[record]\nflows = false\nplots = false\n");
+    let exp = LoadedExperiment::from_text(&text, Path::new("inline.toml"), &[])
+        .expect("valid experiment");
+    let rec = simulate(&exp).expect("scenario builds");
+    let n = &rec.net;
+    assert_eq!(n.injected, n.delivered + n.dropped_total() + rec.in_flight);
+    for f in &rec.flows {
+        let s = &f.stats;
+        let dropped: u64 = s.dropped.iter().sum();
+        assert!(
+            s.sent_packets >= s.delivered_packets + dropped,
+            "flow {}: sent {} < delivered {} + dropped {}",
+            f.name,
+            s.sent_packets,
+            s.delivered_packets,
+            dropped
+        );
+    }
+    let per_flow: u64 = rec.flows.iter().map(|f| f.stats.sent_packets).sum();
+    assert_eq!(per_flow, n.injected, "every packet belongs to a flow");
+    rec
+}
+
+fn flow<'a>(rec: &'a RunRecords, name: &str) -> &'a FlowRecord {
+    rec.flows
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no flow {name}"))
+}
+
+fn metric(f: &FlowRecord, name: &str) -> Option<f64> {
+    f.extra.iter().find(|m| m.0 == name).map(|m| m.1)
+}
+
+fn must(f: &FlowRecord, name: &str) -> f64 {
+    metric(f, name).unwrap_or_else(|| panic!("flow {} has no {name}", f.name))
+}
+
+/// One bulk TCP flow over a dumbbell whose 1 Gbit/s bottleneck drops data packets
+/// (`loss` is a TOML loss-layer list). Access links are 10x faster with deep queues, so
+/// neither the link nor the window limits the flow: only the losses do.
+fn single_flow(cc: &str, sack: bool, one_way: &str, loss: &str, duration: &str) -> RunRecords {
+    run(&format!(
+        r#"
+        name = "single"
+        duration = "{duration}"
+        [topology.generate]
+        kind = "dumbbell"
+        hosts_per_side = 1
+        access_link = {{ rate = "10Gbps", delay = "10us", queue_packets = 100000 }}
+        bottleneck_link = {{ rate = "1Gbps", delay = "{one_way}", queue_packets = 100000, loss_ab = {loss} }}
+        [tcp]
+        cc = "{cc}"
+        sack = {sack}
+        rwnd = "256MiB"
+        [[flows]]
+        name = "f"
+        app = "tcp"
+        src = "l0"
+        dst = "r0"
+        "#
+    ))
+}
+
+/// PFTK (Padhye, Firoiu, Towsley, Kurose, SIGCOMM 1998, the approximate form): bits/s for
+/// segments of `mss` bytes, RTT `rtt` s, loss `p`, `b` segments per ACK, timeout `t0` s.
+fn pftk(mss: f64, rtt: f64, p: f64, b: f64, t0: f64) -> f64 {
+    let denom = rtt * (2.0 * b * p / 3.0).sqrt()
+        + t0 * (3.0 * (3.0 * b * p / 8.0).sqrt()).min(1.0) * p * (1.0 + 32.0 * p * p);
+    mss * 8.0 / denom
+}
+
+/// Mathis et al. (CCR 1997): MSS/RTT · √(3/(2bp)).
+fn mathis(mss: f64, rtt: f64, p: f64, b: f64) -> f64 {
+    mss * 8.0 / rtt * (3.0 / (2.0 * b * p)).sqrt()
+}
+
+#[test]
+fn newreno_goodput_matches_pftk_and_stays_within_the_mathis_bound() {
+    const MSS: f64 = 1448.0;
+    // Two RTTs (20 and 50 ms) x two loss rates; durations give several hundred loss events.
+    for (one_way, p, duration) in [
+        ("10ms", 0.001, "300s"),
+        ("10ms", 0.01, "120s"),
+        ("25ms", 0.001, "600s"),
+        ("25ms", 0.01, "300s"),
+    ] {
+        let loss = format!(r#"[{{ kind = "bernoulli", p = {p} }}]"#);
+        let rec = single_flow("newreno", false, one_way, &loss, duration);
+        let f = flow(&rec, "f");
+        let goodput = must(f, "goodput");
+        // The model's inputs, all as simulated: the path RTT, the delayed-ACK policy's b
+        // (data segments per ACK sent; delayed ACKs every 2 segments, but odd bursts and
+        // duplicate ACKs make it a little less than 2), and the RTO at which timeouts fired
+        // (SRTT + 200 ms under the Linux rule when none fired).
+        let rtt = must(f, "min_rtt");
+        let b = f.stats.delivered_packets as f64 / must(f, "acks_sent");
+        let t0 = metric(f, "rto_at_timeout_mean").unwrap_or(rtt + 0.2);
+        let model = pftk(MSS, rtt, p, b, t0);
+        let err = goodput / model - 1.0;
+        assert!(
+            err.abs() <= 0.15,
+            "RTT {rtt} p {p}: goodput {goodput:.0} vs PFTK {model:.0} (b {b:.2}, T0 {t0:.3}): {:+.1}%",
+            err * 100.0
+        );
+        // Mathis ignores timeouts, so it bounds from above; 10% allows for random rather
+        // than periodic loss (Mathis et al. measured C 7% higher for random loss).
+        let bound = 1.10 * mathis(MSS, rtt, p, b);
+        assert!(
+            goodput <= bound,
+            "RTT {rtt} p {p}: goodput {goodput:.0} above the Mathis bound {bound:.0}"
+        );
+    }
+}
+
+#[test]
+fn cubic_average_window_matches_rfc8312_response_function() {
+    // RFC 8312's response function assumes one loss every 1/p packets, so the loss is
+    // periodic: p = 1e-4 (every 10 000th packet), RTT 100 ms. AVG_W = 1.054 · 0.1^0.75 /
+    // 1e-4^0.75 = 187.4 segments (RFC 8312 Table 1 lists 187), above the AIMD value
+    // 1.2/√p = 120, so CUBIC is in its own region rather than the Reno-friendly one.
+    let rec = single_flow(
+        "cubic",
+        true,
+        "50ms",
+        r#"[{ kind = "list", drop = [9999], period = 10000 }]"#,
+        "400s",
+    );
+    let f = flow(&rec, "f");
+    let rtt: f64 = must(f, "min_rtt");
+    let p: f64 = 1e-4;
+    let expected = 1.054 * rtt.powf(0.75) / p.powf(0.75);
+    let w = must(f, "cwnd_mean");
+    assert!(
+        (w / expected - 1.0).abs() <= 0.20,
+        "CUBIC mean window {w:.1} vs RFC 8312 {expected:.1}"
+    );
+    // One congestion event per loss, none from timeouts.
+    assert_eq!(must(f, "timeouts"), 0.0);
+    assert_eq!(must(f, "retransmitted_segments"), f.stats.dropped[1] as f64);
+}
+
+/// Four bulk flows from four hosts share a 100 Mbit/s, 10 ms bottleneck whose queue is one
+/// bandwidth-delay product (100 Mbit/s · 20 ms = 167 packets of 1500 B), no random loss.
+fn shared_bottleneck(cc: &str) -> RunRecords {
+    let flows: String = (0..4)
+        .map(|i| {
+            format!("[[flows]]\nname = \"f{i}\"\napp = \"tcp\"\nsrc = \"l{i}\"\ndst = \"r{i}\"\n")
+        })
+        .collect();
+    run(&format!(
+        r#"
+        name = "fair"
+        duration = "60s"
+        [topology.generate]
+        kind = "dumbbell"
+        hosts_per_side = 4
+        access_link = {{ rate = "1Gbps", delay = "10us", queue_packets = 1000 }}
+        bottleneck_link = {{ rate = "100Mbps", delay = "10ms", queue_packets = 167 }}
+        [tcp]
+        cc = "{cc}"
+        {flows}
+        "#
+    ))
+}
+
+#[test]
+fn competing_flows_share_fairly_and_fill_a_loss_free_bottleneck() {
+    for cc in ["newreno", "cubic"] {
+        let rec = shared_bottleneck(cc);
+        let x: Vec<f64> = (0..4)
+            .map(|i| must(flow(&rec, &format!("f{i}")), "goodput"))
+            .collect();
+        // Jain's index (Σx)² / (n·Σx²): 1 is perfectly fair, 1/n is one flow taking all.
+        let sum: f64 = x.iter().sum();
+        let jain = sum * sum / (4.0 * x.iter().map(|v| v * v).sum::<f64>());
+        assert!(jain >= 0.9, "{cc}: Jain's index {jain:.3} for {x:?}");
+        // The bottleneck carries data at ≥ 95% of its rate: the buffer of one BDP lets Reno
+        // halve without draining the link. Payload goodput is 1448/1500 of the wire rate.
+        let port = rec
+            .ports
+            .iter()
+            .find(|p| p.from == "sl" && p.to == "sr")
+            .expect("bottleneck port");
+        let util = port.stats.busy_ps as f64 / rec.end_time.as_ps() as f64;
+        assert!(util >= 0.95, "{cc}: bottleneck utilization {util:.3}");
+        assert!(
+            sum >= 0.95 * 100e6 * 1448.0 / 1500.0,
+            "{cc}: goodput {sum:.0}"
+        );
+    }
+}
+
+#[test]
+fn tcp_delivers_a_finite_transfer_completely_and_in_order() {
+    // 10 MB over a lossy path with SACK and without: every byte arrives, the flow
+    // completes, and goodput counts exactly the transfer.
+    for sack in [true, false] {
+        let rec = run(&format!(
+            r#"
+            name = "finite"
+            duration = "60s"
+            [topology.generate]
+            kind = "dumbbell"
+            hosts_per_side = 1
+            access_link = {{ rate = "1Gbps", delay = "10us" }}
+            bottleneck_link = {{ rate = "100Mbps", delay = "5ms", loss_ab = [{{ kind = "bernoulli", p = 0.02 }}] }}
+            [tcp]
+            sack = {sack}
+            [[flows]]
+            name = "f"
+            app = "tcp"
+            src = "l0"
+            dst = "r0"
+            bytes = "10MB"
+            "#
+        ));
+        let f = flow(&rec, "f");
+        assert_eq!(must(f, "goodput_bytes"), 10e6, "sack {sack}");
+        let t = must(f, "completion_time");
+        // 10 MB at 100 Mbit/s needs at least 0.8 s.
+        assert!(t > 0.8 && t < 60.0, "sack {sack}: completion {t}");
+    }
+}
+
+#[test]
+fn roce_go_back_n_collapses_under_loss() {
+    // 40 Gbit/s, 100 µs one way: a bandwidth-delay product of ~920 packets, all resent
+    // after every loss. Goodput falls with loss and is below 20% of line rate at 1%
+    // (Wang et al., ICCCN 2019: "nearly zero" beyond 1%).
+    let mut last = f64::INFINITY;
+    for p in [0.0, 0.001, 0.01] {
+        let rec = run(&format!(
+            r#"
+            name = "roce"
+            duration = "10ms"
+            [topology.generate]
+            kind = "dumbbell"
+            hosts_per_side = 1
+            access_link = {{ rate = "40Gbps", delay = "1us", queue_packets = 10000 }}
+            bottleneck_link = {{ rate = "40Gbps", delay = "100us", queue_packets = 10000, loss_ab = [{{ kind = "bernoulli", p = {p} }}] }}
+            [[flows]]
+            name = "qp"
+            app = "rdma"
+            src = "l0"
+            dst = "r0"
+            "#
+        ));
+        let f = flow(&rec, "qp");
+        let share = must(f, "goodput_bytes") * 8.0 / 0.01 / 40e9;
+        assert!(
+            share < last,
+            "goodput share {share} at p = {p} not below {last}"
+        );
+        if p == 0.0 {
+            assert!(share > 0.9, "loss-free share {share}");
+        }
+        if p == 0.01 {
+            assert!(share < 0.2, "share {share} at 1% loss");
+        }
+        last = share;
+    }
+}
