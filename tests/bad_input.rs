@@ -97,6 +97,11 @@ const CASES: &[Case] = &[
     ("exp_topology_file_with_link_defaults.toml", V, &["{name}", "`file`", "link_defaults"]),
     ("exp_sample_interval_tiny.toml", V, &["{name}", "`record.sample_interval`", "at most 1000000"]),
     ("", &["run", "{good}", "--out", "{out}", "--no-plots", "--set", "name=a/b"], &["dumbbell-cbr.toml", "`name` = \"a/b\"", "folder name"]),
+    // Transports.
+    ("exp_tcp_unknown_cc.toml", V, &["{name}", "line 15", "`vegas`", "newreno", "cubic", "bbr"]),
+    ("exp_tcp_with_rate.toml", V, &["{name}", "flows[0]", "`rate`", "tcp.mss"]),
+    ("exp_tcp_mss_over_mtu.toml", V, &["{name}", "`tcp.mss` = 1460", "52 header bytes", "1500 bytes"]),
+    ("exp_rdma_unknown_key.toml", V, &["{name}", "[rdma]", "`mtu`", "mtu_payload"]),
     // Sweeps, plots and suites.
     ("sweep_filter_unknown_key.toml", V, &["{name}", "`sweep.filter`", "`flows.0.ratee` is not a swept parameter", "flows.0.rate"]),
     ("sweep_zip_unequal.toml", V, &["{name}", "`sweep.zip`", "3 values", "equal lengths"]),
