@@ -1,5 +1,6 @@
 //! The standard charts of a network run: queue occupancy and utilization of the recorded
-//! links, throughput of the flows and ping RTT over time, each as PNG and SVG.
+//! links, throughput of the flows, ping RTT, and the transports' goodput, cwnd, SRTT and
+//! DCQCN rate over time, each as PNG and SVG.
 
 use super::plot::{write_line_chart, LineChart, PlotError, Series};
 use crate::metrics::RunRecords;
@@ -22,7 +23,7 @@ pub fn write_charts(
         (1.0, "s")
     };
     let mut written = Vec::new();
-    let charts: [(&str, &str, &str, f64); 4] = [
+    let charts: [(&str, &str, &str, f64); 8] = [
         ("queue_packets", "queue occupancy", "queue (packets)", 1.0),
         (
             "utilization",
@@ -32,6 +33,10 @@ pub fn write_charts(
         ),
         ("throughput", "flow throughput", "throughput (Mbit/s)", 1e-6),
         ("rtt", "ping round-trip time", "RTT (ms)", 1e3),
+        ("goodput", "transport goodput", "goodput (Mbit/s)", 1e-6),
+        ("cwnd", "TCP congestion window", "cwnd (segments)", 1.0),
+        ("srtt", "TCP smoothed RTT", "SRTT (ms)", 1e3),
+        ("rate", "RDMA sending rate (DCQCN)", "rate (Gbit/s)", 1e-9),
     ];
     for (metric, what, y_label, y_scale) in charts {
         let series: Vec<Series> = rec
