@@ -82,8 +82,9 @@ impl TcpReceiver {
     /// ACK to send now, if any.
     pub fn on_segment(&mut self, now: SimTime, seg: &Segment, ce: bool) -> Option<Segment> {
         self.ce_since_ack |= ce;
-        if seg.seq <= self.last_ack_sent {
-            self.ts_recent = seg.ts; // RFC 7323 §4.3: only from a segment at the ACK point
+        if seg.seq <= self.last_ack_sent && seg.ts >= self.ts_recent {
+            // RFC 7323 §4.3: only from a segment at the ACK point, and never backwards.
+            self.ts_recent = seg.ts;
         }
         if seg.seq < self.rcv_nxt {
             self.duplicate_segments += 1;

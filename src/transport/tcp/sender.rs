@@ -240,11 +240,17 @@ impl TcpSender {
                 newly = newly.max(1);
             }
             self.snd_una = ack;
+            if !self.sack && !self.in_recovery {
+                // Outside recovery no duplicate ACK is pending repair (Linux
+                // `tcp_reset_reno_sack`): stray ones must not shrink the pipe for good.
+                self.sacked_out = 0;
+            }
             self.retrans_seqs.retain(|&q| q >= ack);
             self.rexmit_ptr = self.rexmit_ptr.max(ack);
             self.lost_marked_upto = self.lost_marked_upto.max(ack);
             self.dupacks = 0;
-            if seg.ts_echo > SimTime::ZERO && seg.ts_echo <= now {
+            // Every ACK echoes a data segment's timestamp (the receiver only ACKs after one).
+            if seg.ts_echo <= now {
                 let r = now.since(seg.ts_echo);
                 self.rtt.on_sample(r);
                 rtt = Some(r);
@@ -299,6 +305,9 @@ impl TcpSender {
         // Recovery ends when everything outstanding at its start is acknowledged.
         if self.in_recovery && self.snd_una >= self.recover {
             self.in_recovery = false;
+            if !self.sack {
+                self.sacked_out = 0;
+            }
             self.cc.on_recovery_exit(now);
         }
 
@@ -453,7 +462,9 @@ impl TcpSender {
             self.stats.rto_at_timeout_ps += self.rtt.base_rto().as_ps() as u128;
         }
         let flight = self.outstanding();
-        self.cc.on_rto(now, flight);
+        // Only the first timeout of a loss outside fast recovery lowers the threshold.
+        let reduce = !self.backoff_pending && !self.in_recovery;
+        self.cc.on_rto(now, flight, reduce);
         self.rtt.back_off();
         self.backoff_pending = true;
         self.in_recovery = false;

@@ -517,7 +517,7 @@ impl CongestionControl for Bbr {
         self.in_loss = false;
     }
 
-    fn on_rto(&mut self, _now: SimTime, in_flight: u64) {
+    fn on_rto(&mut self, _now: SimTime, in_flight: u64, _reduce: bool) {
         self.save_cwnd();
         // Linux `bbr_set_state(TCP_CA_Loss)`: the model stays; the full-pipe baseline
         // restarts.
@@ -1137,7 +1137,7 @@ mod tests {
 
         // Timeout: one segment, model intact, and the window comes back once the data
         // outstanding at the timeout (100 segments) is delivered.
-        b.on_rto(now, 100);
+        b.on_rto(now, 100, true);
         assert_eq!(b.cwnd(), 1);
         assert_eq!(
             (b.btl_bw(), b.rt_prop(), b.pacing_rate_bps()),

@@ -102,8 +102,11 @@ impl CongestionControl for Cubic {
         self.cwnd = self.ssthresh;
     }
 
-    fn on_rto(&mut self, _now: SimTime, _in_flight: u64) {
-        self.reduce();
+    fn on_rto(&mut self, _now: SimTime, _in_flight: u64, reduce: bool) {
+        if reduce {
+            self.reduce();
+        }
+        self.epoch_start = None;
         self.cwnd = 1.0;
     }
 

@@ -69,8 +69,10 @@ pub trait CongestionControl {
     fn on_congestion_event(&mut self, now: SimTime, in_flight: u64);
     /// Fast recovery ended (everything outstanding at its start is acknowledged).
     fn on_recovery_exit(&mut self, now: SimTime);
-    /// The retransmission timer fired.
-    fn on_rto(&mut self, now: SimTime, in_flight: u64);
+    /// The retransmission timer fired. `reduce` is false for a repeated timeout of the same
+    /// data or one during fast recovery: RFC 5681 §3.1 (and Linux's `tcp_enter_loss`) keep
+    /// the slow-start threshold already lowered for that loss.
+    fn on_rto(&mut self, now: SimTime, in_flight: u64, reduce: bool);
     /// Congestion window, segments (at least 1).
     fn cwnd(&self) -> u64;
     /// Slow-start threshold, segments (`u64::MAX` before the first loss).
@@ -147,8 +149,8 @@ impl CongestionControl for Congestion {
     fn on_recovery_exit(&mut self, now: SimTime) {
         self.inner().on_recovery_exit(now)
     }
-    fn on_rto(&mut self, now: SimTime, in_flight: u64) {
-        self.inner().on_rto(now, in_flight)
+    fn on_rto(&mut self, now: SimTime, in_flight: u64, reduce: bool) {
+        self.inner().on_rto(now, in_flight, reduce)
     }
     fn cwnd(&self) -> u64 {
         self.inner_ref().cwnd()

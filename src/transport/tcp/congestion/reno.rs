@@ -54,8 +54,10 @@ impl CongestionControl for Reno {
         self.cwnd = self.ssthresh;
     }
 
-    fn on_rto(&mut self, _now: SimTime, in_flight: u64) {
-        self.halve(in_flight);
+    fn on_rto(&mut self, _now: SimTime, in_flight: u64, reduce: bool) {
+        if reduce {
+            self.halve(in_flight);
+        }
         self.cwnd = 1.0; // the loss window (RFC 5681 §3.1)
     }
 
@@ -111,7 +113,10 @@ mod tests {
             r.on_ack(&ack(2));
         }
         assert_eq!(r.cwnd(), 16);
-        r.on_rto(SimTime::ZERO, 16);
+        r.on_rto(SimTime::ZERO, 16, true);
+        assert_eq!((r.cwnd(), r.ssthresh()), (1, 8));
+        // The retransmission times out again: the threshold stays (RFC 5681 §3.1).
+        r.on_rto(SimTime::ZERO, 16, false);
         assert_eq!((r.cwnd(), r.ssthresh()), (1, 8));
     }
 }
