@@ -71,6 +71,10 @@ pub struct FlowStats {
 /// Per egress port (one direction of a link).
 #[derive(Clone, Debug, Default)]
 pub struct PortStats {
+    /// PFC pause frames received (transmission stopped) on this direction.
+    pub pauses: u64,
+    /// Time spent paused by PFC, picoseconds.
+    pub paused_ps: u64,
     pub tx_packets: u64,
     pub tx_bytes: u64,
     /// Time spent serializing, in picoseconds (utilization = busy / elapsed).

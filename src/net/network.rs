@@ -23,7 +23,12 @@ pub enum NetEvent {
     TxDone(PortId),
     /// A packet reaches the far end of this port's link.
     Arrive(PortId, PacketId),
+    /// A PFC pause (`true`) or resume (`false`) frame for this port reaches its sender.
+    Pause(PortId, bool),
 }
+
+/// No ingress port: the packet was injected at this node.
+const LOCAL: u32 = u32::MAX;
 
 /// Loss layers and jitter of one direction, with the stream they draw from.
 struct PortFaults {
@@ -43,7 +48,18 @@ pub struct Port {
     cap_bytes: u64,
     ecn_packets: u64,
     ecn_bytes: u64,
-    queue: VecDeque<PacketId>,
+    /// Waiting packets with the port they arrived on (`LOCAL` if injected here), for PFC's
+    /// per-ingress accounting.
+    queue: VecDeque<(PacketId, u32)>,
+    /// PFC `(xoff, xon)` of this direction's link, bytes.
+    pfc: Option<(u64, u64)>,
+    /// Bytes that arrived over this port and wait in queues at its `to` node.
+    ingress_bytes: u64,
+    /// `to` has paused this port (a pause frame is out or in effect).
+    pause_sent: bool,
+    /// Transmission stopped by a pause frame.
+    paused: bool,
+    paused_since: SimTime,
     queued_bytes: u64,
     in_service: Option<PacketId>,
     tx_started: SimTime,
@@ -125,6 +141,11 @@ impl Network {
                     ecn_packets: p.ecn_threshold_packets.unwrap_or(u64::MAX),
                     ecn_bytes: p.ecn_threshold_bytes.unwrap_or(u64::MAX),
                     queue: VecDeque::new(),
+                    pfc: p.pfc,
+                    ingress_bytes: 0,
+                    pause_sent: false,
+                    paused: false,
+                    paused_since: SimTime::ZERO,
                     queued_bytes: 0,
                     in_service: None,
                     tx_started: SimTime::ZERO,
@@ -186,7 +207,7 @@ impl Network {
         f.sent_bytes += packet.size as u64;
         let src = packet.src;
         let id = self.packets.insert(packet);
-        self.forward(sched, src, id)
+        self.forward(sched, src, id, LOCAL)
     }
 
     /// Handles one network event; returns the packet if it reached its destination.
@@ -203,7 +224,11 @@ impl Network {
             }
             NetEvent::Arrive(port, id) => {
                 let node = self.ports[port.index()].to;
-                self.forward(sched, node, id)
+                self.forward(sched, node, id, port.0)
+            }
+            NetEvent::Pause(port, on) => {
+                self.on_pause(sched, port, on);
+                None
             }
         }
     }
@@ -215,6 +240,7 @@ impl Network {
         sched: &mut S,
         node: NodeId,
         id: PacketId,
+        ingress: u32,
     ) -> Option<Packet> {
         let p = self.packets.get(id);
         if p.dst == node {
@@ -223,18 +249,24 @@ impl Network {
             return Some(packet);
         }
         match self.routes.select(node, p.dst, p.ecmp_hash) {
-            Some(port) => self.enqueue(sched, port, id),
+            Some(port) => self.enqueue(sched, port, id, ingress),
             None => self.drop_packet(id, DropReason::NoRoute, None),
         }
         None
     }
 
     #[inline]
-    fn enqueue<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId, id: PacketId) {
+    fn enqueue<S: Scheduler<NetEvent>>(
+        &mut self,
+        sched: &mut S,
+        port_id: PortId,
+        id: PacketId,
+        ingress: u32,
+    ) {
         let now = sched.now();
         let size = self.packets.get(id).size as u64;
         let port = &mut self.ports[port_id.index()];
-        if port.in_service.is_none() {
+        if port.in_service.is_none() && !port.paused {
             self.start_tx(sched, port_id, id);
             return;
         }
@@ -244,7 +276,7 @@ impl Network {
             return;
         }
         port.note_queue_change(now);
-        port.queue.push_back(id);
+        port.queue.push_back((id, ingress));
         port.queued_bytes += size;
         let qlen = port.queue.len() as u64;
         port.stats.max_queue_packets = port.stats.max_queue_packets.max(qlen);
@@ -252,6 +284,70 @@ impl Network {
         if qlen > port.ecn_packets || port.queued_bytes > port.ecn_bytes {
             port.stats.ecn_marked += 1;
             self.packets.get_mut(id).ecn_ce = true;
+        }
+        if ingress != LOCAL {
+            self.note_ingress(sched, PortId(ingress), size as i64);
+        }
+    }
+
+    /// PFC accounting: `delta` bytes from `ingress` joined (or left) queues at its far end;
+    /// crossing xoff sends a pause back over the link, crossing xon a resume.
+    fn note_ingress<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, ingress: PortId, delta: i64) {
+        let q = &mut self.ports[ingress.index()];
+        q.ingress_bytes = q.ingress_bytes.saturating_add_signed(delta);
+        let Some((xoff, xon)) = q.pfc else {
+            return;
+        };
+        let flip = if !q.pause_sent && q.ingress_bytes > xoff {
+            Some(true)
+        } else if q.pause_sent && q.ingress_bytes < xon {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(on) = flip {
+            q.pause_sent = on;
+            // The frame crosses the link back to the sender (its 64 bytes' serialization
+            // is neglected).
+            let at = sched.now() + q.delay;
+            sched.schedule_at(at, NetEvent::Pause(ingress, on));
+        }
+    }
+
+    fn on_pause<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId, on: bool) {
+        let now = sched.now();
+        let port = &mut self.ports[port_id.index()];
+        if on == port.paused {
+            return;
+        }
+        port.paused = on;
+        if on {
+            port.stats.pauses += 1;
+            port.paused_since = now;
+            return;
+        }
+        port.stats.paused_ps += now.since(port.paused_since).as_ps();
+        if port.in_service.is_none() {
+            self.start_next(sched, port_id);
+        }
+    }
+
+    /// Starts the next waiting packet, unless the port is paused or has none.
+    fn start_next<S: Scheduler<NetEvent>>(&mut self, sched: &mut S, port_id: PortId) {
+        let now = sched.now();
+        let port = &mut self.ports[port_id.index()];
+        if port.paused {
+            return;
+        }
+        if !port.queue.is_empty() {
+            port.note_queue_change(now); // the area so far counts the packet still waiting
+            let (next, ingress) = port.queue.pop_front().expect("checked non-empty");
+            let size = self.packets.get(next).size as u64;
+            port.queued_bytes -= size;
+            if ingress != LOCAL {
+                self.note_ingress(sched, PortId(ingress), -(size as i64));
+            }
+            self.start_tx(sched, port_id, next);
         }
     }
 
@@ -302,13 +398,7 @@ impl Network {
             port.last_arrival = arrival;
             sched.schedule_at(arrival, NetEvent::Arrive(port_id, id));
         }
-        let port = &mut self.ports[port_id.index()];
-        if let Some(next) = port.queue.front().copied() {
-            port.note_queue_change(now);
-            port.queue.pop_front();
-            port.queued_bytes -= self.packets.get(next).size as u64;
-            self.start_tx(sched, port_id, next);
-        }
+        self.start_next(sched, port_id);
     }
 
     fn drop_packet(&mut self, id: PacketId, reason: DropReason, port: Option<PortId>) {
@@ -338,6 +428,10 @@ impl Network {
     pub fn finish(&mut self, now: SimTime) {
         for p in &mut self.ports {
             p.note_queue_change(now);
+            if p.paused {
+                p.stats.paused_ps += now.since(p.paused_since).as_ps();
+                p.paused_since = now;
+            }
         }
     }
 

@@ -64,6 +64,12 @@ pub struct LinkConfig {
     pub ecn_threshold_packets: Option<u64>,
     /// Mark ECN CE on packets enqueued above this many waiting bytes.
     pub ecn_threshold_bytes: Option<Bytes>,
+    /// Priority flow control (IEEE 802.1Qbb) on this link: when the packets one direction
+    /// has delivered wait at the receiving node beyond this many bytes, that node pauses the
+    /// sender; lossless only if the threshold leaves headroom for what is still on the wire.
+    pub pfc_xoff: Option<Bytes>,
+    /// Resume below this many bytes (default `pfc_xoff / 2`).
+    pub pfc_xon: Option<Bytes>,
     /// Loss layers for both directions (each direction has its own state and stream).
     pub loss: Option<Vec<LossConfig>>,
     /// Extra loss layers for the a→b direction only.
@@ -88,6 +94,8 @@ impl LinkConfig {
             queue_bytes,
             ecn_threshold_packets,
             ecn_threshold_bytes,
+            pfc_xoff,
+            pfc_xon,
             loss,
             loss_ab,
             loss_ba
@@ -126,6 +134,8 @@ pub struct LinkParams {
     pub queue_bytes: Option<u64>,
     pub ecn_threshold_packets: Option<u64>,
     pub ecn_threshold_bytes: Option<u64>,
+    /// PFC `(xoff, xon)` thresholds in bytes, if enabled.
+    pub pfc: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -359,7 +369,22 @@ fn link_params(l: &LinkConfig) -> Result<LinkParams, String> {
             "`queue_bytes` is smaller than the MTU ({mtu} bytes): no packet would ever fit"
         ));
     }
+    let pfc = match (l.pfc_xoff, l.pfc_xon) {
+        (None, None) => None,
+        (None, Some(_)) => return Err("`pfc_xon` needs `pfc_xoff` (the pause threshold)".into()),
+        (Some(off), on) => {
+            let on = on.map_or(off.0 / 2, |b| b.0);
+            if off.0 < mtu || on >= off.0 {
+                return Err(format!(
+                    "PFC thresholds need `pfc_xon` ({on} B) < `pfc_xoff` ({} B) and `pfc_xoff` at least one MTU ({mtu} B)",
+                    off.0
+                ));
+            }
+            Some((off.0, on))
+        }
+    };
     Ok(LinkParams {
+        pfc,
         rate_bps: rate.bps(),
         delay: l.delay.map(|d| d.0).unwrap_or(SimDuration::ZERO),
         jitter: l.jitter.map(|d| d.0).unwrap_or(SimDuration::ZERO),

@@ -194,6 +194,16 @@ pub fn write_results<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv:
                 "packets",
             )?;
         }
+        if s.pauses > 0 {
+            rows.row("link", &e, "pfc_pauses", s.pauses as f64, "frames")?;
+            rows.row(
+                "link",
+                &e,
+                "pfc_paused_fraction",
+                s.paused_ps as f64 / rec.end_time.as_ps() as f64,
+                "fraction",
+            )?;
+        }
         rows.row(
             "link",
             &e,

@@ -68,6 +68,7 @@ impl Traced for Event {
         match *self {
             Event::Net(NetEvent::TxDone(p)) => (1, p.0 as u64, 0),
             Event::Net(NetEvent::Arrive(p, pkt)) => (2, p.0 as u64, pkt.0 as u64),
+            Event::Net(NetEvent::Pause(p, on)) => (6, p.0 as u64, on as u64),
             Event::Source(i) => (3, i as u64, 0),
             Event::Sample => (4, 0, 0),
             Event::Transport(i) => (5, i as u64, 0),
