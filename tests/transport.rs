@@ -439,3 +439,70 @@ fn pfc_makes_roce_incast_lossless_at_line_rate() {
     assert!(lossy.net.dropped_total() > 0);
     assert!(goodput(&lossy) < g, "without PFC goodput should fall");
 }
+
+#[test]
+fn link_flap_loses_everything_while_down_and_recovery_time_is_measured() {
+    // A 100 Mbit/s, 80 ms RTT path goes down from 15 s to 16 s. While down every packet
+    // leaving either end is lost; afterwards each controller's goodput climbs back, and the
+    // time until it is within 10% of its pre-outage mean is reported.
+    let rec_for = |cc: &str| {
+        let text = format!(
+            r#"
+            name = "flap"
+            duration = "30s"
+            [topology.generate]
+            kind = "dumbbell"
+            hosts_per_side = 1
+            access_link = {{ rate = "1Gbps", delay = "10us", queue_packets = 10000 }}
+            bottleneck_link = {{ rate = "100Mbps", delay = "40ms", queue_packets = 700 }}
+            [tcp]
+            cc = "{cc}"
+            rwnd = "64MiB"
+            [[flows]]
+            name = "f"
+            app = "tcp"
+            src = "l0"
+            dst = "r0"
+            [[link_events]]
+            at = "15s"
+            link = "sl-sr"
+            state = "down"
+            [[link_events]]
+            at = "16s"
+            link = "sl-sr"
+            state = "up"
+            [record]
+            sample_interval = "100ms"
+            recovery_baseline = "5s"
+            plots = false
+            "#
+        );
+        let exp = LoadedExperiment::from_text(&text, Path::new("flap.toml"), &[]).expect("valid");
+        simulate(&exp).expect("builds")
+    };
+    for cc in ["cubic", "bbr"] {
+        let rec = rec_for(cc);
+        let f = flow(&rec, "f");
+        assert!(
+            f.stats.dropped[1] > 0,
+            "{cc}: nothing lost during the outage"
+        );
+        let goodput = rec
+            .series
+            .iter()
+            .find(|s| s.entity == "flow/f" && s.metric == "goodput")
+            .expect("goodput series");
+        // Samples that end inside the outage (15.1 s .. 16.0 s) carry no data: the
+        // application's bytes stop, whatever the sender does.
+        for (t, v) in &goodput.points {
+            let s = t.as_secs_f64();
+            if s > 15.15 && s < 15.95 {
+                assert_eq!(*v, 0.0, "{cc}: goodput {v} at {s} s while the link is down");
+            }
+        }
+        let r = must(f, "recovery_time");
+        // At least the backed-off retransmission timer must pass; at most a few seconds.
+        assert!(r > 0.0 && r < 10.0, "{cc}: recovery {r} s");
+        assert!(must(f, "timeouts") >= 1.0);
+    }
+}

@@ -37,8 +37,34 @@ pub struct ExperimentConfig {
     pub rdma: toml::Table,
     #[serde(default)]
     pub flows: Vec<FlowConfig>,
+    /// Scheduled changes to links: flaps, loss bursts, delay or rate steps.
+    #[serde(default)]
+    pub link_events: Vec<LinkEventConfig>,
     #[serde(default)]
     pub record: RecordConfig,
+}
+
+/// `up` or `down`.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Up,
+    Down,
+}
+
+/// At `at`, change link `link` (both directions); unset keys stay as they are.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkEventConfig {
+    pub at: Duration,
+    /// Link name (`"a-b"` unless the topology names it).
+    pub link: String,
+    pub rate: Option<Rate>,
+    pub delay: Option<Duration>,
+    /// New loss layers for both directions (`[]` removes them).
+    pub loss: Option<Vec<crate::net::loss::LossConfig>>,
+    /// `"down"`: every packet leaving either end is lost; `"up"`: back to normal.
+    pub state: Option<LinkState>,
 }
 
 fn default_seed() -> u64 {
@@ -220,6 +246,9 @@ pub struct RecordConfig {
     pub flows: Option<bool>,
     /// Draw plots (default true).
     pub plots: Option<bool>,
+    /// Recovery time after link events: the transports' goodput before the first event is
+    /// averaged over this window (default 2s) and compared with the goodput after the last.
+    pub recovery_baseline: Option<Duration>,
 }
 
 /// What is wrong with an experiment file.
@@ -376,6 +405,28 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 cfg.duration,
                 crate::engine::SimDuration(cfg.duration.0.as_ps().div_ceil(MAX_SAMPLES))
             ));
+        }
+    }
+    for (i, e) in cfg.link_events.iter().enumerate() {
+        let at = format!("link_events[{i}]");
+        if e.at.0 >= cfg.duration.0 {
+            return Err(format!(
+                "{at}: `at` ({}) is not before the end of the run ({})",
+                e.at, cfg.duration
+            ));
+        }
+        if e.rate.is_none() && e.delay.is_none() && e.loss.is_none() && e.state.is_none() {
+            return Err(format!(
+                "{at}: changes nothing; set `rate`, `delay`, `loss` or `state` (\"up\" or \"down\")"
+            ));
+        }
+        if e.rate.is_some_and(|r| r.bps() == 0) {
+            return Err(format!(
+                "{at}: `rate` must be greater than zero (use `state = \"down\"` for an outage)"
+            ));
+        }
+        for layer in e.loss.iter().flatten() {
+            layer.validate().map_err(|m| format!("{at}: `loss`: {m}"))?;
         }
     }
     for (i, f) in cfg.flows.iter().enumerate() {

@@ -138,3 +138,94 @@ pub struct RunRecords {
     pub digest: u64,
     pub end_time: SimTime,
 }
+
+/// How a rate series recovered after a disturbance.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Recovery {
+    /// Mean of the series over the baseline window before the disturbance.
+    pub baseline: f64,
+    /// Seconds from the end of the disturbance until the series is back within 10% of the
+    /// baseline; `None` if it never is before the series ends.
+    pub recovery_s: Option<f64>,
+}
+
+/// Samples averaged when judging recovery, so one bursty sample neither ends nor delays it.
+pub const RECOVERY_SMOOTHING: usize = 5;
+
+/// Recovery of a sampled rate after a disturbance lasting from `from` to `until`: the
+/// baseline is the mean over `[from − window, from)`; recovery is the first sample time
+/// `t ≥ until` at which the mean of the samples `t, t+1, …` (5 of them) reaches 90% of
+/// the baseline. `None` when there is no sample in the baseline window or it is zero.
+pub fn recovery(
+    points: &[(SimTime, f64)],
+    from: SimTime,
+    until: SimTime,
+    window: crate::engine::SimDuration,
+) -> Option<Recovery> {
+    let start = SimTime(from.0.saturating_sub(window.as_ps()));
+    let before: Vec<f64> = points
+        .iter()
+        .filter(|(t, _)| *t > start && *t <= from)
+        .map(|p| p.1)
+        .collect();
+    if before.is_empty() {
+        return None;
+    }
+    let baseline = before.iter().sum::<f64>() / before.len() as f64;
+    if baseline <= 0.0 {
+        return None;
+    }
+    let after: Vec<&(SimTime, f64)> = points.iter().filter(|(t, _)| *t > until).collect();
+    let recovery_s = after.windows(RECOVERY_SMOOTHING).find_map(|w| {
+        let mean = w.iter().map(|p| p.1).sum::<f64>() / w.len() as f64;
+        // A sample covers the interval ending at its time; the recovered interval starts
+        // one sample period before the first sample of the window.
+        (mean >= 0.9 * baseline).then(|| {
+            let period = w.get(1).map_or(0, |b| b.0 .0 - w[0].0 .0);
+            (w[0].0 .0.saturating_sub(period)).saturating_sub(until.0) as f64 / 1e12
+        })
+    });
+    Some(Recovery {
+        baseline,
+        recovery_s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SimDuration;
+
+    #[test]
+    fn recovery_is_measured_from_the_end_of_the_disturbance() {
+        let ms = |m: u64| SimTime::ZERO + SimDuration::from_millis(m);
+        // 100 until 1 s, an outage to 1.2 s, then 50 until 1.5 s and 100 after.
+        let points: Vec<(SimTime, f64)> = (1..=300)
+            .map(|i| {
+                let t = i * 10;
+                let v = if t <= 1000 {
+                    100.0
+                } else if t <= 1200 {
+                    0.0
+                } else if t <= 1500 {
+                    50.0
+                } else {
+                    100.0
+                };
+                (ms(t), v)
+            })
+            .collect();
+        let r = recovery(&points, ms(1000), ms(1200), SimDuration::from_millis(500)).unwrap();
+        assert_eq!(r.baseline, 100.0);
+        // The first 5-sample window averaging ≥ 90 is [50, 100, 100, 100, 100] (mean 90),
+        // starting at the 1.50 s sample, which covers (1.49, 1.50]: 0.29 s after 1.2 s.
+        assert!((r.recovery_s.unwrap() - 0.29).abs() < 1e-9, "{:?}", r);
+        // Never back: no recovery time.
+        let flat: Vec<(SimTime, f64)> = points
+            .iter()
+            .map(|&(t, v)| (t, if t > ms(1000) { 10.0 } else { v }))
+            .collect();
+        let r = recovery(&flat, ms(1000), ms(1200), SimDuration::from_millis(500)).unwrap();
+        assert_eq!(r.recovery_s, None);
+    }
+}

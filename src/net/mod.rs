@@ -11,7 +11,7 @@ pub mod routing;
 pub mod topology;
 
 pub use ids::{FlowId, LinkId, NodeId, PacketId, PortId};
-pub use network::{NetEvent, Network};
+pub use network::{LinkChange, NetEvent, Network};
 pub use packet::{Packet, Payload, Segment, SegmentKind};
 pub use routing::{RouteMetric, Routes};
 pub use topology::{Topology, TopologyConfig, TopologyError};

@@ -6,7 +6,7 @@
 //! delivered, dropped with a reason, or still in flight.
 
 use super::ids::{FlowId, LinkId, NodeId, PortId};
-use super::loss::LossLayer;
+use super::loss::{LossConfig, LossLayer};
 use super::packet::{Packet, PacketArena};
 use super::routing::{RouteMetric, Routes};
 use super::topology::{NodeKind, Topology};
@@ -29,6 +29,20 @@ pub enum NetEvent {
 
 /// No ingress port: the packet was injected at this node.
 const LOCAL: u32 = u32::MAX;
+
+/// A scheduled change to one link, both directions (`[[link_events]]` in experiments):
+/// what is set changes, the rest stays. Packets already on the wire are not affected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkChange {
+    pub link: LinkId,
+    pub rate_bps: Option<u64>,
+    pub delay: Option<SimDuration>,
+    /// Replaces the loss layers of both directions (an empty list removes them).
+    pub loss: Option<Vec<LossConfig>>,
+    /// `Some(false)`: the link goes down and every packet leaving either end is lost;
+    /// `Some(true)`: it comes back up.
+    pub up: Option<bool>,
+}
 
 /// Loss layers and jitter of one direction, with the stream they draw from.
 struct PortFaults {
@@ -69,6 +83,8 @@ pub struct Port {
     last_arrival: SimTime,
     last_queue_change: SimTime,
     faults: Option<Box<PortFaults>>,
+    /// The link is down: every packet leaving this port is lost.
+    down: bool,
     pub stats: PortStats,
 }
 
@@ -153,6 +169,7 @@ impl Network {
                     last_arrival: SimTime::ZERO,
                     last_queue_change: SimTime::ZERO,
                     faults,
+                    down: false,
                     stats: PortStats::default(),
                 });
             }
@@ -376,7 +393,7 @@ impl Network {
         port.stats.tx_packets += 1;
         port.stats.tx_bytes += size;
         port.stats.busy_ps += now.since(port.tx_started).as_ps();
-        let mut lost = false;
+        let mut lost = port.down;
         let mut arrival = now + port.delay;
         if let Some(faults) = port.faults.as_deref_mut() {
             for layer in &mut faults.loss {
@@ -422,6 +439,37 @@ impl Network {
         f.highest_seq_delivered = Some(f.highest_seq_delivered.map_or(p.seq, |h| h.max(p.seq)));
         f.first_delivery.get_or_insert(now);
         f.last_delivery = Some(now);
+    }
+
+    /// Applies a scheduled link change. New loss layers on a direction that had none draw
+    /// from its usual stream `link/<name>/<ab|ba>`, so the change is reproducible.
+    pub fn change_link(&mut self, c: &LinkChange, streams: &RngStreams) {
+        for (port_id, dir) in c.link.ports().into_iter().zip(["ab", "ba"]) {
+            let name = &self.link_names[c.link.index()];
+            let port = &mut self.ports[port_id.index()];
+            if let Some(r) = c.rate_bps {
+                port.rate_bps = r;
+                port.residue = 0;
+            }
+            if let Some(d) = c.delay {
+                port.delay = d;
+            }
+            if let Some(up) = c.up {
+                port.down = !up;
+            }
+            if let Some(loss) = &c.loss {
+                let layers: Vec<LossLayer> = loss.iter().map(LossLayer::new).collect();
+                match port.faults.as_deref_mut() {
+                    Some(f) => f.loss = layers,
+                    None => {
+                        port.faults = Some(Box::new(PortFaults {
+                            loss: layers,
+                            rng: streams.stream(&format!("link/{name}/{dir}")),
+                        }))
+                    }
+                }
+            }
+        }
     }
 
     /// Closes time integrals at the end of a run.

@@ -10,7 +10,7 @@ use crate::engine::{Engine, RngStreams, SimDuration, SimTime};
 use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution, TcpSettings};
 use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
-use crate::net::{Network, NodeId, Topology, TopologyError};
+use crate::net::{LinkChange, Network, NodeId, Topology, TopologyError};
 use crate::traffic::{poisson_pattern, Pattern, SizeModel, Source};
 use crate::transport::rdma::RdmaConnection;
 use crate::transport::tcp::{TcpConfig, TcpConnection};
@@ -267,6 +267,36 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
         owners[t.ends.data_flow.index()] = Owner::Transport(i as u32);
         owners[t.ends.ack_flow.index()] = Owner::Transport(i as u32);
     }
+    let mut link_changes = Vec::new();
+    for (i, e) in cfg.link_events.iter().enumerate() {
+        let link = topo
+            .links
+            .iter()
+            .position(|l| l.name == e.link)
+            .ok_or_else(|| {
+                let known: Vec<&str> = topo.links.iter().take(8).map(|l| l.name.as_str()).collect();
+                invalid(format!(
+                    "link_events[{i}]: `link` = `{}` is not a link of topology `{}` (e.g. {})",
+                    e.link,
+                    topo.name,
+                    known.join(", ")
+                ))
+            })?;
+        link_changes.push((
+            SimTime::ZERO + e.at.0,
+            LinkChange {
+                link: crate::net::LinkId(link as u32),
+                rate_bps: e.rate.map(|r| r.bps()),
+                delay: e.delay.map(|d| d.0),
+                loss: e.loss.clone(),
+                up: e
+                    .state
+                    .map(|s| s == crate::experiment::config::LinkState::Up),
+            },
+        ));
+    }
+    // Changes at the same time apply in file order (a stable sort; the queue is FIFO).
+    link_changes.sort_by_key(|(at, _)| *at);
     let sampler = build_sampler(
         exp,
         topo,
@@ -286,6 +316,12 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
         flow_meta,
         sampler,
         end,
+        link_changes,
+        streams,
+        recovery_baseline: cfg
+            .record
+            .recovery_baseline
+            .map_or(SimDuration::from_secs(2), |d| d.0),
     })
 }
 

@@ -1,9 +1,9 @@
 //! The world of one run: the engine, the network and the traffic sources, and the loop that
 //! routes each event to its owner. Wiring only: behaviour lives in `net` and `traffic`.
 
-use crate::engine::{Engine, EventId, SimDuration, SimTime, Traced};
+use crate::engine::{Engine, EventId, RngStreams, SimDuration, SimTime, Traced};
 use crate::metrics::{FlowRecord, PortRecord, RunRecords, TimeSeries};
-use crate::net::{FlowId, NetEvent, Network, Packet, Payload, PortId};
+use crate::net::{FlowId, LinkChange, NetEvent, Network, Packet, Payload, PortId};
 use crate::traffic::Source;
 use crate::transport::{Connection, Ends, Metric, Outbox, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +18,8 @@ pub enum Event {
     Sample,
     /// Start, or the deadline, of transport connection `i`.
     Transport(u32),
+    /// Apply scheduled link change `i`.
+    LinkChange(u32),
 }
 
 /// Who handles the packets of a network flow.
@@ -72,6 +74,7 @@ impl Traced for Event {
             Event::Source(i) => (3, i as u64, 0),
             Event::Sample => (4, 0, 0),
             Event::Transport(i) => (5, i as u64, 0),
+            Event::LinkChange(i) => (7, i as u64, 0),
         }
     }
 }
@@ -158,6 +161,11 @@ pub struct World {
     pub(crate) flow_meta: Vec<FlowMeta>,
     pub(crate) sampler: Option<Sampler>,
     pub(crate) end: SimTime,
+    /// Scheduled link changes, in the order given.
+    pub(crate) link_changes: Vec<(SimTime, LinkChange)>,
+    pub(crate) streams: RngStreams,
+    /// Averaging window before the first link change, for recovery times.
+    pub(crate) recovery_baseline: SimDuration,
 }
 
 impl World {
@@ -179,6 +187,9 @@ impl World {
                 let id = self.engine.schedule_at(t.start, Event::Transport(i as u32));
                 t.timer = Some((t.start, id));
             }
+        }
+        for (i, (at, _)) in self.link_changes.iter().enumerate() {
+            self.engine.schedule_at(*at, Event::LinkChange(i as u32));
         }
         if let Some(s) = &self.sampler {
             self.engine.schedule_in(s.interval, Event::Sample);
@@ -224,6 +235,10 @@ impl World {
                     }
                     self.flush(out);
                     self.sync_timer(i as usize);
+                }
+                Event::LinkChange(i) => {
+                    let change = &self.link_changes[i as usize].1;
+                    self.net.change_link(change, &self.streams);
                 }
                 Event::Sample => {
                     let now = self.engine.now();
@@ -338,6 +353,27 @@ impl World {
                 let active_s = end.since(t.start.min(end)).as_secs_f64();
                 let mut extra = Vec::new();
                 t.conn.report(end, &mut extra);
+                if let (Some(s), Some(first), Some(last)) = (
+                    &self.sampler,
+                    self.link_changes.first(),
+                    self.link_changes.last(),
+                ) {
+                    let goodput = t.series.iter().find(|(m, _)| *m == "goodput");
+                    if let Some(&(_, idx)) = goodput {
+                        let r = crate::metrics::recovery(
+                            &s.series[idx].points,
+                            first.0,
+                            last.0,
+                            self.recovery_baseline,
+                        );
+                        if let Some(r) = r {
+                            extra.push(("pre_event_goodput", r.baseline, "bit/s"));
+                            if let Some(secs) = r.recovery_s {
+                                extra.push(("recovery_time", secs, "s"));
+                            }
+                        }
+                    }
+                }
                 let data = FlowRecord {
                     name: name.clone(),
                     app,
