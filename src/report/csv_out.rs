@@ -173,6 +173,57 @@ pub fn write_results<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv:
         }
     }
 
+    // Transport connections started together (`copies`, patterns) as one group: the
+    // aggregate goodput of a multi-stream transfer and its slowest recovery.
+    let mut groups: Vec<(&str, Vec<&crate::metrics::FlowRecord>)> = Vec::new();
+    for f in rec.flows.iter().filter(|f| !f.extra.is_empty()) {
+        let base = match f.name.rsplit_once('/') {
+            Some((b, k)) if k.parse::<u64>().is_ok() => b,
+            _ => f.name.as_str(),
+        };
+        match groups.iter_mut().find(|(b, _)| *b == base) {
+            Some((_, members)) => members.push(f),
+            None => groups.push((base, vec![f])),
+        }
+    }
+    for (base, members) in &groups {
+        let get = |f: &crate::metrics::FlowRecord, m: &str| {
+            f.extra.iter().find(|x| x.0 == m).map(|x| x.1)
+        };
+        let e = base.to_string();
+        rows.row("group", &e, "streams", members.len() as f64, "flows")?;
+        let goodput: f64 = members.iter().filter_map(|f| get(f, "goodput")).sum();
+        rows.row("group", &e, "goodput", goodput, "bit/s")?;
+        let sent: u64 = members.iter().map(|f| f.stats.sent_packets).sum();
+        let lost: u64 = members
+            .iter()
+            .map(|f| f.stats.dropped.iter().sum::<u64>())
+            .sum();
+        if sent > 0 {
+            rows.row(
+                "group",
+                &e,
+                "loss_rate",
+                lost as f64 / sent as f64,
+                "fraction",
+            )?;
+        }
+        let rec_times: Vec<f64> = members
+            .iter()
+            .filter_map(|f| get(f, "recovery_time"))
+            .collect();
+        if members
+            .iter()
+            .any(|f| get(f, "pre_event_goodput").is_some())
+        {
+            // A stream that never recovers makes the group's recovery undefined.
+            if rec_times.len() == members.len() {
+                let max = rec_times.iter().cloned().fold(0.0, f64::max);
+                rows.row("group", &e, "recovery_time", max, "s")?;
+            }
+        }
+    }
+
     for p in &rec.ports {
         let e = format!("link/{}/{}", p.link, p.direction);
         let s = &p.stats;
