@@ -18,6 +18,26 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         )
         .replace("repetitions = 3", "repetitions = 2");
     std::fs::write(dir.join("phase5/fabric-scaling.toml"), member).unwrap();
+    // ITP: BBR and CUBIC with 8 streams at 80 ms, random 1% and 5% loss, a short flap.
+    let itp = std::fs::read_to_string("experiments/itp.toml")
+        .unwrap()
+        .replace("duration = \"90s\"", "duration = \"4s\"")
+        .replace(
+            "delay = [\"40ms\", \"75ms\", \"100ms\", \"150ms\"], jitter = [\"10ms\", \"15ms\", \"20ms\", \"50ms\"]",
+            "delay = [\"40ms\"], jitter = [\"10ms\"]",
+        )
+        .replace("cc = [\"newreno\", \"cubic\", \"bbr\"]", "cc = [\"cubic\", \"bbr\"]")
+        .replace("copies = [1, 8]", "copies = [1, 8]")
+        .replace("at = \"40s\"", "at = \"2s\"")
+        .replace("at = \"41s\"", "at = \"2.2s\"")
+        .replace("recovery_baseline = \"10s\"", "recovery_baseline = \"1s\"")
+        .replace("repetitions = 3", "repetitions = 2")
+        .replace(
+            "  [{ kind = \"gilbert_elliott\", p = 0.00101, r = 0.1 }],\n  [{ kind = \"gilbert_elliott\", p = 0.002632, r = 0.05 }],\n",
+            "",
+        );
+    assert!(itp.contains("duration = \"4s\"") && !itp.contains("gilbert_elliott\", p"));
+    std::fs::write(dir.join("itp.toml"), itp).unwrap();
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
     dir.join("phase5.toml")
@@ -66,6 +86,15 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         "{row100}"
     );
     assert!(report.contains("| 10 | "));
+    // The ITP rows: measured loss, goodput and recovery, each with an interval.
+    for label in ["| 1% Loss |", "| 5% Loss |"] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row"));
+        assert!(row.contains("Mbit/s") && row.contains(" ± "), "{row}");
+        assert!(!row.contains("not simulated"), "{row}");
+    }
     assert!(a
         .join("fabric-scaling/plots/throughput-vs-hosts.png")
         .exists());
