@@ -110,6 +110,9 @@ pub enum AppKind {
     /// A RoCEv2 reliable connection (go-back-N, optional DCQCN): bulk or `bytes` long;
     /// parameters in `[rdma]` / `[flows.rdma]`.
     Rdma,
+    /// AMST: a `bytes` transfer cut into `chunk`-sized pieces and striped over `streams`
+    /// TCP connections (TCP parameters from `[tcp]` / `[flows.tcp]`).
+    Amst,
 }
 
 /// The RDMA table of flow `f`: the experiment's `[rdma]` with the flow's keys over it.
@@ -228,6 +231,10 @@ pub struct FlowConfig {
     pub rdma: Option<toml::Table>,
     /// This many identical flows (named `<name>/<k>`), default 1.
     pub copies: Option<u32>,
+    /// AMST: parallel streams (1 to 512).
+    pub streams: Option<u32>,
+    /// AMST: bytes per chunk (default 64KiB).
+    pub chunk: Option<Bytes>,
     /// When the source starts (default 0).
     pub start: Option<Duration>,
     /// When it stops (default: end of run).
@@ -445,15 +452,22 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 ))
             }
         }
-        if f.app != AppKind::Tcp && (f.cc.is_some() || f.tcp.is_some()) {
-            return Err(format!("{at}: `cc` and `tcp` apply to app \"tcp\" only"));
+        if !matches!(f.app, AppKind::Tcp | AppKind::Amst) && (f.cc.is_some() || f.tcp.is_some()) {
+            return Err(format!(
+                "{at}: `cc` and `tcp` apply to apps \"tcp\" and \"amst\" only"
+            ));
+        }
+        if f.app != AppKind::Amst && (f.streams.is_some() || f.chunk.is_some()) {
+            return Err(format!(
+                "{at}: `streams` and `chunk` apply to app \"amst\" only"
+            ));
         }
         if f.app != AppKind::Rdma && f.rdma.is_some() {
             return Err(format!("{at}: `rdma` applies to app \"rdma\" only"));
         }
-        if !matches!(f.app, AppKind::Tcp | AppKind::Rdma) && f.bytes.is_some() {
+        if !matches!(f.app, AppKind::Tcp | AppKind::Rdma | AppKind::Amst) && f.bytes.is_some() {
             return Err(format!(
-                "{at}: `bytes` applies to apps \"tcp\" and \"rdma\" only"
+                "{at}: `bytes` applies to apps \"tcp\", \"rdma\" and \"amst\" only"
             ));
         }
         if f.copies == Some(0) {
@@ -476,6 +490,42 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                     return Err(format!(
                         "{at}: `bytes` = 0 transfers nothing (omit it for a bulk flow)"
                     ));
+                }
+                let t = cfg
+                    .tcp
+                    .overlay(f.tcp.as_ref().unwrap_or(&TcpSettings::default()));
+                validate_tcp(&t).map_err(|m| format!("{at}: {m}"))?;
+            }
+            AppKind::Amst => {
+                if f.rate.is_some()
+                    || f.interval.is_some()
+                    || f.count.is_some()
+                    || f.size_distribution.is_some()
+                    || f.packet_size.is_some()
+                    || f.stop.is_some()
+                {
+                    return Err(format!("{at}: app \"amst\" is window-driven: `rate`, `interval`, `count`, `size_distribution`, `packet_size` and `stop` do not apply"));
+                }
+                match f.bytes {
+                    None => {
+                        return Err(format!(
+                            "{at}: app \"amst\" needs `bytes` (the transfer size, e.g. \"1GB\")"
+                        ))
+                    }
+                    Some(b) if b.0 == 0 => {
+                        return Err(format!("{at}: `bytes` = 0 transfers nothing"))
+                    }
+                    _ => {}
+                }
+                match f.streams {
+                    Some(n) if (1..=512).contains(&n) => {}
+                    Some(n) => {
+                        return Err(format!("{at}: `streams` = {n} is out of range (1 to 512)"))
+                    }
+                    None => return Err(format!("{at}: app \"amst\" needs `streams` (1 to 512)")),
+                }
+                if f.chunk.is_some_and(|c| c.0 == 0) {
+                    return Err(format!("{at}: `chunk` must be at least 1 byte"));
                 }
                 let t = cfg
                     .tcp

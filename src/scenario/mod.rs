@@ -12,6 +12,7 @@ use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
 use crate::net::{LinkChange, Network, NodeId, Topology, TopologyError};
 use crate::traffic::{poisson_pattern, Pattern, SizeModel, Source};
+use crate::transport::multistream::{AmstConfig, MultiStream};
 use crate::transport::rdma::RdmaConnection;
 use crate::transport::tcp::{TcpConfig, TcpConnection};
 use crate::transport::{Connection, Ends};
@@ -162,6 +163,43 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 topo.nodes[src.index()].name.clone(),
                 topo.nodes[dst.index()].name.clone(),
             );
+            if f.app == AppKind::Amst {
+                let settings = cfg
+                    .tcp
+                    .overlay(f.tcp.as_ref().unwrap_or(&Default::default()))
+                    .overlay(&crate::experiment::config::TcpSettings {
+                        cc: f.cc,
+                        ..Default::default()
+                    });
+                let tcp = tcp_config(&settings, None, min_mtu)
+                    .map_err(|m| invalid(format!("{at}: {m}")))?;
+                let n = f.streams.unwrap_or(1);
+                let ends: Vec<Ends> = (0..n)
+                    .map(|k| Ends {
+                        src: *src,
+                        dst: *dst,
+                        data_flow: net.add_flow(),
+                        ack_flow: net.add_flow(),
+                        // Each stream hashes on its own, so ECMP spreads the streams.
+                        ecmp_hash: stable_hash(seed, format!("flow/{name}/{k}").as_bytes()) as u32,
+                    })
+                    .collect();
+                let amst = AmstConfig {
+                    streams: n,
+                    chunk_bytes: f.chunk.map_or(64 << 10, |c| c.0),
+                    total_bytes: f.bytes.map_or(0, |b| b.0),
+                };
+                let ms = MultiStream::new(amst, &tcp, &ends, start);
+                transports.push(TransportSlot::new(
+                    Connection::Amst(Box::new(ms)),
+                    ends[0],
+                    start,
+                    meta,
+                ));
+                let last = transports.len() - 1;
+                transports[last].extra_flows = ends[1..].to_vec();
+                continue;
+            }
             if f.app == AppKind::Tcp {
                 let settings = cfg
                     .tcp
@@ -251,7 +289,9 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                     size,
                     remaining: f.count,
                 },
-                AppKind::Tcp | AppKind::Rdma => unreachable!("transports are built above"),
+                AppKind::Tcp | AppKind::Rdma | AppKind::Amst => {
+                    unreachable!("transports are built above")
+                }
             };
             let flow = net.add_flow();
             sources.push(Source::new(flow, *src, *dst, start, stop, hash, pattern));
@@ -264,8 +304,10 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
         owners[s.flow.index()] = Owner::Source(i as u32);
     }
     for (i, t) in transports.iter().enumerate() {
-        owners[t.ends.data_flow.index()] = Owner::Transport(i as u32);
-        owners[t.ends.ack_flow.index()] = Owner::Transport(i as u32);
+        for e in std::iter::once(&t.ends).chain(&t.extra_flows) {
+            owners[e.data_flow.index()] = Owner::Transport(i as u32);
+            owners[e.ack_flow.index()] = Owner::Transport(i as u32);
+        }
     }
     let mut link_changes = Vec::new();
     for (i, e) in cfg.link_events.iter().enumerate() {
@@ -382,6 +424,7 @@ fn app_name(app: AppKind) -> &'static str {
         AppKind::Ping => "ping",
         AppKind::Tcp => "tcp",
         AppKind::Rdma => "rdma",
+        AppKind::Amst => "amst",
     }
 }
 

@@ -36,6 +36,8 @@ pub(crate) type FlowMeta = (String, &'static str, String, String);
 pub(crate) struct TransportSlot {
     pub conn: Connection,
     pub ends: Ends,
+    /// Further connections of a multi-stream transport (its streams 1..N).
+    pub extra_flows: Vec<Ends>,
     pub start: SimTime,
     pub meta: FlowMeta,
     started: bool,
@@ -49,6 +51,7 @@ impl TransportSlot {
         TransportSlot {
             conn,
             ends,
+            extra_flows: Vec::new(),
             start,
             meta,
             started: false,
@@ -389,14 +392,33 @@ impl World {
                 let feedback = FlowRecord {
                     name: format!("{name}/ack"),
                     app,
-                    src: dst,
-                    dst: src,
+                    src: dst.clone(),
+                    dst: src.clone(),
                     offered_bps: f64::NAN,
                     active_s,
                     stats: net.flows[t.ends.ack_flow.index()].clone(),
                     extra: Vec::new(),
                 };
-                [data, feedback]
+                let mut records = vec![data, feedback];
+                // The other streams of a multi-stream transport, each direction on its own.
+                for (k, e) in t.extra_flows.iter().enumerate() {
+                    for (flow, suffix, from, to) in [
+                        (e.data_flow, "", &src, &dst),
+                        (e.ack_flow, "/ack", &dst, &src),
+                    ] {
+                        records.push(FlowRecord {
+                            name: format!("{name}/stream{}{suffix}", k + 1),
+                            app,
+                            src: from.clone(),
+                            dst: to.clone(),
+                            offered_bps: f64::NAN,
+                            active_s,
+                            stats: net.flows[flow.index()].clone(),
+                            extra: Vec::new(),
+                        });
+                    }
+                }
+                records
             }))
             .collect();
         let ports = net

@@ -6,6 +6,7 @@
 //! when it next wants to be called ([`Transport::poll_at`]). The world turns that into
 //! events; nothing here sees the scheduler, a clock or a file.
 
+pub mod multistream;
 pub mod rdma;
 pub mod tcp;
 
@@ -56,6 +57,7 @@ pub trait Transport {
 pub enum Connection {
     Tcp(Box<tcp::TcpConnection>),
     Rdma(Box<rdma::RdmaConnection>),
+    Amst(Box<multistream::MultiStream>),
 }
 
 impl Connection {
@@ -63,6 +65,7 @@ impl Connection {
         match self {
             Connection::Tcp(c) => c.as_mut(),
             Connection::Rdma(c) => c.as_mut(),
+            Connection::Amst(c) => c.as_mut(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Connection {
         match self {
             Connection::Tcp(c) => c.as_ref(),
             Connection::Rdma(c) => c.as_ref(),
+            Connection::Amst(c) => c.as_ref(),
         }
     }
 
@@ -78,6 +82,7 @@ impl Connection {
         match self {
             Connection::Tcp(_) => "tcp",
             Connection::Rdma(_) => "rdma",
+            Connection::Amst(_) => "amst",
         }
     }
 }

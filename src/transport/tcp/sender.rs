@@ -54,6 +54,9 @@ pub struct TcpSender {
     header: u32,
     total: Option<u64>,
     last_len: u32,
+    /// Fed by an application (AMST): segments it has handed over so far, and bytes.
+    sendable: Option<u64>,
+    offered: u64,
     rwnd: u64,
     sack: bool,
     dupthresh: u32,
@@ -112,6 +115,8 @@ impl TcpSender {
             header: cfg.header_bytes,
             total,
             last_len,
+            sendable: None,
+            offered: 0,
             rwnd: cfg.rwnd_segments().max(1),
             sack: cfg.sack,
             dupthresh: cfg.dupthresh.max(1),
@@ -144,6 +149,49 @@ impl TcpSender {
             last_cwnd_change: SimTime::ZERO,
             stats: SenderStats::default(),
         }
+    }
+
+    /// Makes this sender application-fed: it sends only what [`TcpSender::offer`] hands it.
+    pub fn fed(mut self) -> Self {
+        self.sendable = Some(0);
+        self.total = None;
+        self
+    }
+
+    /// The application hands over `bytes` more; `last` closes the stream (its final
+    /// segment may be short). Call [`TcpSender::kick`] after to send them.
+    pub fn offer(&mut self, bytes: u64, last: bool) {
+        self.offered += bytes;
+        let mss = self.mss as u64;
+        if last {
+            let n = self.offered.div_ceil(mss);
+            self.total = Some(n);
+            self.last_len = (self.offered - n.saturating_sub(1) * mss) as u32;
+            self.sendable = Some(n);
+        } else {
+            self.sendable = Some(self.offered / mss);
+        }
+    }
+
+    /// Bytes offered and not yet sent once.
+    pub fn unsent_bytes(&self) -> u64 {
+        self.offered
+            .saturating_sub(self.high_sent * self.mss as u64)
+    }
+
+    /// The application has said it has no more (or the transfer size was fixed).
+    pub fn closed(&self) -> bool {
+        self.total.is_some()
+    }
+
+    /// Bytes handed over by the application so far.
+    pub fn offered(&self) -> u64 {
+        self.offered
+    }
+
+    /// Sends what the window allows now (after an offer).
+    pub fn kick(&mut self, now: SimTime, out: &mut Outbox) {
+        self.try_send(now, out);
     }
 
     /// Segments sent and not yet cumulatively acknowledged.
@@ -505,7 +553,8 @@ impl TcpSender {
                 Some(s) => s,
                 None => {
                     let limit = self.snd_una + self.rwnd;
-                    let more = self.total.is_none_or(|t| self.high_sent < t);
+                    let more = self.total.is_none_or(|t| self.high_sent < t)
+                        && self.sendable.is_none_or(|s| self.high_sent < s);
                     if !more || self.high_sent >= limit {
                         // Nothing to send although the window is open: app (or receive
                         // window) limited, so rate samples until this is delivered may

@@ -1,0 +1,276 @@
+//! AMST, the adaptive multi-stream transport: one logical transfer cut into chunks and
+//! striped over N parallel TCP connections, reassembled in order at the receiver.
+//!
+//! The scheduler keeps every stream busy: whenever a stream has less than one chunk handed
+//! to it and not yet sent, it gets the next chunk, so faster streams carry more. A chunk is
+//! complete when its stream has delivered it in order; the transfer's in-order point is the
+//! prefix of complete chunks, and what waits behind it is the reorder buffer.
+//!
+//! Not yet here: RDMA streams and the datacenter/internet mode detector with switching
+//! (the next increment of the transports issue).
+
+use crate::engine::SimTime;
+use crate::net::{FlowId, Packet};
+use crate::transport::tcp::{TcpConfig, TcpConnection};
+use crate::transport::{Ends, Metric, Outbox, Transport};
+use std::collections::{BTreeSet, VecDeque};
+
+/// One striped transfer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AmstConfig {
+    pub streams: u32,
+    /// Bytes per chunk (the last may be short).
+    pub chunk_bytes: u64,
+    /// Bytes of the whole transfer.
+    pub total_bytes: u64,
+}
+
+/// One stream: its connection and the chunks it carries, in its byte order.
+#[derive(Clone, Debug)]
+struct Stream {
+    conn: TcpConnection,
+    /// `(chunk, end offset in this stream's bytes)`, oldest first, not yet complete.
+    chunks: VecDeque<(u64, u64)>,
+    /// Key of this stream's deadline in the timer set.
+    deadline: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+pub struct MultiStream {
+    cfg: AmstConfig,
+    first_flow: FlowId,
+    streams: Vec<Stream>,
+    total_chunks: u64,
+    next_chunk: u64,
+    /// `complete[c - in_order]`: chunk `c` has arrived (ring from the in-order point).
+    complete: VecDeque<bool>,
+    in_order: u64,
+    /// Bytes complete but waiting behind a missing chunk, now and at most.
+    buffered_bytes: u64,
+    max_buffered_bytes: u64,
+    /// Every stream's deadline, so the earliest is found in O(log N).
+    timers: BTreeSet<(SimTime, u32)>,
+    start: SimTime,
+    completed_at: Option<SimTime>,
+    last_sample: (u64, SimTime),
+}
+
+impl MultiStream {
+    /// `ends[k]` are stream k's endpoints; their flows must be allocated consecutively,
+    /// data then ACK, from `ends[0].data_flow`.
+    pub fn new(cfg: AmstConfig, tcp: &TcpConfig, ends: &[Ends], start: SimTime) -> MultiStream {
+        assert!(cfg.streams as usize == ends.len() && !ends.is_empty());
+        assert!(cfg.chunk_bytes > 0 && cfg.total_bytes > 0);
+        for (k, e) in ends.iter().enumerate() {
+            assert_eq!(e.data_flow.0, ends[0].data_flow.0 + 2 * k as u32);
+            assert_eq!(e.ack_flow.0, e.data_flow.0 + 1);
+        }
+        let streams = ends
+            .iter()
+            .map(|e| {
+                let mut c = tcp.clone();
+                c.bytes = None;
+                let mut conn = TcpConnection::new(&c, *e, start);
+                conn.sender = conn.sender.clone().fed();
+                Stream {
+                    conn,
+                    chunks: VecDeque::new(),
+                    deadline: None,
+                }
+            })
+            .collect();
+        MultiStream {
+            total_chunks: cfg.total_bytes.div_ceil(cfg.chunk_bytes),
+            cfg,
+            first_flow: ends[0].data_flow,
+            streams,
+            next_chunk: 0,
+            complete: VecDeque::new(),
+            in_order: 0,
+            buffered_bytes: 0,
+            max_buffered_bytes: 0,
+            timers: BTreeSet::new(),
+            start,
+            completed_at: None,
+            last_sample: (0, start),
+        }
+    }
+
+    fn chunk_len(&self, c: u64) -> u64 {
+        self.cfg
+            .chunk_bytes
+            .min(self.cfg.total_bytes - c * self.cfg.chunk_bytes)
+    }
+
+    /// Bytes delivered in order to the application at the receiver.
+    pub fn delivered_bytes(&self) -> u64 {
+        (self.in_order * self.cfg.chunk_bytes).min(self.cfg.total_bytes)
+    }
+
+    pub fn completed_at(&self) -> Option<SimTime> {
+        self.completed_at
+    }
+
+    /// Hands chunks to stream `k` until it has a chunk's worth unsent (or none remain).
+    fn feed(&mut self, now: SimTime, k: usize, out: &mut Outbox) {
+        let mut fed = false;
+        while self.next_chunk < self.total_chunks
+            && self.streams[k].conn.sender.unsent_bytes() < self.cfg.chunk_bytes
+        {
+            let c = self.next_chunk;
+            self.next_chunk += 1;
+            let len = self.chunk_len(c);
+            let s = &mut self.streams[k];
+            s.conn.sender.offer(len, false);
+            s.chunks.push_back((c, s.conn.sender.offered()));
+            fed = true;
+        }
+        if self.next_chunk == self.total_chunks {
+            // Nothing left to hand out: close every stream so its last segment may be short.
+            for s in &mut self.streams {
+                if !s.conn.sender.closed() {
+                    s.conn.sender.offer(0, true);
+                    fed = true;
+                }
+            }
+        }
+        if fed {
+            for s in &mut self.streams {
+                s.conn.sender.kick(now, out);
+            }
+        }
+    }
+
+    /// Stream `k` delivered more: mark its finished chunks and advance the in-order point.
+    fn collect(&mut self, now: SimTime, k: usize) {
+        let delivered = self.streams[k].conn.goodput_bytes();
+        while let Some(&(c, end)) = self.streams[k].chunks.front() {
+            if delivered < end {
+                break;
+            }
+            self.streams[k].chunks.pop_front();
+            let i = (c - self.in_order) as usize;
+            if self.complete.len() <= i {
+                self.complete.resize(i + 1, false);
+            }
+            self.complete[i] = true;
+            self.buffered_bytes += self.chunk_len(c);
+        }
+        while self.complete.front() == Some(&true) {
+            self.complete.pop_front();
+            self.buffered_bytes -= self.chunk_len(self.in_order);
+            self.in_order += 1;
+        }
+        self.max_buffered_bytes = self.max_buffered_bytes.max(self.buffered_bytes);
+        if self.in_order == self.total_chunks && self.completed_at.is_none() {
+            self.completed_at = Some(now);
+        }
+    }
+
+    fn sync(&mut self, k: usize) {
+        let s = &mut self.streams[k];
+        let want = s.conn.poll_at();
+        if want != s.deadline {
+            if let Some(t) = s.deadline {
+                self.timers.remove(&(t, k as u32));
+            }
+            if let Some(t) = want {
+                self.timers.insert((t, k as u32));
+            }
+            s.deadline = want;
+        }
+    }
+
+    fn after(&mut self, now: SimTime, k: usize, out: &mut Outbox) {
+        self.collect(now, k);
+        self.feed(now, k, out);
+        self.sync(k);
+    }
+}
+
+impl Transport for MultiStream {
+    fn on_start(&mut self, now: SimTime, out: &mut Outbox) {
+        for k in 0..self.streams.len() {
+            self.streams[k].conn.on_start(now, out);
+            self.feed(now, k, out);
+        }
+        for k in 0..self.streams.len() {
+            self.sync(k);
+        }
+    }
+
+    fn on_packet(&mut self, now: SimTime, packet: &Packet, out: &mut Outbox) {
+        let k = ((packet.flow.0 - self.first_flow.0) / 2) as usize;
+        self.streams[k].conn.on_packet(now, packet, out);
+        self.after(now, k, out);
+    }
+
+    fn on_timer(&mut self, now: SimTime, out: &mut Outbox) {
+        while let Some(&(t, k)) = self.timers.first() {
+            if t > now {
+                break;
+            }
+            self.timers.remove(&(t, k));
+            let k = k as usize;
+            self.streams[k].deadline = None;
+            self.streams[k].conn.on_timer(now, out);
+            self.after(now, k, out);
+        }
+    }
+
+    fn poll_at(&self) -> Option<SimTime> {
+        self.timers.first().map(|&(t, _)| t)
+    }
+
+    fn sample(&mut self, now: SimTime, out: &mut Vec<Metric>) {
+        let bytes = self.delivered_bytes();
+        let (before, at) = self.last_sample;
+        let dt = now.since(at.min(now)).as_secs_f64();
+        if dt > 0.0 {
+            out.push(("goodput", (bytes - before) as f64 * 8.0 / dt, "bit/s"));
+        }
+        self.last_sample = (bytes, now);
+        out.push(("reorder_buffer", self.buffered_bytes as f64, "bytes"));
+    }
+
+    fn report(&self, now: SimTime, out: &mut Vec<Metric>) {
+        let bytes = self.delivered_bytes();
+        out.push(("streams", self.streams.len() as f64, "flows"));
+        out.push(("goodput_bytes", bytes as f64, "bytes"));
+        let end = self.completed_at.unwrap_or(now);
+        let active = end.since(self.start.min(end)).as_secs_f64();
+        if active > 0.0 {
+            out.push(("goodput", bytes as f64 * 8.0 / active, "bit/s"));
+        }
+        if let Some(t) = self.completed_at {
+            out.push(("completion_time", t.since(self.start).as_secs_f64(), "s"));
+        }
+        out.push(("chunks", self.total_chunks as f64, "chunks"));
+        out.push((
+            "reorder_buffer_max",
+            self.max_buffered_bytes as f64,
+            "bytes",
+        ));
+        let retx: u64 = self
+            .streams
+            .iter()
+            .map(|s| s.conn.sender.stats.retransmitted)
+            .sum();
+        out.push(("retransmitted_segments", retx as f64, "segments"));
+        // Fairness of the striping: Jain's index of the bytes each stream carried.
+        let carried: Vec<f64> = self
+            .streams
+            .iter()
+            .map(|s| s.conn.goodput_bytes() as f64)
+            .collect();
+        let sum: f64 = carried.iter().sum();
+        let sq: f64 = carried.iter().map(|x| x * x).sum();
+        if sq > 0.0 {
+            out.push((
+                "stream_balance",
+                sum * sum / (carried.len() as f64 * sq),
+                "jain",
+            ));
+        }
+    }
+}
