@@ -27,7 +27,6 @@ fn tiny_suite(dir: &Path) -> PathBuf {
             "delay = [\"40ms\"], jitter = [\"10ms\"]",
         )
         .replace("cc = [\"newreno\", \"cubic\", \"bbr\"]", "cc = [\"cubic\", \"bbr\"]")
-        .replace("copies = [1, 8]", "copies = [1, 8]")
         .replace("at = \"40s\"", "at = \"2s\"")
         .replace("at = \"41s\"", "at = \"2.2s\"")
         .replace("recovery_baseline = \"10s\"", "recovery_baseline = \"1s\"")
