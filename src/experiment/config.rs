@@ -44,6 +44,15 @@ pub struct ExperimentConfig {
     pub record: RecordConfig,
 }
 
+/// What AMST streams run over.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    #[default]
+    Tcp,
+    Rdma,
+}
+
 /// `up` or `down`.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -235,6 +244,8 @@ pub struct FlowConfig {
     pub streams: Option<u32>,
     /// AMST: bytes per chunk (default 64KiB).
     pub chunk: Option<Bytes>,
+    /// AMST: what the streams run over, `"tcp"` (default) or `"rdma"`.
+    pub transport: Option<StreamKind>,
     /// When the source starts (default 0).
     pub start: Option<Duration>,
     /// When it stops (default: end of run).
@@ -457,13 +468,16 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 "{at}: `cc` and `tcp` apply to apps \"tcp\" and \"amst\" only"
             ));
         }
-        if f.app != AppKind::Amst && (f.streams.is_some() || f.chunk.is_some()) {
+        if f.app != AppKind::Amst
+            && (f.streams.is_some() || f.chunk.is_some() || f.transport.is_some())
+        {
             return Err(format!(
-                "{at}: `streams` and `chunk` apply to app \"amst\" only"
+                "{at}: `streams`, `chunk` and `transport` apply to app \"amst\" only"
             ));
         }
-        if f.app != AppKind::Rdma && f.rdma.is_some() {
-            return Err(format!("{at}: `rdma` applies to app \"rdma\" only"));
+        let rdma_streams = f.app == AppKind::Amst && f.transport == Some(StreamKind::Rdma);
+        if f.app != AppKind::Rdma && !rdma_streams && f.rdma.is_some() {
+            return Err(format!("{at}: `rdma` applies to app \"rdma\" and to app \"amst\" with transport = \"rdma\" only"));
         }
         if !matches!(f.app, AppKind::Tcp | AppKind::Rdma | AppKind::Amst) && f.bytes.is_some() {
             return Err(format!(

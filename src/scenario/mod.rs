@@ -12,7 +12,7 @@ use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
 use crate::net::{LinkChange, Network, NodeId, Topology, TopologyError};
 use crate::traffic::{poisson_pattern, Pattern, SizeModel, Source};
-use crate::transport::multistream::{AmstConfig, MultiStream};
+use crate::transport::multistream::{AmstConfig, MultiStream, StreamTransport};
 use crate::transport::rdma::RdmaConnection;
 use crate::transport::tcp::{TcpConfig, TcpConnection};
 use crate::transport::{Connection, Ends};
@@ -171,8 +171,16 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                         cc: f.cc,
                         ..Default::default()
                     });
-                let tcp = tcp_config(&settings, None, min_mtu)
-                    .map_err(|m| invalid(format!("{at}: {m}")))?;
+                let over = match f.transport.unwrap_or_default() {
+                    crate::experiment::config::StreamKind::Tcp => StreamTransport::Tcp(
+                        tcp_config(&settings, None, min_mtu)
+                            .map_err(|m| invalid(format!("{at}: {m}")))?,
+                    ),
+                    crate::experiment::config::StreamKind::Rdma => StreamTransport::Rdma(
+                        rdma_for(cfg, f, topo, *src, None, min_mtu)
+                            .map_err(|m| invalid(format!("{at}: {m}")))?,
+                    ),
+                };
                 let n = f.streams.unwrap_or(1);
                 let ends: Vec<Ends> = (0..n)
                     .map(|k| Ends {
@@ -189,7 +197,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                     chunk_bytes: f.chunk.map_or(64 << 10, |c| c.0),
                     total_bytes: f.bytes.map_or(0, |b| b.0),
                 };
-                let ms = MultiStream::new(amst, &tcp, &ends, start);
+                let ms = MultiStream::new(amst, &over, &ends, start);
                 transports.push(TransportSlot::new(
                     Connection::Amst(Box::new(ms)),
                     ends[0],
@@ -226,28 +234,8 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 continue;
             }
             if f.app == AppKind::Rdma {
-                let mut t = crate::experiment::config::rdma_table(cfg, f);
-                if !t.contains_key("line_rate_bps") {
-                    // The NIC runs at its host link's rate unless told otherwise.
-                    let rate = topo
-                        .links
-                        .iter()
-                        .find(|l| l.a == *src || l.b == *src)
-                        .map_or(0, |l| l.params.rate_bps);
-                    t.insert("line_rate_bps".into(), toml::Value::Integer(rate as i64));
-                }
-                if let Some(b) = f.bytes {
-                    t.insert("total_bytes".into(), toml::Value::Integer(b.0 as i64));
-                }
-                let rdma = crate::experiment::config::rdma_config(t)
+                let rdma = rdma_for(cfg, f, topo, *src, f.bytes.map(|b| b.0), min_mtu)
                     .map_err(|m| invalid(format!("{at}: {m}")))?;
-                if rdma.mtu_payload + crate::transport::rdma::ROCE_OVERHEAD_BYTES > min_mtu {
-                    return Err(invalid(format!(
-                        "{at}: `rdma.mtu_payload` = {} plus {} header bytes exceeds the smallest link MTU ({min_mtu} bytes)",
-                        rdma.mtu_payload,
-                        crate::transport::rdma::ROCE_OVERHEAD_BYTES
-                    )));
-                }
                 let ends = Ends {
                     src: *src,
                     dst: *dst,
@@ -365,6 +353,40 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             .recovery_baseline
             .map_or(SimDuration::from_secs(2), |d| d.0),
     })
+}
+
+/// The RDMA parameters of flow `f` from `src`: `[rdma]` with the flow's keys over it, the
+/// line rate of `src`'s link unless set, and the transfer size.
+fn rdma_for(
+    cfg: &crate::experiment::config::ExperimentConfig,
+    f: &crate::experiment::config::FlowConfig,
+    topo: &Topology,
+    src: NodeId,
+    bytes: Option<u64>,
+    min_mtu: u32,
+) -> Result<crate::transport::rdma::RdmaConfig, String> {
+    let mut t = crate::experiment::config::rdma_table(cfg, f);
+    if !t.contains_key("line_rate_bps") {
+        // The NIC runs at its host link's rate unless told otherwise.
+        let rate = topo
+            .links
+            .iter()
+            .find(|l| l.a == src || l.b == src)
+            .map_or(0, |l| l.params.rate_bps);
+        t.insert("line_rate_bps".into(), toml::Value::Integer(rate as i64));
+    }
+    if let Some(b) = bytes {
+        t.insert("total_bytes".into(), toml::Value::Integer(b as i64));
+    }
+    let rdma = crate::experiment::config::rdma_config(t)?;
+    let overhead = crate::transport::rdma::ROCE_OVERHEAD_BYTES;
+    if rdma.mtu_payload + overhead > min_mtu {
+        return Err(format!(
+            "`rdma.mtu_payload` = {} plus {overhead} header bytes exceeds the smallest link MTU ({min_mtu} bytes)",
+            rdma.mtu_payload
+        ));
+    }
+    Ok(rdma)
 }
 
 /// Resolves TCP settings against the defaults; the MSS fits the smallest MTU on the way.

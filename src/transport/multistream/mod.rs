@@ -1,16 +1,18 @@
 //! AMST, the adaptive multi-stream transport: one logical transfer cut into chunks and
-//! striped over N parallel TCP connections, reassembled in order at the receiver.
+//! striped over N parallel TCP connections or RoCE queue pairs (one chunk per RDMA
+//! message), reassembled in order at the receiver.
 //!
 //! The scheduler keeps every stream busy: whenever a stream has less than one chunk handed
 //! to it and not yet sent, it gets the next chunk, so faster streams carry more. A chunk is
 //! complete when its stream has delivered it in order; the transfer's in-order point is the
 //! prefix of complete chunks, and what waits behind it is the reorder buffer.
 //!
-//! Not yet here: RDMA streams and the datacenter/internet mode detector with switching
-//! (the next increment of the transports issue).
+//! Not yet here: the datacenter/internet mode detector with switching (the next increment
+//! of the transports issue).
 
 use crate::engine::SimTime;
 use crate::net::{FlowId, Packet};
+use crate::transport::rdma::{RdmaConfig, RdmaConnection};
 use crate::transport::tcp::{TcpConfig, TcpConnection};
 use crate::transport::{Ends, Metric, Outbox, Transport};
 use std::collections::{BTreeSet, VecDeque};
@@ -25,10 +27,82 @@ pub struct AmstConfig {
     pub total_bytes: u64,
 }
 
+/// What a stream runs over.
+#[derive(Clone, Debug)]
+pub enum StreamTransport {
+    Tcp(TcpConfig),
+    /// RoCE queue pairs; `message_bytes` is set to the chunk size.
+    Rdma(RdmaConfig),
+}
+
+/// An application-fed connection of either kind.
+#[derive(Clone, Debug)]
+enum StreamConn {
+    Tcp(Box<TcpConnection>),
+    Rdma(Box<RdmaConnection>),
+}
+
+impl StreamConn {
+    fn transport(&mut self) -> &mut dyn Transport {
+        match self {
+            StreamConn::Tcp(c) => c.as_mut(),
+            StreamConn::Rdma(c) => c.as_mut(),
+        }
+    }
+    fn poll_at(&self) -> Option<SimTime> {
+        match self {
+            StreamConn::Tcp(c) => c.poll_at(),
+            StreamConn::Rdma(c) => c.poll_at(),
+        }
+    }
+    fn offer(&mut self, bytes: u64, last: bool) {
+        match self {
+            StreamConn::Tcp(c) => c.sender.offer(bytes, last),
+            StreamConn::Rdma(c) => c.offer(bytes, last),
+        }
+    }
+    fn offered(&self) -> u64 {
+        match self {
+            StreamConn::Tcp(c) => c.sender.offered(),
+            StreamConn::Rdma(c) => c.offered(),
+        }
+    }
+    fn unsent_bytes(&self) -> u64 {
+        match self {
+            StreamConn::Tcp(c) => c.sender.unsent_bytes(),
+            StreamConn::Rdma(c) => c.unsent_bytes(),
+        }
+    }
+    fn closed(&self) -> bool {
+        match self {
+            StreamConn::Tcp(c) => c.sender.closed(),
+            StreamConn::Rdma(c) => c.closed(),
+        }
+    }
+    fn kick(&mut self, now: SimTime, out: &mut Outbox) {
+        match self {
+            StreamConn::Tcp(c) => c.sender.kick(now, out),
+            StreamConn::Rdma(c) => c.kick(now, out),
+        }
+    }
+    fn goodput_bytes(&self) -> u64 {
+        match self {
+            StreamConn::Tcp(c) => c.goodput_bytes(),
+            StreamConn::Rdma(c) => c.goodput_bytes(),
+        }
+    }
+    fn retransmitted(&self) -> u64 {
+        match self {
+            StreamConn::Tcp(c) => c.sender.stats.retransmitted,
+            StreamConn::Rdma(c) => c.requester_stats().retransmitted,
+        }
+    }
+}
+
 /// One stream: its connection and the chunks it carries, in its byte order.
 #[derive(Clone, Debug)]
 struct Stream {
-    conn: TcpConnection,
+    conn: StreamConn,
     /// `(chunk, end offset in this stream's bytes)`, oldest first, not yet complete.
     chunks: VecDeque<(u64, u64)>,
     /// Key of this stream's deadline in the timer set.
@@ -58,7 +132,12 @@ pub struct MultiStream {
 impl MultiStream {
     /// `ends[k]` are stream k's endpoints; their flows must be allocated consecutively,
     /// data then ACK, from `ends[0].data_flow`.
-    pub fn new(cfg: AmstConfig, tcp: &TcpConfig, ends: &[Ends], start: SimTime) -> MultiStream {
+    pub fn new(
+        cfg: AmstConfig,
+        transport: &StreamTransport,
+        ends: &[Ends],
+        start: SimTime,
+    ) -> MultiStream {
         assert!(cfg.streams as usize == ends.len() && !ends.is_empty());
         assert!(cfg.chunk_bytes > 0 && cfg.total_bytes > 0);
         for (k, e) in ends.iter().enumerate() {
@@ -68,10 +147,24 @@ impl MultiStream {
         let streams = ends
             .iter()
             .map(|e| {
-                let mut c = tcp.clone();
-                c.bytes = None;
-                let mut conn = TcpConnection::new(&c, *e, start);
-                conn.sender = conn.sender.clone().fed();
+                let conn = match transport {
+                    StreamTransport::Tcp(tcp) => {
+                        let mut c = tcp.clone();
+                        c.bytes = None;
+                        let mut conn = TcpConnection::new(&c, *e, start);
+                        conn.sender = conn.sender.clone().fed();
+                        StreamConn::Tcp(Box::new(conn))
+                    }
+                    StreamTransport::Rdma(rdma) => {
+                        let mut c = *rdma;
+                        c.message_bytes = cfg.chunk_bytes;
+                        // The NIC shares its port among the queue pairs (round-robin
+                        // arbitration): each paces at 1/N of the line rate.
+                        c.line_rate_bps = (c.line_rate_bps / ends.len() as u64).max(1);
+                        c.total_bytes = None;
+                        StreamConn::Rdma(Box::new(RdmaConnection::new(c, *e, start).fed()))
+                    }
+                };
                 Stream {
                     conn,
                     chunks: VecDeque::new(),
@@ -115,28 +208,28 @@ impl MultiStream {
     fn feed(&mut self, now: SimTime, k: usize, out: &mut Outbox) {
         let mut fed = false;
         while self.next_chunk < self.total_chunks
-            && self.streams[k].conn.sender.unsent_bytes() < self.cfg.chunk_bytes
+            && self.streams[k].conn.unsent_bytes() < self.cfg.chunk_bytes
         {
             let c = self.next_chunk;
             self.next_chunk += 1;
             let len = self.chunk_len(c);
             let s = &mut self.streams[k];
-            s.conn.sender.offer(len, false);
-            s.chunks.push_back((c, s.conn.sender.offered()));
+            s.conn.offer(len, false);
+            s.chunks.push_back((c, s.conn.offered()));
             fed = true;
         }
         if self.next_chunk == self.total_chunks {
             // Nothing left to hand out: close every stream so its last segment may be short.
             for s in &mut self.streams {
-                if !s.conn.sender.closed() {
-                    s.conn.sender.offer(0, true);
+                if !s.conn.closed() {
+                    s.conn.offer(0, true);
                     fed = true;
                 }
             }
         }
         if fed {
             for s in &mut self.streams {
-                s.conn.sender.kick(now, out);
+                s.conn.kick(now, out);
             }
         }
     }
@@ -191,7 +284,7 @@ impl MultiStream {
 impl Transport for MultiStream {
     fn on_start(&mut self, now: SimTime, out: &mut Outbox) {
         for k in 0..self.streams.len() {
-            self.streams[k].conn.on_start(now, out);
+            self.streams[k].conn.transport().on_start(now, out);
             self.feed(now, k, out);
         }
         for k in 0..self.streams.len() {
@@ -201,7 +294,7 @@ impl Transport for MultiStream {
 
     fn on_packet(&mut self, now: SimTime, packet: &Packet, out: &mut Outbox) {
         let k = ((packet.flow.0 - self.first_flow.0) / 2) as usize;
-        self.streams[k].conn.on_packet(now, packet, out);
+        self.streams[k].conn.transport().on_packet(now, packet, out);
         self.after(now, k, out);
     }
 
@@ -213,7 +306,7 @@ impl Transport for MultiStream {
             self.timers.remove(&(t, k));
             let k = k as usize;
             self.streams[k].deadline = None;
-            self.streams[k].conn.on_timer(now, out);
+            self.streams[k].conn.transport().on_timer(now, out);
             self.after(now, k, out);
         }
     }
@@ -251,12 +344,8 @@ impl Transport for MultiStream {
             self.max_buffered_bytes as f64,
             "bytes",
         ));
-        let retx: u64 = self
-            .streams
-            .iter()
-            .map(|s| s.conn.sender.stats.retransmitted)
-            .sum();
-        out.push(("retransmitted_segments", retx as f64, "segments"));
+        let retx: u64 = self.streams.iter().map(|s| s.conn.retransmitted()).sum();
+        out.push(("retransmitted_packets", retx as f64, "packets"));
         // Fairness of the striping: Jain's index of the bytes each stream carried.
         let carried: Vec<f64> = self
             .streams

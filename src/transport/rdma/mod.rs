@@ -67,6 +67,8 @@ pub struct RdmaConnection {
     ack_seq: u64,
     cnps_sent: u64,
     cnps_received: u64,
+    /// Application-fed: bytes posted so far.
+    offered: u64,
     /// The previous [`Transport::sample`]: when, and the bytes delivered by then.
     last_sample: Option<(SimTime, u64)>,
 }
@@ -98,7 +100,49 @@ impl RdmaConnection {
             ack_seq: 0,
             cnps_sent: 0,
             cnps_received: 0,
+            offered: 0,
             last_sample: None,
+        }
+    }
+
+    /// Makes this queue pair application-fed (AMST): it sends only posted messages.
+    pub fn fed(mut self) -> Self {
+        self.layout.fed();
+        self.offered = 0;
+        self
+    }
+
+    /// Posts `bytes` more (whole messages unless `last`, which ends the transfer).
+    pub fn offer(&mut self, bytes: u64, last: bool) {
+        self.offered += bytes;
+        self.layout.post(self.offered, last);
+    }
+
+    pub fn offered(&self) -> u64 {
+        self.offered
+    }
+
+    pub fn closed(&self) -> bool {
+        self.layout.total_packets().is_some()
+    }
+
+    /// Posted bytes not yet sent once.
+    pub fn unsent_bytes(&self) -> u64 {
+        self.offered
+            .saturating_sub(self.layout.bytes_before(self.req.highest_sent()))
+    }
+
+    /// Bytes delivered in order at the responder.
+    pub fn goodput_bytes(&self) -> u64 {
+        self.layout
+            .bytes_before(self.resp.expected())
+            .min(self.offered)
+    }
+
+    /// Sends now if pacing allows (after an offer).
+    pub fn kick(&mut self, now: SimTime, out: &mut Outbox) {
+        if self.started {
+            self.try_transmit(now, out);
         }
     }
 

@@ -14,6 +14,8 @@ pub(crate) struct Layout {
     packets_per_message: u64,
     total_bytes: Option<u64>,
     total_packets: Option<u64>,
+    /// Application-fed (AMST): packets of the messages posted so far.
+    posted_packets: Option<u64>,
 }
 
 impl Layout {
@@ -29,7 +31,40 @@ impl Layout {
             packets_per_message,
             total_bytes,
             total_packets,
+            posted_packets: None,
         }
+    }
+
+    fn packets_for(&self, bytes: u64) -> u64 {
+        (bytes / self.message_bytes) * self.packets_per_message
+            + (bytes % self.message_bytes).div_ceil(self.mtu)
+    }
+
+    /// Makes the transfer application-fed: nothing may be sent until posted.
+    pub fn fed(&mut self) {
+        self.total_bytes = None;
+        self.total_packets = None;
+        self.posted_packets = Some(0);
+    }
+
+    /// `bytes` in total are posted as whole messages; `last` ends the transfer there (its
+    /// final message may be short).
+    pub fn post(&mut self, bytes: u64, last: bool) {
+        if last {
+            self.total_bytes = Some(bytes);
+            self.total_packets = Some(self.packets_for(bytes));
+            self.posted_packets = self.total_packets;
+        } else {
+            let whole = bytes / self.message_bytes * self.message_bytes;
+            self.posted_packets = Some(self.packets_for(whole));
+        }
+    }
+
+    /// Payload bytes carried by the packets below `psn`.
+    pub fn bytes_before(&self, psn: u64) -> u64 {
+        let b = (psn / self.packets_per_message) * self.message_bytes
+            + (psn % self.packets_per_message) * self.mtu;
+        self.total_bytes.map_or(b, |t| b.min(t))
     }
 
     /// Packets in the whole transfer (`None`: endless).
@@ -40,6 +75,7 @@ impl Layout {
     /// True when `psn` lies beyond the transfer.
     pub fn is_past_end(&self, psn: u64) -> bool {
         self.total_packets.is_some_and(|n| psn >= n)
+            || self.posted_packets.is_some_and(|n| psn >= n)
     }
 
     /// Payload bytes carried by `psn`.
