@@ -37,6 +37,15 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         );
     assert!(itp.contains("duration = \"4s\"") && !itp.contains("gilbert_elliott\", p"));
     std::fs::write(dir.join("itp.toml"), itp).unwrap();
+    // AMST: the same six points on a 10 MB transfer.
+    let amst = std::fs::read_to_string("experiments/amst.toml")
+        .unwrap()
+        .replace("bytes = \"1GB\"", "bytes = \"10MB\"")
+        .replace("duration = \"500ms\"", "duration = \"20ms\"")
+        .replace("sample_interval = \"5ms\"", "sample_interval = \"1ms\"")
+        .replace("repetitions = 3", "repetitions = 2");
+    assert!(amst.contains("bytes = \"10MB\"") && amst.contains("repetitions = 2"));
+    std::fs::write(dir.join("amst.toml"), amst).unwrap();
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
     dir.join("phase5.toml")
@@ -85,6 +94,19 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         "{row100}"
     );
     assert!(report.contains("| 10 | "));
+    // The AMST rows: throughput in GB/s against the 2.4 GB/s target, and efficiencies.
+    for label in [
+        "| RDMA 64KB (8 streams) |",
+        "| TCP 64KB (8 streams) |",
+        "| 32 |",
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row"));
+        assert!(row.contains("GB/s"), "{row}");
+        assert!(row.contains("met") || row.contains("missed"), "{row}");
+    }
     // The ITP rows: measured loss, goodput and recovery, each with an interval.
     for label in ["| 1% Loss |", "| 5% Loss |"] {
         let row = report
