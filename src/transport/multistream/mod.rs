@@ -7,8 +7,10 @@
 //! complete when its stream has delivered it in order; the transfer's in-order point is the
 //! prefix of complete chunks, and what waits behind it is the reorder buffer.
 //!
-//! Not yet here: the datacenter/internet mode detector with switching (the next increment
-//! of the transports issue).
+//! The mode detector ([`mode`]) is built; switching a running transfer between the
+//! datacenter and internet stream sets is the next increment of the transports issue.
+
+pub mod mode;
 
 use crate::engine::SimTime;
 use crate::net::{FlowId, Packet};
