@@ -220,18 +220,21 @@ impl MultiStream {
             s.chunks.push_back((c, s.conn.offered()));
             fed = true;
         }
+        if fed {
+            self.streams[k].conn.kick(now, out);
+        }
         if self.next_chunk == self.total_chunks {
             // Nothing left to hand out: close every stream so its last segment may be short.
-            for s in &mut self.streams {
-                if !s.conn.closed() {
-                    s.conn.offer(0, true);
-                    fed = true;
+            // A closed stream may send at once, so its deadline is re-filed (stream `k`'s is
+            // re-filed by the caller).
+            for j in 0..self.streams.len() {
+                if !self.streams[j].conn.closed() {
+                    self.streams[j].conn.offer(0, true);
+                    self.streams[j].conn.kick(now, out);
+                    if j != k {
+                        self.sync(j);
+                    }
                 }
-            }
-        }
-        if fed {
-            for s in &mut self.streams {
-                s.conn.kick(now, out);
             }
         }
     }
