@@ -174,6 +174,32 @@ pub struct TcpSettings {
     pub dupthresh: Option<u32>,
 }
 
+impl ExperimentConfig {
+    /// The TCP parameters of flow `f`: `[tcp]`, then the flow's `[flows.tcp]`, then its
+    /// `cc` shorthand.
+    pub fn tcp_settings(&self, f: &FlowConfig) -> TcpSettings {
+        self.tcp
+            .overlay(f.tcp.as_ref().unwrap_or(&TcpSettings::default()))
+            .overlay(&TcpSettings {
+                cc: f.cc,
+                ..Default::default()
+            })
+    }
+}
+
+impl FlowConfig {
+    /// Sets a key of the open-loop sources (`rate`, `interval`, `count`,
+    /// `size_distribution`, `packet_size`) or `stop`, none of which a transport takes.
+    fn has_source_keys(&self) -> bool {
+        self.rate.is_some()
+            || self.interval.is_some()
+            || self.count.is_some()
+            || self.size_distribution.is_some()
+            || self.packet_size.is_some()
+            || self.stop.is_some()
+    }
+}
+
 impl TcpSettings {
     /// `self` with every key `over` sets replaced.
     pub fn overlay(&self, over: &TcpSettings) -> TcpSettings {
@@ -505,19 +531,10 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                         "{at}: `bytes` = 0 transfers nothing (omit it for a bulk flow)"
                     ));
                 }
-                let t = cfg
-                    .tcp
-                    .overlay(f.tcp.as_ref().unwrap_or(&TcpSettings::default()));
-                validate_tcp(&t).map_err(|m| format!("{at}: {m}"))?;
+                validate_tcp(&cfg.tcp_settings(f)).map_err(|m| format!("{at}: {m}"))?;
             }
             AppKind::Amst => {
-                if f.rate.is_some()
-                    || f.interval.is_some()
-                    || f.count.is_some()
-                    || f.size_distribution.is_some()
-                    || f.packet_size.is_some()
-                    || f.stop.is_some()
-                {
+                if f.has_source_keys() {
                     return Err(format!("{at}: app \"amst\" is window-driven: `rate`, `interval`, `count`, `size_distribution`, `packet_size` and `stop` do not apply"));
                 }
                 match f.bytes {
@@ -541,19 +558,10 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 if f.chunk.is_some_and(|c| c.0 == 0) {
                     return Err(format!("{at}: `chunk` must be at least 1 byte"));
                 }
-                let t = cfg
-                    .tcp
-                    .overlay(f.tcp.as_ref().unwrap_or(&TcpSettings::default()));
-                validate_tcp(&t).map_err(|m| format!("{at}: {m}"))?;
+                validate_tcp(&cfg.tcp_settings(f)).map_err(|m| format!("{at}: {m}"))?;
             }
             AppKind::Rdma => {
-                if f.rate.is_some()
-                    || f.interval.is_some()
-                    || f.count.is_some()
-                    || f.size_distribution.is_some()
-                    || f.packet_size.is_some()
-                    || f.stop.is_some()
-                {
+                if f.has_source_keys() {
                     return Err(format!("{at}: app \"rdma\" takes its parameters from `[rdma]`: `rate`, `interval`, `count`, `size_distribution`, `packet_size` and `stop` do not apply (set `rdma.line_rate_bps`, `rdma.mtu_payload`)"));
                 }
                 if f.bytes.is_some_and(|b| b.0 == 0) {

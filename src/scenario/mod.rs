@@ -164,13 +164,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 topo.nodes[dst.index()].name.clone(),
             );
             if f.app == AppKind::Amst {
-                let settings = cfg
-                    .tcp
-                    .overlay(f.tcp.as_ref().unwrap_or(&Default::default()))
-                    .overlay(&crate::experiment::config::TcpSettings {
-                        cc: f.cc,
-                        ..Default::default()
-                    });
+                let settings = cfg.tcp_settings(f);
                 let over = match f.transport.unwrap_or_default() {
                     crate::experiment::config::StreamKind::Tcp => StreamTransport::Tcp(
                         tcp_config(&settings, None, min_mtu)
@@ -182,14 +176,11 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                     ),
                 };
                 let n = f.streams.unwrap_or(1);
+                // Each stream hashes on its own, so ECMP spreads the streams.
                 let ends: Vec<Ends> = (0..n)
-                    .map(|k| Ends {
-                        src: *src,
-                        dst: *dst,
-                        data_flow: net.add_flow(),
-                        ack_flow: net.add_flow(),
-                        // Each stream hashes on its own, so ECMP spreads the streams.
-                        ecmp_hash: stable_hash(seed, format!("flow/{name}/{k}").as_bytes()) as u32,
+                    .map(|k| {
+                        let hash = stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
+                        connection_ends(&mut net, *src, *dst, hash as u32)
                     })
                     .collect();
                 let amst = AmstConfig {
@@ -209,22 +200,10 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 continue;
             }
             if f.app == AppKind::Tcp {
-                let settings = cfg
-                    .tcp
-                    .overlay(f.tcp.as_ref().unwrap_or(&Default::default()))
-                    .overlay(&crate::experiment::config::TcpSettings {
-                        cc: f.cc,
-                        ..Default::default()
-                    });
+                let settings = cfg.tcp_settings(f);
                 let tcp = tcp_config(&settings, f.bytes.map(|b| b.0), min_mtu)
                     .map_err(|m| invalid(format!("{at}: {m}")))?;
-                let ends = Ends {
-                    src: *src,
-                    dst: *dst,
-                    data_flow: net.add_flow(),
-                    ack_flow: net.add_flow(),
-                    ecmp_hash: hash,
-                };
+                let ends = connection_ends(&mut net, *src, *dst, hash);
                 transports.push(TransportSlot::new(
                     Connection::Tcp(Box::new(TcpConnection::new(&tcp, ends, start))),
                     ends,
@@ -236,13 +215,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             if f.app == AppKind::Rdma {
                 let rdma = rdma_for(cfg, f, topo, *src, f.bytes.map(|b| b.0), min_mtu)
                     .map_err(|m| invalid(format!("{at}: {m}")))?;
-                let ends = Ends {
-                    src: *src,
-                    dst: *dst,
-                    data_flow: net.add_flow(),
-                    ack_flow: net.add_flow(),
-                    ecmp_hash: hash,
-                };
+                let ends = connection_ends(&mut net, *src, *dst, hash);
                 transports.push(TransportSlot::new(
                     Connection::Rdma(Box::new(RdmaConnection::new(rdma, ends, start))),
                     ends,
@@ -353,6 +326,18 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             .recovery_baseline
             .map_or(SimDuration::from_secs(2), |d| d.0),
     })
+}
+
+/// A connection's endpoints with a network flow for each direction (data, then feedback:
+/// consecutive ids, which AMST relies on).
+fn connection_ends(net: &mut Network, src: NodeId, dst: NodeId, ecmp_hash: u32) -> Ends {
+    Ends {
+        src,
+        dst,
+        data_flow: net.add_flow(),
+        ack_flow: net.add_flow(),
+        ecmp_hash,
+    }
 }
 
 /// The RDMA parameters of flow `f` from `src`: `[rdma]` with the flow's keys over it, the

@@ -118,6 +118,8 @@ pub struct MultiStream {
     streams: Vec<Stream>,
     total_chunks: u64,
     next_chunk: u64,
+    /// Every stream has been told it has no more data.
+    all_closed: bool,
     /// `complete[c - in_order]`: chunk `c` has arrived (ring from the in-order point).
     complete: VecDeque<bool>,
     in_order: u64,
@@ -180,6 +182,7 @@ impl MultiStream {
             first_flow: ends[0].data_flow,
             streams,
             next_chunk: 0,
+            all_closed: false,
             complete: VecDeque::new(),
             in_order: 0,
             buffered_bytes: 0,
@@ -223,7 +226,8 @@ impl MultiStream {
         if fed {
             self.streams[k].conn.kick(now, out);
         }
-        if self.next_chunk == self.total_chunks {
+        if self.next_chunk == self.total_chunks && !self.all_closed {
+            self.all_closed = true;
             // Nothing left to hand out: close every stream so its last segment may be short.
             // A closed stream may send at once, so its deadline is re-filed (stream `k`'s is
             // re-filed by the caller).

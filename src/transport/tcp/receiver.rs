@@ -88,7 +88,7 @@ impl TcpReceiver {
         }
         if seg.seq < self.rcv_nxt {
             self.duplicate_segments += 1;
-            return Some(self.ack(now)); // a duplicate: tell the sender at once
+            return Some(self.ack()); // a duplicate: tell the sender at once
         }
         if seg.seq > self.rcv_nxt {
             let i = (seg.seq - self.rcv_nxt - 1) as usize;
@@ -100,7 +100,7 @@ impl TcpReceiver {
             }
             self.buffered[i] = true;
             self.note_block(seg.seq);
-            return Some(self.ack(now)); // out of order: an immediate duplicate ACK
+            return Some(self.ack()); // out of order: an immediate duplicate ACK
         }
         let had_hole = !self.buffered.is_empty();
         self.rcv_nxt += 1;
@@ -124,7 +124,7 @@ impl TcpReceiver {
         self.unacked += 1;
         let finished = self.completed_at.is_some();
         if had_hole || !self.delayed_ack || self.unacked >= self.ack_every || finished {
-            return Some(self.ack(now));
+            return Some(self.ack());
         }
         if self.delack_deadline.is_none() {
             self.delack_deadline = Some(now + self.delack_timeout);
@@ -135,12 +135,12 @@ impl TcpReceiver {
     /// The delayed-ACK timer: the ACK to send, if it is due.
     pub fn on_timer(&mut self, now: SimTime) -> Option<Segment> {
         match self.delack_deadline {
-            Some(t) if t <= now => Some(self.ack(now)),
+            Some(t) if t <= now => Some(self.ack()),
             _ => None,
         }
     }
 
-    fn ack(&mut self, _now: SimTime) -> Segment {
+    fn ack(&mut self) -> Segment {
         let mut seg = Segment::new(SegmentKind::Ack);
         seg.ack = self.rcv_nxt;
         seg.ts_echo = self.ts_recent;

@@ -285,7 +285,6 @@ impl TcpSender {
                 // Reno SACK emulation: the retransmitted head explains one duplicate ACK;
                 // the others were for segments now covered by this ACK.
                 self.sacked_out = self.sacked_out.saturating_sub(newly.saturating_sub(1));
-                newly = newly.max(1);
             }
             self.snd_una = ack;
             if !self.sack && !self.in_recovery {
