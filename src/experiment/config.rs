@@ -51,6 +51,57 @@ pub enum StreamKind {
     #[default]
     Tcp,
     Rdma,
+    /// Datacenter mode over RoCE queue pairs, internet mode over TCP, switched by the mode
+    /// detector (parameters in the flow's `adaptive` table).
+    Adaptive,
+}
+
+/// Datacenter or internet: the stream set an adaptive AMST transfer opens first.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InitialMode {
+    Datacenter,
+    Internet,
+}
+
+/// Adaptive AMST (`transport = "adaptive"`): the two stream sets and the mode detector.
+/// Defaults follow the original system (`../shared/reference/seed-system.md` §1.0-1.1).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptiveSettings {
+    /// Period of the detector's samples (default 5s, the original AMST's
+    /// `ModeCheckInterval`).
+    pub check_interval: Option<Duration>,
+    /// Consecutive verdicts needed to change mode (default 3; the original had no
+    /// hysteresis, i.e. 1).
+    pub confirm: Option<u32>,
+    /// The set opened first (default "internet": TCP works on any path).
+    pub initial: Option<InitialMode>,
+    /// RoCE queue pairs in datacenter mode (default: the flow's `streams`, else 64 as the
+    /// original's `DatacenterStreams`).
+    pub datacenter_streams: Option<u32>,
+    /// Chunk in datacenter mode (default 256KiB, the original's `ChunkSizeKB`).
+    pub datacenter_chunk: Option<Bytes>,
+    /// TCP streams in internet mode (default: the flow's `streams`, else 8 as the
+    /// original's `InternetStreams`).
+    pub internet_streams: Option<u32>,
+    /// Chunk in internet mode (default 64KiB, the original's TCP transport default).
+    pub internet_chunk: Option<Bytes>,
+}
+
+impl AdaptiveSettings {
+    pub fn datacenter_streams(&self, f: &FlowConfig) -> u32 {
+        self.datacenter_streams.or(f.streams).unwrap_or(64)
+    }
+    pub fn internet_streams(&self, f: &FlowConfig) -> u32 {
+        self.internet_streams.or(f.streams).unwrap_or(8)
+    }
+    pub fn datacenter_chunk(&self, f: &FlowConfig) -> u64 {
+        self.datacenter_chunk.or(f.chunk).map_or(256 << 10, |b| b.0)
+    }
+    pub fn internet_chunk(&self, f: &FlowConfig) -> u64 {
+        self.internet_chunk.or(f.chunk).map_or(64 << 10, |b| b.0)
+    }
 }
 
 /// `up` or `down`.
@@ -122,6 +173,46 @@ pub enum AppKind {
     /// AMST: a `bytes` transfer cut into `chunk`-sized pieces and striped over `streams`
     /// TCP connections (TCP parameters from `[tcp]` / `[flows.tcp]`).
     Amst,
+}
+
+/// The adaptive AMST keys of `f` are in range.
+fn validate_adaptive(f: &FlowConfig) -> Result<(), String> {
+    let a = f.adaptive.clone().unwrap_or_default();
+    for (key, n) in [
+        ("adaptive.datacenter_streams", a.datacenter_streams(f)),
+        ("adaptive.internet_streams", a.internet_streams(f)),
+    ] {
+        if !(1..=512).contains(&n) {
+            return Err(format!("`{key}` = {n} is out of range (1 to 512)"));
+        }
+    }
+    let (dc, inet) = (a.datacenter_chunk(f), a.internet_chunk(f));
+    for (key, c) in [
+        ("adaptive.datacenter_chunk", dc),
+        ("adaptive.internet_chunk", inet),
+    ] {
+        if c == 0 {
+            return Err(format!("`{key}` must be at least 1 byte"));
+        }
+    }
+    let mut g = (dc, inet);
+    while g.1 != 0 {
+        g = (g.1, g.0 % g.1);
+    }
+    if g.0 < 4096 {
+        return Err(format!(
+            "the datacenter and internet chunks ({dc} and {inet} bytes) must both be multiples of a common unit of at least 4 KiB, e.g. \"256KiB\" and \"64KiB\""
+        ));
+    }
+    if a.check_interval
+        .is_some_and(|d| d.0 == crate::engine::SimDuration::ZERO)
+    {
+        return Err("`adaptive.check_interval` must be positive".into());
+    }
+    if a.confirm == Some(0) {
+        return Err("`adaptive.confirm` must be at least 1".into());
+    }
+    Ok(())
 }
 
 /// The RDMA table of flow `f`: the experiment's `[rdma]` with the flow's keys over it.
@@ -270,8 +361,10 @@ pub struct FlowConfig {
     pub streams: Option<u32>,
     /// AMST: bytes per chunk (default 64KiB).
     pub chunk: Option<Bytes>,
-    /// AMST: what the streams run over, `"tcp"` (default) or `"rdma"`.
+    /// AMST: what the streams run over, `"tcp"` (default), `"rdma"` or `"adaptive"`.
     pub transport: Option<StreamKind>,
+    /// AMST with `transport = "adaptive"`: stream sets and mode detector.
+    pub adaptive: Option<AdaptiveSettings>,
     /// When the source starts (default 0).
     pub start: Option<Duration>,
     /// When it stops (default: end of run).
@@ -501,9 +594,17 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 "{at}: `streams`, `chunk` and `transport` apply to app \"amst\" only"
             ));
         }
-        let rdma_streams = f.app == AppKind::Amst && f.transport == Some(StreamKind::Rdma);
+        let rdma_streams = f.app == AppKind::Amst
+            && matches!(f.transport, Some(StreamKind::Rdma | StreamKind::Adaptive));
         if f.app != AppKind::Rdma && !rdma_streams && f.rdma.is_some() {
-            return Err(format!("{at}: `rdma` applies to app \"rdma\" and to app \"amst\" with transport = \"rdma\" only"));
+            return Err(format!("{at}: `rdma` applies to app \"rdma\" and to app \"amst\" with transport = \"rdma\" or \"adaptive\" only"));
+        }
+        if f.adaptive.is_some()
+            && !(f.app == AppKind::Amst && f.transport == Some(StreamKind::Adaptive))
+        {
+            return Err(format!(
+                "{at}: `adaptive` applies to app \"amst\" with transport = \"adaptive\" only"
+            ));
         }
         if !matches!(f.app, AppKind::Tcp | AppKind::Rdma | AppKind::Amst) && f.bytes.is_some() {
             return Err(format!(
@@ -553,10 +654,14 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                     Some(n) => {
                         return Err(format!("{at}: `streams` = {n} is out of range (1 to 512)"))
                     }
+                    None if f.transport == Some(StreamKind::Adaptive) => {}
                     None => return Err(format!("{at}: app \"amst\" needs `streams` (1 to 512)")),
                 }
                 if f.chunk.is_some_and(|c| c.0 == 0) {
                     return Err(format!("{at}: `chunk` must be at least 1 byte"));
+                }
+                if f.transport == Some(StreamKind::Adaptive) {
+                    validate_adaptive(f).map_err(|m| format!("{at}: {m}"))?;
                 }
                 validate_tcp(&cfg.tcp_settings(f)).map_err(|m| format!("{at}: {m}"))?;
             }

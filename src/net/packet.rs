@@ -32,6 +32,10 @@ pub enum SegmentKind {
     Nack,
     /// RoCEv2 congestion notification packet (DCQCN), receiver to sender.
     Cnp,
+    /// Connection request (TCP SYN, RDMA CM REQ): AMST opening a stream mid-transfer.
+    Connect,
+    /// Its answer (TCP SYN-ACK, RDMA CM REP); `ts_echo` carries the request's `ts`.
+    Accept,
 }
 
 /// A transport header of fixed layout, so packets stay `Copy` and allocation-free.

@@ -8,11 +8,15 @@ pub use world::{Event, World};
 use crate::engine::rng::stable_hash;
 use crate::engine::{Engine, RngStreams, SimDuration, SimTime};
 use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution, TcpSettings};
+use crate::experiment::config::{InitialMode, StreamKind};
 use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
 use crate::net::{LinkChange, Network, NodeId, Topology, TopologyError};
 use crate::traffic::{poisson_pattern, Pattern, SizeModel, Source};
-use crate::transport::multistream::{AmstConfig, MultiStream, StreamTransport};
+use crate::transport::multistream::mode::{Mode, ModeThresholds};
+use crate::transport::multistream::{
+    AdaptiveConfig, AmstConfig, MultiStream, StreamSetConfig, StreamTransport,
+};
 use crate::transport::rdma::RdmaConnection;
 use crate::transport::tcp::{TcpConfig, TcpConnection};
 use crate::transport::{Connection, Ends};
@@ -163,17 +167,62 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 topo.nodes[src.index()].name.clone(),
                 topo.nodes[dst.index()].name.clone(),
             );
+            if f.app == AppKind::Amst && f.transport == Some(StreamKind::Adaptive) {
+                let a = f.adaptive.clone().unwrap_or_default();
+                let tcp = tcp_config(&cfg.tcp_settings(f), None, min_mtu)
+                    .map_err(|m| invalid(format!("{at}: {m}")))?;
+                let rdma = rdma_for(cfg, f, topo, *src, None, min_mtu)
+                    .map_err(|m| invalid(format!("{at}: {m}")))?;
+                let adaptive = AdaptiveConfig {
+                    datacenter: StreamSetConfig {
+                        transport: StreamTransport::Rdma(rdma),
+                        streams: a.datacenter_streams(f),
+                        chunk_bytes: a.datacenter_chunk(f),
+                    },
+                    internet: StreamSetConfig {
+                        transport: StreamTransport::Tcp(tcp),
+                        streams: a.internet_streams(f),
+                        chunk_bytes: a.internet_chunk(f),
+                    },
+                    check_interval: a.check_interval.map_or(SimDuration::from_secs(5), |d| d.0),
+                    confirm: a.confirm.unwrap_or(3),
+                    thresholds: ModeThresholds::default(),
+                    initial: match a.initial {
+                        Some(InitialMode::Datacenter) => Mode::Datacenter,
+                        _ => Mode::Internet,
+                    },
+                };
+                let n = adaptive.datacenter.streams + adaptive.internet.streams;
+                let ends: Vec<Ends> = (0..n)
+                    .map(|k| {
+                        let hash = stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
+                        connection_ends(&mut net, *src, *dst, hash as u32)
+                    })
+                    .collect();
+                let total = f.bytes.map_or(0, |b| b.0);
+                let ms = MultiStream::adaptive(total, &adaptive, &ends, start);
+                transports.push(TransportSlot::new(
+                    Connection::Amst(Box::new(ms)),
+                    ends[0],
+                    start,
+                    meta,
+                ));
+                let last = transports.len() - 1;
+                transports[last].extra_flows = ends[1..].to_vec();
+                continue;
+            }
             if f.app == AppKind::Amst {
                 let settings = cfg.tcp_settings(f);
                 let over = match f.transport.unwrap_or_default() {
-                    crate::experiment::config::StreamKind::Tcp => StreamTransport::Tcp(
+                    StreamKind::Tcp => StreamTransport::Tcp(
                         tcp_config(&settings, None, min_mtu)
                             .map_err(|m| invalid(format!("{at}: {m}")))?,
                     ),
-                    crate::experiment::config::StreamKind::Rdma => StreamTransport::Rdma(
+                    StreamKind::Rdma => StreamTransport::Rdma(
                         rdma_for(cfg, f, topo, *src, None, min_mtu)
                             .map_err(|m| invalid(format!("{at}: {m}")))?,
                     ),
+                    StreamKind::Adaptive => unreachable!("built above"),
                 };
                 let n = f.streams.unwrap_or(1);
                 // Each stream hashes on its own, so ECMP spreads the streams.

@@ -377,6 +377,24 @@ impl World {
                         }
                     }
                 }
+                // AMST mode switch: from the path change that caused it (the last link
+                // event before the detector settled) to detection and to data on the new
+                // streams.
+                let metric = |m: &str| extra.iter().find(|e| e.0 == m).map(|e| e.1);
+                if let (Some(detected), Some(first_data)) =
+                    (metric("switch_detected_at"), metric("switch_first_data_at"))
+                {
+                    let cause = self
+                        .link_changes
+                        .iter()
+                        .rev()
+                        .map(|c| c.0.as_secs_f64())
+                        .find(|&t| t <= detected);
+                    if let Some(at) = cause {
+                        extra.push(("switch_detection_time", detected - at, "s"));
+                        extra.push(("switch_latency", first_data - at, "s"));
+                    }
+                }
                 let data = FlowRecord {
                     name: name.clone(),
                     app,

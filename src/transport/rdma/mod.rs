@@ -46,7 +46,7 @@ pub use dcqcn::{DcqcnConfig, NotificationPoint, ReactionPoint, RpStats, Stage};
 pub use qp::{RequesterStats, ResponderStats};
 
 use super::{Ends, Metric, Outbox, Transport};
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 use crate::net::{Packet, Payload, Segment, SegmentKind};
 use qp::{Layout, Reply, Requester, Responder};
 
@@ -71,6 +71,9 @@ pub struct RdmaConnection {
     offered: u64,
     /// The previous [`Transport::sample`]: when, and the bytes delivered by then.
     last_sample: Option<(SimTime, u64)>,
+    /// Smoothed RTT from ACK/NAK timestamp echoes (EWMA gain 1/8 as RFC 6298's SRTT), for
+    /// AMST's mode detector; NICs time their own ACKs the same way for congestion control.
+    srtt: Option<SimDuration>,
 }
 
 impl RdmaConnection {
@@ -102,6 +105,7 @@ impl RdmaConnection {
             cnps_received: 0,
             offered: 0,
             last_sample: None,
+            srtt: None,
         }
     }
 
@@ -149,6 +153,22 @@ impl RdmaConnection {
     /// The requester's current sending rate, bit/s.
     pub fn rate_bps(&self) -> u64 {
         self.rp.as_ref().map_or(self.line_bps, |rp| rp.rate_bps())
+    }
+
+    /// Smoothed round-trip time, once an ACK or NAK has echoed a timestamp.
+    pub fn srtt(&self) -> Option<SimDuration> {
+        self.srtt
+    }
+
+    fn note_rtt(&mut self, now: SimTime, echo: SimTime) {
+        if echo == SimTime::ZERO || echo > now {
+            return;
+        }
+        let sample = now.since(echo);
+        self.srtt = Some(match self.srtt {
+            None => sample,
+            Some(s) => SimDuration((s.0 * 7 + sample.0) / 8),
+        });
     }
 
     /// The DCQCN reaction point, if rate control is on.
@@ -293,16 +313,25 @@ impl Transport for RdmaConnection {
             }
         } else if packet.flow == self.ends.ack_flow {
             match seg.kind {
-                SegmentKind::Ack => self.req.on_ack(now, seg.ack),
-                SegmentKind::Nack => self.req.on_nack(now, seg.ack),
+                SegmentKind::Ack => {
+                    self.note_rtt(now, seg.ts_echo);
+                    self.req.on_ack(now, seg.ack)
+                }
+                SegmentKind::Nack => {
+                    self.note_rtt(now, seg.ts_echo);
+                    self.req.on_nack(now, seg.ack)
+                }
                 SegmentKind::Cnp => {
                     self.cnps_received += 1;
                     if let Some(rp) = &mut self.rp {
                         rp.on_cnp(now);
                     }
                 }
-                SegmentKind::Data => {
-                    panic!("RDMA feedback flow {:?} carried data at {now}", packet.flow)
+                SegmentKind::Data | SegmentKind::Connect | SegmentKind::Accept => {
+                    panic!(
+                        "RDMA feedback flow {:?} carried {:?} at {now}",
+                        packet.flow, seg.kind
+                    )
                 }
             }
             self.try_transmit(now, out);
