@@ -103,6 +103,8 @@ const CASES: &[Case] = &[
     ("exp_tcp_mss_over_mtu.toml", V, &["{name}", "`tcp.mss` = 1460", "52 header bytes", "1500 bytes"]),
     ("exp_rdma_unknown_key.toml", V, &["{name}", "[rdma]", "`mtu`", "mtu_payload"]),
     ("exp_amst_too_many_streams.toml", V, &["{name}", "flows[0]", "`streams` = 1024", "1 to 512"]),
+    ("exp_amst_adaptive_chunks.toml", V, &["{name}", "flows[0]", "100000 and 65536 bytes", "at least 4 KiB"]),
+    ("exp_amst_adaptive_not_adaptive.toml", V, &["{name}", "flows[0]", "`adaptive`", "transport = \"adaptive\""]),
     ("exp_link_event_unknown_link.toml", V, &["{name}", "link_events[0]", "`bottleneck`", "sl-sr"]),
     ("exp_link_event_no_change.toml", V, &["{name}", "link_events[0]", "changes nothing", "`state`"]),
     // Sweeps, plots and suites.

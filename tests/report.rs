@@ -46,6 +46,22 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         .replace("repetitions = 3", "repetitions = 2");
     assert!(amst.contains("bytes = \"10MB\"") && amst.contains("repetitions = 2"));
     std::fs::write(dir.join("amst.toml"), amst).unwrap();
+    // AMST mode switching: a 2 Gbit/s datacenter path, detector every 5 and 20 ms.
+    let switching = std::fs::read_to_string("experiments/amst-switch.toml")
+        .unwrap()
+        .replace(
+            "duration = [\"4s\", \"72s\"]",
+            "duration = [\"1.5s\", \"2s\"]",
+        )
+        .replace(
+            "check_interval = [\"100ms\", \"5s\"]",
+            "check_interval = [\"5ms\", \"20ms\"]",
+        )
+        .replace("at = [\"1s\", \"10s\"]", "at = [\"100ms\", \"200ms\"]")
+        .replace("\"10Gbps\"", "\"2Gbps\"")
+        .replace("sample_interval = \"50ms\"", "sample_interval = \"5ms\"");
+    assert!(switching.contains("\"20ms\"]") && !switching.contains("10Gbps"));
+    std::fs::write(dir.join("amst-switch.toml"), switching).unwrap();
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
     dir.join("phase5.toml")
@@ -107,6 +123,23 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         assert!(row.contains("GB/s"), "{row}");
         assert!(row.contains("met") || row.contains("missed"), "{row}");
     }
+    // The mode-switching rows: a latency in ms and a status, both directions.
+    for label in [
+        "| Datacenter → Internet (8 streams) | 5ms |",
+        "| Internet → Datacenter (8 streams) | 20ms |",
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row"));
+        assert!(row.contains(" ms |") && !row.contains("never"), "{row}");
+        assert!(row.contains("met") || row.contains("missed"), "{row}");
+    }
+    let kpi = report
+        .lines()
+        .find(|l| l.starts_with("| **Mode Switching** |"))
+        .unwrap();
+    assert!(kpi.contains("detector every 5ms"), "{kpi}");
     // The ITP rows: measured loss, goodput and recovery, each with an interval.
     for label in ["| 1% Loss |", "| 5% Loss |"] {
         let row = report

@@ -18,7 +18,7 @@ pub type MemberResults<'a> = (String, &'a Study, Vec<PointStat>);
 const WAITING_FOR: [(&str, &str); 6] = [
     (
         "transport",
-        "the transports of issue #4 (AMST's mode detector and switching are still to come)",
+        "the transport experiments (`amst.toml`, `amst-switch.toml`, `itp.toml`) as members of this suite",
     ),
     (
         "compress",
@@ -221,6 +221,7 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         "| Component | Target | Achieved | Status |\n|---|---|---|---|"
     );
     let amst = member("amst").and_then(|(_, s, st)| amst_rows(s, st));
+    let switching = member("amst-switch").and_then(|(_, s, st)| switch_rows(s, st));
     for (c, t) in [
         ("**Datacenter Throughput**", "≥2.4 GB/s"),
         ("**Datacenter VM Migration Downtime**", "<500ms"),
@@ -239,6 +240,35 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
                     .find(|r| r.transport == "rdma" && r.chunk == "64KiB" && r.streams == 8)
             })
             .filter(|_| c == "**Datacenter Throughput**");
+        if c == "**Mode Switching**" {
+            if let Some(rows) = &switching {
+                // The slower direction at the faster detector setting.
+                let fast = rows.iter().map(|r| r.interval).min();
+                let worst = rows
+                    .iter()
+                    .filter(|r| Some(r.interval) == fast)
+                    .filter_map(|r| r.latency.map(|l| (l, r)))
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                let slowest = rows
+                    .iter()
+                    .filter(|r| Some(r.interval) != fast)
+                    .filter_map(|r| r.latency.map(|l| (l, r)))
+                    .max_by(|a, b| a.0.total_cmp(&b.0));
+                if let Some((l, r)) = worst {
+                    let other = slowest.map_or(String::new(), |(l, r)| {
+                        format!("; {} ms with a {} interval", sig(l * 1e3), r.interval_text)
+                    });
+                    let _ = writeln!(
+                        o,
+                        "| {c} | {t} | {} ms (AMST, slower direction, detector every {}{other}; §1.1.3) | {} |",
+                        sig(l * 1e3),
+                        r.interval_text,
+                        status(l < 2.0)
+                    );
+                    continue;
+                }
+            }
+        }
         match amst8 {
             Some(r) => {
                 let _ = writeln!(
@@ -292,19 +322,22 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
             );
         }
     }
-    let _ = writeln!(
-        o,
-        "#### 1.1.3 Mode Switching Latency\n\nThe datacenter/internet mode detector and switching are not built yet (issue #4).\n"
-    );
-    pending_table(
-        &mut o,
-        &["Scenario", "Latency", "Target", "Status"],
-        1,
-        &[
-            (&["Datacenter → Internet (8 streams)"], Some("<2000ms")),
-            (&["Internet → Datacenter (8 streams)"], Some("<2000ms")),
-        ],
-    );
+    let _ = writeln!(o, "#### 1.1.3 Mode Switching Latency\n");
+    match member("amst-switch").and_then(|(id, s, st)| switch_rows(s, st).map(|r| (id, s, r))) {
+        Some((id, study, rows)) => write_switching(&mut o, id, study, &rows),
+        None => {
+            model_note(&mut o, "transport");
+            pending_table(
+                &mut o,
+                &["Scenario", "Latency", "Target", "Status"],
+                1,
+                &[
+                    (&["Datacenter → Internet (8 streams)"], Some("<2000ms")),
+                    (&["Internet → Datacenter (8 streams)"], Some("<2000ms")),
+                ],
+            );
+        }
+    }
 
     let _ = writeln!(o, "---\n\n### 1.2 HDE (Hybrid Data Engine)\n");
     model_note(&mut o, "compress");
@@ -813,6 +846,120 @@ fn write_amst(o: &mut String, id: &str, study: &Study, rows: &[AmstRow]) {
             sig(big.goodput.0 / big.capacity * 100.0)
         );
     }
+    o.push('\n');
+}
+
+/// One point of the mode-switching study.
+struct SwitchRow {
+    /// The mode the transfer starts in.
+    initial: String,
+    interval: crate::engine::SimDuration,
+    interval_text: String,
+    streams: i64,
+    /// Seconds from the path change: detector settled, new streams open, first data.
+    detection: Option<f64>,
+    connected: Option<f64>,
+    latency: Option<f64>,
+    switches: f64,
+}
+
+fn switch_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<SwitchRow>> {
+    let mut rows = Vec::new();
+    for p in &study.sweep.points {
+        let i = p.index;
+        let text = |k: &str| point_value(study, i, k).and_then(|v| v.as_str().map(String::from));
+        let mean = |k: &str| stat(stats, i, &format!("flow/transfer/{k}")).map(|s| s.summary.mean);
+        let interval_text = text("flows.0.adaptive.check_interval").unwrap_or_else(|| "5s".into());
+        let event = crate::engine::SimDuration::parse(&text("link_events.0.at")?).ok()?;
+        rows.push(SwitchRow {
+            initial: text("flows.0.adaptive.initial").unwrap_or_else(|| "internet".into()),
+            interval: crate::engine::SimDuration::parse(&interval_text).ok()?,
+            interval_text,
+            streams: point_value(study, i, "flows.0.streams")?.as_integer()?,
+            detection: mean("switch_detection_time"),
+            connected: mean("switch_connected_at").map(|t| t - event.as_secs_f64()),
+            latency: mean("switch_latency"),
+            switches: mean("mode_switches")?,
+        });
+    }
+    // Faster detector first; datacenter → internet before internet → datacenter.
+    rows.sort_by(|a, b| (a.interval, &a.initial).cmp(&(b.interval, &b.initial)));
+    (!rows.is_empty()).then_some(rows)
+}
+
+fn write_switching(o: &mut String, id: &str, study: &Study, rows: &[SwitchRow]) {
+    let _ = writeln!(
+        o,
+        "**Simulated** by `{id}` ({}): one bulk transfer whose bottleneck changes mid-transfer between a \
+         datacenter path (10 Gbit/s, 2 µs) and the seed's WAN profile (100 Mbit/s, 80 ms RTT). The mode detector \
+         (mean of the last 10 samples of measured RTT, delivery rate and resend share; 3 consecutive verdicts) \
+         decides; the old streams are torn down, their unfinished chunks re-queued, and the new set opened with \
+         one handshake per stream (TCP SYN, RDMA CM REQ). Latency = first byte over the new streams − the path \
+         change. Deterministic path: one run per point.\n",
+        study.path.display()
+    );
+    let _ = writeln!(
+        o,
+        "| Scenario | Detector interval | Detection | Streams open | Latency | Target | Status |\n|---|---|---|---|---|---|---|"
+    );
+    let ms =
+        |x: Option<f64>| x.map_or_else(|| "never".to_string(), |v| format!("{} ms", sig(v * 1e3)));
+    for r in rows {
+        let label = if r.initial == "datacenter" {
+            "Datacenter → Internet"
+        } else {
+            "Internet → Datacenter"
+        };
+        let st = match r.latency {
+            Some(l) => status(l < 2.0),
+            None => status(false),
+        };
+        let _ = writeln!(
+            o,
+            "| {label} ({} streams) | {} | {} | {} | {} | <2000ms | {st} |",
+            r.streams,
+            r.interval_text,
+            ms(r.detection),
+            ms(r.connected),
+            ms(r.latency)
+        );
+    }
+    o.push('\n');
+    let _ = writeln!(o, "**Findings** (computed from the rows above):");
+    for r in rows {
+        let (Some(d), Some(c), Some(l)) = (r.detection, r.connected, r.latency) else {
+            let _ = writeln!(
+                o,
+                "- Starting in {} mode with a {} detector interval, the transfer switched {} time(s) and carried no data over new streams within the run.",
+                r.initial, r.interval_text, r.switches
+            );
+            continue;
+        };
+        let samples = d / r.interval.as_secs_f64();
+        let _ = writeln!(
+            o,
+            "- From {} mode, detector every {}: detection took {} samples ({} ms), opening the new streams {} ms, \
+             first data {} ms later. {}",
+            r.initial,
+            r.interval_text,
+            sig(samples),
+            sig(d * 1e3),
+            sig((c - d) * 1e3),
+            sig((l - c) * 1e3),
+            if c - d > 0.5 {
+                "The handshake needed a retry: its first requests met a bottleneck queue still full of the torn-down streams' packets."
+            } else {
+                "The handshake completed in one round trip."
+            }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "- Detection dominates: the mean of 10 samples needs most of its window refilled before it crosses the \
+         RTT cut-offs (10 ms, 50 ms), so latency scales with the sample interval; the loss rule (> 1%) reacts \
+         within the 3 confirming samples. The original benchmark's 2-5 ms was four sleeps, not a switch \
+         (seed-system.md §2.1)."
+    );
     o.push('\n');
 }
 
