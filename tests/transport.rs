@@ -73,17 +73,12 @@ fn single_flow(cc: &str, sack: bool, one_way: &str, loss: &str, duration: &str) 
     ))
 }
 
-/// PFTK (Padhye, Firoiu, Towsley, Kurose, SIGCOMM 1998, the approximate form): bits/s for
-/// segments of `mss` bytes, RTT `rtt` s, loss `p`, `b` segments per ACK, timeout `t0` s.
 fn pftk(mss: f64, rtt: f64, p: f64, b: f64, t0: f64) -> f64 {
-    let denom = rtt * (2.0 * b * p / 3.0).sqrt()
-        + t0 * (3.0 * (3.0 * b * p / 8.0).sqrt()).min(1.0) * p * (1.0 + 32.0 * p * p);
-    mss * 8.0 / denom
+    dwcp_sim::metrics::closed_form::pftk_bps(mss, rtt, p, b, t0)
 }
 
-/// Mathis et al. (CCR 1997): MSS/RTT · √(3/(2bp)).
 fn mathis(mss: f64, rtt: f64, p: f64, b: f64) -> f64 {
-    mss * 8.0 / rtt * (3.0 / (2.0 * b * p)).sqrt()
+    dwcp_sim::metrics::closed_form::mathis_bps(mss, rtt, p, b)
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! run and read by the report afterwards. Pure data: nothing here writes files or knows what
 //! a model does.
 
+pub mod closed_form;
 pub mod histogram;
 
 pub use histogram::Histogram;

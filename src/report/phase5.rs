@@ -409,8 +409,15 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
     );
 
     let _ = writeln!(o, "---\n\n### 1.5 ITP (Intelligent Transport Protocol)\n");
+    let roce = member("itp-rdma").and_then(|(id, s, st)| itp_rows(s, st).map(|r| (id, s, r)));
     match member("itp").and_then(|(id, s, st)| itp_rows(s, st).map(|r| (id, s, r))) {
-        Some((id, study, rows)) => write_itp(&mut o, id, study, &rows),
+        Some((id, study, mut rows)) => {
+            let roce_from = roce.as_ref().map(|(id, s, r)| {
+                rows.extend(r.iter().cloned());
+                (id.as_str(), **s)
+            });
+            write_itp(&mut o, id, study, &rows, roce_from)
+        }
         None => {
             model_note(&mut o, "transport");
             let _ = writeln!(o, "#### 1.5.1 Congestion Control\n");
@@ -974,6 +981,7 @@ fn point_value(study: &Study, point: usize, key: &str) -> Option<toml::Value> {
 }
 
 /// One point of the ITP study.
+#[derive(Clone)]
 struct ItpRow {
     loss_label: String,
     /// Mean loss of the link's loss model (fraction) and whether it comes in bursts.
@@ -987,6 +995,9 @@ struct ItpRow {
     recovery: Option<(f64, f64, usize)>,
     reps: u32,
 }
+
+/// The control column of RoCE rows in the ITP table.
+const ROCE_GBN: &str = "roce-gbn";
 
 /// Describes a loss-layer list: (label, stationary loss, bursty).
 fn loss_label(v: &toml::Value) -> Option<(String, f64, bool)> {
@@ -1024,7 +1035,12 @@ fn itp_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<ItpRow>> {
         let delay = point_value(study, i, "topology.generate.bottleneck_link.delay")?
             .as_str()?
             .to_string();
-        let cc = point_value(study, i, "tcp.cc")?.as_str()?.to_string();
+        let app = point_value(study, i, "flows.0.app");
+        let cc = if app.as_ref().and_then(|v| v.as_str()) == Some("rdma") {
+            ROCE_GBN.to_string()
+        } else {
+            point_value(study, i, "tcp.cc")?.as_str()?.to_string()
+        };
         let streams = point_value(study, i, "flows.0.copies")?.as_integer()?;
         let group = |m: &str| {
             stats
@@ -1070,13 +1086,26 @@ fn recovery_cell(r: &ItpRow) -> String {
     }
 }
 
-fn write_itp(o: &mut String, id: &str, study: &Study, rows: &[ItpRow]) {
+fn write_itp(
+    o: &mut String,
+    id: &str,
+    study: &Study,
+    rows: &[ItpRow],
+    roce: Option<(&str, &Study)>,
+) {
+    let roce_text = roce.map_or(String::new(), |(rid, rs)| {
+        format!(
+            " RoCEv2 go-back-N rows (`{ROCE_GBN}`: one queue pair at 100 Mbit/s or 8 at 12.5 Mbit/s, local ACK \
+             timeout 537 ms) come from `{rid}` ({}).",
+            rs.path.display()
+        )
+    });
     let _ = writeln!(
         o,
         "**Simulated** by `{id}` ({}): one 100 Mbit/s bottleneck on the original's WAN round-trip times, \
          packet-level TCP (NewReno, CUBIC, BBR v1) with 1 and 8 parallel streams, random and bursty loss on data \
          packets, and a 1 s link outage at 40 s. Means over {} repetitions with 95% intervals. In the original \
-         code ITP is VM placement, not a transport; this table is designed here (see the experiment file).\n",
+         code ITP is VM placement, not a transport; this table is designed here (see the experiment file).{roce_text}\n",
         study.path.display(),
         study.sweep.repetitions
     );
@@ -1199,6 +1228,29 @@ fn write_itp(o: &mut String, id: &str, study: &Study, rows: &[ItpRow]) {
              BBR's by {} (one BBR stream already fills most of the link).",
             sig(c),
             sig(b)
+        );
+    }
+    let roce_one = rows
+        .iter()
+        .find(|r| {
+            r.cc == ROCE_GBN
+                && !r.bursty
+                && (r.nominal_loss - 0.01).abs() < 1e-9
+                && r.delay == "40ms"
+                && r.streams == 1
+        })
+        .map(|r| r.goodput.0);
+    if let (Some(g1), Some(g), Some(b)) = (roce_one, best(ROCE_GBN, 0.01), best("bbr", 0.01)) {
+        let _ = writeln!(
+            o,
+            "- RoCE's go-back-N at 1% random loss and 80 ms RTT: one queue pair delivers {} Mbit/s ({}% of the link), \
+             8 paced at an eighth of the rate each {} Mbit/s ({}× less than 8 BBR streams): every loss sends a queue \
+             pair back over a whole round trip of packets, so goodput falls with each pair's bandwidth-delay product; \
+             RoCE needs a lossless fabric, which a WAN is not.",
+            sig(g1 / 1e6),
+            sig(g1 / 1e8 * 100.0),
+            sig(g / 1e6),
+            sig(b / g)
         );
     }
     o.push('\n');

@@ -48,6 +48,17 @@ pub struct PlotSpec {
     /// Axis labels (defaults: the parameter or metric with its unit).
     pub x_label: Option<String>,
     pub y_label: Option<String>,
+    /// Line plots of a TCP flow's goodput: closed-form models drawn beside each series,
+    /// evaluated at every point with that run's measured loss rate, smoothed RTT and RTO.
+    pub overlay: Option<Vec<Overlay>>,
+}
+
+/// A closed-form TCP throughput model ([`crate::metrics::closed_form`]).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlay {
+    Mathis,
+    Pftk,
 }
 
 /// Parses the `plot` value of an experiment file (a list of tables).
@@ -105,6 +116,13 @@ impl PlotSpec {
             return Err(format!(
                 "{what}: a {:?} plot needs `x` (a swept parameter)",
                 self.kind
+            ));
+        }
+        if self.overlay.is_some()
+            && (self.kind != PlotKind::Line || !self.metric.starts_with("flow/"))
+        {
+            return Err(format!(
+                "{what}: `overlay` applies to line plots of a flow's metric (\"flow/<name>/goodput\")"
             ));
         }
         if let Some(n) = &self.name {
@@ -352,6 +370,28 @@ fn draw_points(
             }
         })
         .collect();
+    let mut series = series;
+    for model in spec.overlay.iter().flatten() {
+        for (l, members) in &groups {
+            let mut points: Vec<(f64, f64, f64)> = members
+                .iter()
+                .filter_map(|(p, _)| {
+                    let (x, _) = value_of(p, x_key).and_then(axis_number)?;
+                    let y = model_at(study, stats, p, entity, *model)?;
+                    Some((x * x_scale, y * y_scale, 0.0))
+                })
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let name = match model {
+                Overlay::Mathis => "Mathis",
+                Overlay::Pftk => "PFTK",
+            };
+            series.push(ErrorSeries {
+                label: format!("{name} ({l})"),
+                points,
+            });
+        }
+    }
     let x_label = spec
         .x_label
         .clone()
@@ -359,6 +399,51 @@ fn draw_points(
     Ok(write_errorbar_chart(
         stem, title, &x_label, &y_label, &series,
     ))
+}
+
+/// A closed-form model's bit/s at point `p` for flow `entity`, from the point's mean
+/// measured loss rate, smoothed RTT and (PFTK) RTO at timeouts; `None` where one is
+/// missing (e.g. no timeout happened). MSS and ACK ratio come from the point's `[tcp]`.
+fn model_at(
+    study: &Study,
+    stats: &[PointStat],
+    p: &Point,
+    entity: &str,
+    model: Overlay,
+) -> Option<f64> {
+    let mean = |m: &str| {
+        stats
+            .iter()
+            .find(|s| {
+                s.point == p.index && s.scope == "flow" && s.entity == entity && s.metric == m
+            })
+            .map(|s| s.summary.mean)
+            .filter(|v| v.is_finite() && *v > 0.0)
+    };
+    let param = |k: &str| {
+        value_of(p, k)
+            .or_else(|| crate::experiment::sweep::get_path(&study.sweep.base, k))
+            .cloned()
+    };
+    let mss = param("tcp.mss")
+        .and_then(|v| v.as_integer())
+        .map_or(1448.0, |m| m as f64);
+    let delayed = param("tcp.delayed_ack").and_then(|v| v.as_bool()) != Some(false);
+    let b = if delayed {
+        param("tcp.ack_every")
+            .and_then(|v| v.as_integer())
+            .map_or(2.0, |b| b as f64)
+    } else {
+        1.0
+    };
+    let (loss, rtt) = (mean("loss_rate")?, mean("srtt")?);
+    Some(match model {
+        Overlay::Mathis => crate::metrics::closed_form::mathis_bps(mss, rtt, loss, b),
+        Overlay::Pftk => {
+            let t0 = mean("rto_at_timeout_mean")?;
+            crate::metrics::closed_form::pftk_bps(mss, rtt, loss, b, t0)
+        }
+    })
 }
 
 fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title: &str) -> Drawn {

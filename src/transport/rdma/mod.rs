@@ -390,10 +390,20 @@ impl Transport for RdmaConnection {
         out.push(("delivered_bytes", delivered as f64, "bytes"));
     }
 
-    fn report(&self, _now: SimTime, out: &mut Vec<Metric>) {
+    fn report(&self, now: SimTime, out: &mut Vec<Metric>) {
         let req = self.req.stats();
         let resp = self.resp.stats();
         out.push(("goodput_bytes", resp.delivered_bytes as f64, "bytes"));
+        // Over the connection's active time: until completion, else the end of the run.
+        let end = self.completed_at().unwrap_or(now);
+        let active = end.since(self.start.min(end)).as_secs_f64();
+        if active > 0.0 {
+            out.push((
+                "goodput",
+                resp.delivered_bytes as f64 * 8.0 / active,
+                "bit/s",
+            ));
+        }
         out.push(("data_packets_sent", req.data_packets as f64, "packets"));
         out.push(("retransmitted_packets", req.retransmitted as f64, "packets"));
         out.push(("nacks", resp.nacks_sent as f64, "packets"));
