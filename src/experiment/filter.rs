@@ -184,9 +184,36 @@ pub fn parse(src: &str, keys: &[String]) -> Result<Expr, String> {
     Ok(e)
 }
 
+/// The swept key `k` names, or lies inside (`loss_ab.0.p` inside a swept `loss_ab`).
+pub fn swept_prefix<'a>(k: &str, keys: &'a [String]) -> Option<&'a String> {
+    keys.iter().find(|s| {
+        k == s.as_str() || (k.starts_with(s.as_str()) && k.as_bytes().get(s.len()) == Some(&b'.'))
+    })
+}
+
+/// The value of `k` at a point with these swept assignments: a swept parameter, or a part
+/// of one's value (a table key or list index after it, e.g. `...loss_ab.0.p`).
+pub fn lookup(assignments: &[(String, toml::Value)], k: &str) -> Option<toml::Value> {
+    assignments.iter().find_map(|(name, v)| {
+        if name == k {
+            return Some(v.clone());
+        }
+        let rest = k.strip_prefix(name.as_str())?.strip_prefix('.')?;
+        let mut cur = v;
+        for seg in rest.split('.') {
+            cur = match cur {
+                toml::Value::Table(t) => t.get(seg)?,
+                toml::Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(cur.clone())
+    })
+}
+
 fn check_keys(e: &Expr, keys: &[String]) -> Result<(), String> {
     match e {
-        Expr::Key(k) if !keys.contains(k) => Err(format!(
+        Expr::Key(k) if swept_prefix(k, keys).is_none() => Err(format!(
             "`{k}` is not a swept parameter (swept: {})",
             keys.join(", ")
         )),

@@ -224,12 +224,7 @@ pub fn expand(mut table: toml::Table) -> Result<Sweep, String> {
             .flat_map(|(a, &p)| a.keys.iter().cloned().zip(a.values[p].iter().cloned()))
             .collect();
         if let Some(f) = &filter {
-            let lookup = |k: &str| {
-                assignments
-                    .iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, v)| v.clone())
-            };
+            let lookup = |k: &str| filter::lookup(&assignments, k);
             if !filter::eval(f, &lookup).map_err(|e| format!("`sweep.filter`: {e}"))? {
                 continue;
             }
@@ -492,6 +487,26 @@ mod tests {
         assert!(sweep("a = [1, 2]\n[sweep]\nfilter = \"a > 5\"")
             .unwrap_err()
             .contains("every point"));
+    }
+
+    #[test]
+    fn filter_reaches_inside_swept_tables_and_lists() {
+        // `loss` is swept as whole lists of tables; the filter names a field of one.
+        let s = sweep(
+            r#"loss = "none"
+            [sweep]
+            params = { loss = [[{ kind = "b", p = 0.01 }], [{ kind = "b", p = 0.05 }], [{ kind = "g", p = 0.01 }]] }
+            filter = 'loss.0.kind == "b" && loss.0.p == 0.05'"#,
+        )
+        .unwrap();
+        assert_eq!(s.points.len(), 1);
+        assert!(
+            s.points[0].canonical().contains("p = 0.05"),
+            "{}",
+            grid(&s)[0]
+        );
+        // A key that only starts like a swept one is still unknown.
+        assert!(sweep("loss = [1, 2]\n[sweep]\nfilter = \"losses == 1\"").is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!   timeseries.csv, e.g. `flow/cbr-a/throughput`) of the first repetition of each point.
 //!
 //! `metric` names a row of `results.csv` as `scope/entity/metric`, e.g.
-//! `flow/cbr-a/throughput`.
+//! `flow/cbr-a/throughput`. `filter` keeps only the points an expression over the swept
+//! parameters accepts (the `sweep.filter` language); `overlay` draws closed-form TCP models
+//! beside a line plot of a flow's goodput.
 
 use super::plot::{
     write_bar_chart, write_cdf_chart, write_errorbar_chart, write_line_chart, ErrorSeries,
@@ -48,6 +50,9 @@ pub struct PlotSpec {
     /// Axis labels (defaults: the parameter or metric with its unit).
     pub x_label: Option<String>,
     pub y_label: Option<String>,
+    /// Only the points for which this expression over swept parameters holds (the
+    /// `sweep.filter` language), e.g. `flows.0.copies == 8`.
+    pub filter: Option<String>,
     /// Line plots of a TCP flow's goodput: closed-form models drawn beside each series,
     /// evaluated at every point with that run's measured loss rate, smoothed RTT and RTO.
     pub overlay: Option<Vec<Overlay>>,
@@ -100,7 +105,7 @@ impl PlotSpec {
             ));
         }
         let known = |k: &Option<String>, role: &str| match k {
-            Some(k) if !swept.contains(k) => Err(format!(
+            Some(k) if crate::experiment::filter::swept_prefix(k, swept).is_none() => Err(format!(
                 "{what}: `{role}` = {k:?} is not a swept parameter (swept: {})",
                 if swept.is_empty() {
                     "none".to_string()
@@ -110,6 +115,10 @@ impl PlotSpec {
             )),
             _ => Ok(()),
         };
+        if let Some(f) = &self.filter {
+            crate::experiment::filter::parse(f, swept)
+                .map_err(|e| format!("{what}: `filter` = {f:?}: {e}"))?;
+        }
         known(&self.x, "x")?;
         known(&self.series, "series")?;
         if matches!(self.kind, PlotKind::Line | PlotKind::Bar) && self.x.is_none() {
@@ -199,8 +208,9 @@ fn label(name: &str, unit: &str) -> String {
     }
 }
 
-fn value_of<'a>(p: &'a Point, key: &str) -> Option<&'a toml::Value> {
-    p.assignments.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+/// A swept parameter's value at `p`, or a part of it (`loss_ab.0.p`).
+fn value_of(p: &Point, key: &str) -> Option<toml::Value> {
+    crate::experiment::filter::lookup(&p.assignments, key)
 }
 
 /// Draws every `[[plot]]` of the study; returns the files written (relative to the output).
@@ -246,10 +256,30 @@ fn series_label(spec: &PlotSpec, p: &Point) -> String {
         Some(k) => format!(
             "{} = {}",
             spec.series_label.clone().unwrap_or_else(|| short_key(k)),
-            value_of(p, k).map(Point::display_value).unwrap_or_default()
+            value_of(p, k)
+                .as_ref()
+                .map(Point::display_value)
+                .unwrap_or_default()
         ),
         None => spec.metric.clone(),
     }
+}
+
+/// Which points `spec.filter` keeps (all without one).
+fn point_filter(study: &Study, spec: &PlotSpec) -> Result<Vec<bool>, String> {
+    let Some(src) = &spec.filter else {
+        return Ok(vec![true; study.sweep.points.len()]);
+    };
+    let expr = crate::experiment::filter::parse(src, &study.sweep.keys())?;
+    study
+        .sweep
+        .points
+        .iter()
+        .map(|p| {
+            let lookup = |k: &str| crate::experiment::filter::lookup(&p.assignments, k);
+            crate::experiment::filter::eval(&expr, &lookup)
+        })
+        .collect()
 }
 
 fn draw_points(
@@ -261,9 +291,11 @@ fn draw_points(
 ) -> Drawn {
     let (scope, entity, metric) = spec.metric_parts();
     let x_key = spec.x.as_deref().unwrap_or("");
+    let keep = point_filter(study, spec)?;
     let rows: Vec<&PointStat> = stats
         .iter()
         .filter(|s| s.scope == scope && s.entity == entity && s.metric == metric)
+        .filter(|s| keep[s.point])
         .collect();
     if rows.is_empty() {
         return Err(format!(
@@ -305,6 +337,7 @@ fn draw_points(
         for (_, members) in &groups {
             for (p, _) in members {
                 let c = value_of(p, x_key)
+                    .as_ref()
                     .map(Point::display_value)
                     .unwrap_or_default();
                 if !categories.contains(&c) {
@@ -320,6 +353,7 @@ fn draw_points(
                     .iter()
                     .map(|(p, s)| {
                         let c = value_of(p, x_key)
+                            .as_ref()
                             .map(Point::display_value)
                             .unwrap_or_default();
                         let i = categories.iter().position(|x| *x == c).unwrap_or(0);
@@ -342,7 +376,7 @@ fn draw_points(
     let mut x_max: f64 = 0.0;
     for (_, members) in &groups {
         for (p, _) in members {
-            let Some((x, u)) = value_of(p, x_key).and_then(axis_number) else {
+            let Some((x, u)) = value_of(p, x_key).as_ref().and_then(axis_number) else {
                 return Err(format!(
                     "plot `{}`: `{x_key}` has non-numeric values; use kind = \"bar\"",
                     spec.file_name()
@@ -359,7 +393,7 @@ fn draw_points(
             let mut points: Vec<(f64, f64, f64)> = members
                 .iter()
                 .filter_map(|(p, s)| {
-                    let (x, _) = value_of(p, x_key).and_then(axis_number)?;
+                    let (x, _) = value_of(p, x_key).as_ref().and_then(axis_number)?;
                     Some((x * x_scale, s.summary.mean * y_scale, ci(s) * y_scale))
                 })
                 .collect();
@@ -376,7 +410,7 @@ fn draw_points(
             let mut points: Vec<(f64, f64, f64)> = members
                 .iter()
                 .filter_map(|(p, _)| {
-                    let (x, _) = value_of(p, x_key).and_then(axis_number)?;
+                    let (x, _) = value_of(p, x_key).as_ref().and_then(axis_number)?;
                     let y = model_at(study, stats, p, entity, *model)?;
                     Some((x * x_scale, y * y_scale, 0.0))
                 })
@@ -421,9 +455,7 @@ fn model_at(
             .filter(|v| v.is_finite() && *v > 0.0)
     };
     let param = |k: &str| {
-        value_of(p, k)
-            .or_else(|| crate::experiment::sweep::get_path(&study.sweep.base, k))
-            .cloned()
+        value_of(p, k).or_else(|| crate::experiment::sweep::get_path(&study.sweep.base, k).cloned())
     };
     let mss = param("tcp.mss")
         .and_then(|v| v.as_integer())
@@ -450,7 +482,8 @@ fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title:
     let (scope, entity, metric) = spec.metric_parts();
     let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
     let mut unit = String::new();
-    for r in &study.runs {
+    let keep = point_filter(study, spec)?;
+    for r in study.runs.iter().filter(|r| keep[r.point]) {
         let rows =
             crate::experiment::study::read_result_rows(&runs_dir.join(&r.id).join("results.csv"))?;
         let l = series_label(spec, &study.sweep.points[r.point]);
@@ -494,7 +527,8 @@ fn draw_timeseries(
     let (entity, metric) = spec.metric.rsplit_once('/').unwrap_or(("", ""));
     let mut series: Vec<Series> = Vec::new();
     let mut unit = String::new();
-    for r in study.runs.iter().filter(|r| r.rep == 0) {
+    let keep = point_filter(study, spec)?;
+    for r in study.runs.iter().filter(|r| r.rep == 0 && keep[r.point]) {
         let path = runs_dir.join(&r.id).join("timeseries.csv");
         let (mut rd, cols) = crate::experiment::study::open_csv(
             &path,
