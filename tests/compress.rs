@@ -38,9 +38,12 @@ fn pages_of(class: PageClass, n: usize, seed: u64) -> Vec<Page> {
     out
 }
 
+/// A dictionary trained on pages 2^20.. of the seed-99 image: the same per-image tables
+/// as `pages_of(_, n, 99)` (pages 0..n), but never the same pages.
 fn dictionary() -> Dictionary {
-    let img = MemoryImage::new(MemoryProfile::default(), 4096, 99);
-    Dictionary::train_from_image(&img, 400, MAX_DICTIONARY_BYTES).expect("training works")
+    let img = MemoryImage::new(MemoryProfile::default(), 1 << 21, 99);
+    let idx = (0..400u64).map(|k| (1 << 20) + 1000 * k);
+    Dictionary::train_from_pages(&img, idx, MAX_DICTIONARY_BYTES).expect("training works")
 }
 
 fn shipped_calibration() -> Calibration {

@@ -408,10 +408,14 @@ pub fn measure(
     use std::time::Instant;
     let started = Instant::now();
     let dict = if opts.codecs.iter().any(|c| c.needs_dictionary()) {
-        let img = MemoryImage::new(MemoryProfile::default(), 1 << 16, opts.seed ^ 0xd1c7);
-        Some(Dictionary::train_from_image(
+        // Same image seed as the measured pages (so the same per-image tables: what a
+        // dictionary trained on this guest would know), but pages 2^21 and up, which the
+        // measured pages (indices below `opts.pages`) never are.
+        let img = MemoryImage::new(MemoryProfile::default(), 1 << 22, opts.seed);
+        let idx = (0..1000u64).map(|k| (1 << 21) + k * 2048);
+        Some(Dictionary::train_from_pages(
             &img,
-            1000,
+            idx,
             MAX_DICTIONARY_BYTES,
         )?)
     } else {

@@ -183,10 +183,21 @@ impl Dictionary {
     ) -> Result<Self, CompressError> {
         let n = image.page_count();
         let want = (pages as u64).min(n).max(1);
-        let mut samples: Vec<Vec<u8>> = Vec::with_capacity(want as usize);
+        Dictionary::train_from_pages(image, (0..want).map(|k| k * n / want), max_size)
+    }
+
+    /// Trains on the non-zero pages among `indices` of `image`. Pages of one image share
+    /// its per-image tables (instruction idioms, struct layouts, phrases), which is what a
+    /// dictionary learns; to measure it honestly, train on pages other than those it is
+    /// then tested on.
+    pub fn train_from_pages(
+        image: &MemoryImage,
+        indices: impl IntoIterator<Item = u64>,
+        max_size: usize,
+    ) -> Result<Self, CompressError> {
+        let mut samples: Vec<Vec<u8>> = Vec::new();
         let mut buf: Page = [0u8; PAGE_SIZE];
-        for k in 0..want {
-            let i = k * n / want;
+        for i in indices {
             if image.class(i) == PageClass::Zero {
                 continue;
             }

@@ -129,12 +129,13 @@ impl Default for MemoryProfile {
     ///   empirical study of memory sharing in virtual machines" (USENIX ATC 2012) find
     ///   sharing *excluding zero pages* generally under 15%, nearly all of it within one
     ///   machine; VMware documents < 5% for diverse workloads (vSphere 4.1 resource guide).
-    /// - `code` 0.10, `heap` 0.33, `text` 0.10, `random` 0.15 — **assumptions** (no stored
+    /// - `code` 0.10, `heap` 0.38, `text` 0.10, `random` 0.10 — **assumptions** (no stored
     ///   source gives a class breakdown of guest RAM). `random` stands for encrypted or
-    ///   compressed data (TLS buffers, media, compressed caches).
+    ///   compressed data (TLS buffers, media, compressed caches). Chosen so that lz4 lands
+    ///   at the low end of the folk 2–4× for non-zero pages (U, validation-refs §5).
     fn default() -> Self {
         MemoryProfile {
-            shares: [0.25, 0.07, 0.10, 0.33, 0.10, 0.15],
+            shares: [0.25, 0.07, 0.10, 0.38, 0.10, 0.10],
         }
     }
 }
@@ -420,11 +421,28 @@ struct Tables {
     layout_cum: Vec<u32>,
     /// Cumulative Zipf weights over [`WORDS`].
     word_cum: Vec<u32>,
+    /// Recurring instruction sequences (pre-rendered) and their Zipf weights.
+    idioms: Vec<Vec<u8>>,
+    idiom_cum: Vec<u32>,
+    /// Zipf weights over the 15 stack displacements.
+    disp_cum: Vec<u32>,
+    /// Interned strings (identifiers, paths) stored in heap objects, and their weights.
+    strings: Vec<String>,
+    string_cum: Vec<u32>,
+    /// Recurring phrases (word indices) of the text pages and their Zipf weights.
+    phrases: Vec<Vec<u16>>,
+    phrase_cum: Vec<u32>,
     /// High bits shared by heap pointers (a glibc heap near 0x55..).
     heap_base: u64,
     /// Base of a monotonic clock value stored in structs (ns).
     time_base: u64,
 }
+
+/// Recurring instruction sequences per image: more than one page uses, so much of their
+/// redundancy is across pages (what a dictionary can capture, and per-page LZ cannot).
+const IDIOMS: usize = 160;
+/// Interned strings per image.
+const STRINGS: usize = 128;
 
 /// Zipf(s = 1) cumulative weights for `n` ranks, scaled to integers.
 fn zipf_cum(n: usize) -> Vec<u32> {
@@ -450,16 +468,52 @@ impl Tables {
             .map(|_| code_base + (rng.random_range(0..1u64 << 22) & !0xf))
             .collect();
         let layouts: Vec<Layout> = (0..12).map(|_| Layout::random(rng)).collect();
-        Tables {
+        let word_cum = zipf_cum(WORDS.len());
+        let mut t = Tables {
             insn_cum: zipf_cum(INSTRUCTIONS.len()),
             func_cum: zipf_cum(256),
             functions,
             layout_cum: zipf_cum(layouts.len()),
             layouts,
-            word_cum: zipf_cum(WORDS.len()),
+            phrases: Vec::new(),
+            phrase_cum: zipf_cum(64),
             heap_base,
             time_base: 1_700_000_000_000_000_000 + rng.random_range(0..1u64 << 40),
-        }
+            idioms: Vec::new(),
+            idiom_cum: zipf_cum(IDIOMS),
+            strings: Vec::new(),
+            string_cum: zipf_cum(STRINGS),
+            disp_cum: zipf_cum(15),
+            word_cum,
+        };
+        t.phrases = (0..64)
+            .map(|_| {
+                (0..rng.random_range(2..6))
+                    .map(|_| pick(&t.word_cum, rng) as u16)
+                    .collect()
+            })
+            .collect();
+        t.strings = (0..STRINGS)
+            .map(|_| {
+                let sep = ["_", "/", "."][rng.random_range(0..3)];
+                (0..rng.random_range(1..5))
+                    .map(|_| WORDS[pick(&t.word_cum, rng)])
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            })
+            .collect();
+        t.idioms = (0..IDIOMS)
+            .map(|_| {
+                let mut b = Vec::new();
+                for _ in 0..rng.random_range(2..7) {
+                    let (op, operand) = INSTRUCTIONS[pick(&t.insn_cum, rng)];
+                    let site = t.functions[0] + rng.random_range(0..1u64 << 20);
+                    emit_insn(&t, rng, op, operand, site, &mut b);
+                }
+                b
+            })
+            .collect();
+        t
     }
 }
 
@@ -467,7 +521,8 @@ impl Tables {
 // Code: functions made of common x86-64 encodings (Zipf-ranked, so a few dominate as in
 // real code), with operands that vary slightly: small stack displacements, small
 // immediates, and call/RIP-relative offsets whose low bytes differ per call site while the
-// high bytes repeat. Prologues, epilogues and int3 padding to 16 bytes recur. Real x86-64
+// high bytes repeat. Prologues, epilogues and int3 padding to 16 bytes recur, and 35% of
+// the time one of 160 per-image idioms (2–6 instructions with fixed operands) is emitted. Real x86-64
 // text sections compress about 2× with lz4 (U); these pages aim there.
 
 #[derive(Clone, Copy, Debug)]
@@ -547,63 +602,75 @@ fn put(out: &mut Page, pos: &mut usize, bytes: &[u8]) {
 }
 
 fn gen_code(t: &Tables, rng: &mut SimRng, page_index: u64, out: &mut Page) {
-    let mut pos = 0;
+    let mut buf: Vec<u8> = Vec::with_capacity(PAGE_SIZE + 256);
     // Virtual address of this page's code (for relative offsets).
     let page_va = t.functions[0] + page_index * PAGE_SIZE as u64;
-    while pos < PAGE_SIZE {
+    while buf.len() < PAGE_SIZE {
         let p = PROLOGUES[rng.random_range(0..PROLOGUES.len())];
-        put(out, &mut pos, p);
+        buf.extend_from_slice(p);
         if p.last() == Some(&0xec) {
-            put(out, &mut pos, &[8 * rng.random_range(1..16u8)]);
+            buf.push(8 * rng.random_range(1..16u8));
         }
         for _ in 0..rng.random_range(6..48) {
-            if pos >= PAGE_SIZE {
+            if buf.len() >= PAGE_SIZE {
                 break;
             }
-            let (op, operand) = INSTRUCTIONS[pick(&t.insn_cum, rng)];
-            put(out, &mut pos, op);
-            match operand {
-                Operand::None => {}
-                Operand::Disp8 => put(
-                    out,
-                    &mut pos,
-                    &[0u8.wrapping_sub(8 * rng.random_range(1..16u8))],
-                ),
-                Operand::Imm8 => put(out, &mut pos, &[rng.random_range(0..16u8)]),
-                Operand::Imm32 => {
-                    let v: u32 = if rng.random_bool(0.7) {
-                        rng.random_range(0..64)
-                    } else {
-                        rng.random_range(0..65536)
-                    };
-                    put(out, &mut pos, &v.to_le_bytes())
-                }
-                Operand::Rel32 => {
-                    let target = t.functions[pick(&t.func_cum, rng)];
-                    let site = page_va + pos as u64 + 4;
-                    let rel = target.wrapping_sub(site) as u32;
-                    put(out, &mut pos, &rel.to_le_bytes())
-                }
-                Operand::Rel8 => put(out, &mut pos, &[rng.random_range(2..64u8)]),
+            if rng.random_bool(0.35) {
+                // A recurring idiom (same bytes every time: compilers repeat themselves).
+                buf.extend_from_slice(&t.idioms[pick(&t.idiom_cum, rng)]);
+            } else {
+                let (op, operand) = INSTRUCTIONS[pick(&t.insn_cum, rng)];
+                let site = page_va + buf.len() as u64;
+                emit_insn(t, rng, op, operand, site, &mut buf);
             }
         }
-        put(
-            out,
-            &mut pos,
-            EPILOGUES[rng.random_range(0..EPILOGUES.len())],
-        );
-        while pos % 16 != 0 && pos < PAGE_SIZE {
-            put(out, &mut pos, &[0xcc]);
+        buf.extend_from_slice(EPILOGUES[rng.random_range(0..EPILOGUES.len())]);
+        while buf.len() % 16 != 0 {
+            buf.push(0xcc);
         }
+    }
+    out.copy_from_slice(&buf[..PAGE_SIZE]);
+}
+
+/// Appends one instruction with an operand drawn for it; `site` is its virtual address.
+fn emit_insn(
+    t: &Tables,
+    rng: &mut SimRng,
+    op: &[u8],
+    operand: Operand,
+    site: u64,
+    buf: &mut Vec<u8>,
+) {
+    buf.extend_from_slice(op);
+    match operand {
+        Operand::None => {}
+        // Stack slots: -8, -16, ... Zipf-ranked (locals near the frame base dominate).
+        Operand::Disp8 => buf.push(0u8.wrapping_sub(8 * (1 + pick(&t.disp_cum, rng) as u8))),
+        Operand::Imm8 => buf.push(rng.random_range(0..16u8)),
+        Operand::Imm32 => {
+            let v: u32 = if rng.random_bool(0.7) {
+                rng.random_range(0..64)
+            } else {
+                rng.random_range(0..65536)
+            };
+            buf.extend_from_slice(&v.to_le_bytes())
+        }
+        Operand::Rel32 => {
+            let target = t.functions[pick(&t.func_cum, rng)];
+            let rel = target.wrapping_sub(site + op.len() as u64 + 4) as u32;
+            buf.extend_from_slice(&rel.to_le_bytes())
+        }
+        Operand::Rel8 => buf.push(rng.random_range(2..64u8)),
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // Heap: a slab of same-size objects (as a slab or size-class allocator lays them out), one
-// layout per page chosen Zipf-wise from the image's layouts. Fields are pointers sharing
-// their high bytes, small integers, flags, clock values, vtable pointers constant per
-// layout, inline strings and zero padding; 15% of slots are free (zero but for a
-// free-list link). Such pages typically compress 3–5× with LZ codecs (U).
+// layout per page chosen Zipf-wise from the image's layouts, filled to 50–100% of the
+// page (zero after). Fields are pointers sharing their high bytes (mostly into the slab's
+// own 64 KiB arena, often to one common parent, 30% NULL), small integers, flags, clock
+// values of nearby times, vtable pointers constant per layout, inline strings and zero
+// padding; 15% of slots are free (zero but for a free-list link). Such pages typically compress 3–5× with LZ codecs (U).
 
 #[derive(Clone, Copy, Debug)]
 enum Field {
@@ -671,10 +738,17 @@ impl Layout {
     }
 }
 
+/// What objects of one slab share: the arena their pointers mostly go to, and a time.
+struct SlabCtx {
+    arena: u64,
+    parent: u64,
+    time: u64,
+}
+
 fn small_int(rng: &mut SimRng) -> u64 {
     match rng.random_range(0..10) {
-        0..=6 => rng.random_range(0..64),
-        7 | 8 => rng.random_range(0..4096),
+        0..=7 => rng.random_range(0..16),
+        8 => rng.random_range(0..4096),
         _ => rng.random_range(0..1 << 24),
     }
 }
@@ -682,11 +756,19 @@ fn small_int(rng: &mut SimRng) -> u64 {
 fn gen_heap(t: &Tables, rng: &mut SimRng, out: &mut Page) {
     out.fill(0);
     let layout = &t.layouts[pick(&t.layout_cum, rng)];
+    let arena = t.heap_base + (rng.random_range(0..256u64) << 16);
+    let ctx = SlabCtx {
+        arena,
+        parent: arena + (rng.random_range(0..1u64 << 16) & !0xf),
+        time: t.time_base + rng.random_range(0..1u64 << 36),
+    };
+    // Slabs are partly filled: objects up to `end`, zero after (50–100% of the page).
+    let end = rng.random_range(PAGE_SIZE / 2..=PAGE_SIZE);
     // A malloc-style 8-byte chunk header before every object, for half the layouts.
     let header = layout.fields.len() % 2 == 0;
     let stride = layout.size + if header { 16 } else { 0 };
     let mut pos = 0;
-    while pos + stride <= PAGE_SIZE {
+    while pos + stride <= end {
         let mut at = pos;
         if header {
             out[at..at + 8].copy_from_slice(&((stride as u64) | 1).to_le_bytes());
@@ -694,11 +776,11 @@ fn gen_heap(t: &Tables, rng: &mut SimRng, out: &mut Page) {
         }
         if rng.random_bool(0.15) {
             // Free slot: only the free-list link.
-            let link = t.heap_base + (rng.random_range(0..1u64 << 24) & !0xf);
+            let link = ctx.arena + (rng.random_range(0..1u64 << 16) & !0xf);
             out[at..at + 8].copy_from_slice(&link.to_le_bytes());
         } else {
             for &f in &layout.fields {
-                write_field(t, rng, f, &mut out[at..at + f.len()]);
+                write_field(t, &ctx, rng, f, &mut out[at..at + f.len()]);
                 at += f.len();
             }
         }
@@ -706,13 +788,16 @@ fn gen_heap(t: &Tables, rng: &mut SimRng, out: &mut Page) {
     }
 }
 
-fn write_field(t: &Tables, rng: &mut SimRng, f: Field, dst: &mut [u8]) {
+fn write_field(t: &Tables, ctx: &SlabCtx, rng: &mut SimRng, f: Field, dst: &mut [u8]) {
     match f {
         Field::Ptr => {
-            let v = if rng.random_bool(0.2) {
-                0
-            } else {
-                t.heap_base + (rng.random_range(0..1u64 << 24) & !0xf)
+            // Objects mostly point into their own arena (64 KiB around this slab).
+            // NULL 30%, the slab's common parent/owner 20%, the own arena 40%, far 10%.
+            let v = match rng.random_range(0..10) {
+                0..=2 => 0,
+                3 | 4 => ctx.parent,
+                5..=8 => ctx.arena + (rng.random_range(0..1u64 << 16) & !0xf),
+                _ => t.heap_base + (rng.random_range(0..1u64 << 24) & !0xf),
             };
             dst.copy_from_slice(&v.to_le_bytes());
         }
@@ -721,23 +806,15 @@ fn write_field(t: &Tables, rng: &mut SimRng, f: Field, dst: &mut [u8]) {
         Field::Int64 => dst.copy_from_slice(&small_int(rng).to_le_bytes()),
         Field::Flags => dst.copy_from_slice(&[rng.random_range(0..4u8), 0, 0, 0]),
         Field::Time => {
-            let v = t.time_base + rng.random_range(0..1u64 << 32);
+            // Objects of one slab were touched at nearby times (within ~1 ms).
+            let v = ctx.time + rng.random_range(0..1u64 << 20);
             dst.copy_from_slice(&v.to_le_bytes());
         }
         Field::Str(n) => {
-            let mut k = 0;
-            while k < n - 1 {
-                let w = WORDS[pick(&t.word_cum, rng)].as_bytes();
-                let m = w.len().min(n - 1 - k);
-                dst[k..k + m].copy_from_slice(&w[..m]);
-                k += m;
-                if k < n - 1 && rng.random_bool(0.5) {
-                    dst[k] = b'_';
-                    k += 1;
-                } else {
-                    break;
-                }
-            }
+            // An interned identifier or path of the image (NUL-terminated, cut to fit).
+            let w = t.strings[pick(&t.string_cum, rng)].as_bytes();
+            let m = w.len().min(n - 1);
+            dst[..m].copy_from_slice(&w[..m]);
         }
         Field::Pad(_) => {}
     }
@@ -745,17 +822,38 @@ fn write_field(t: &Tables, rng: &mut SimRng, f: Field, dst: &mut [u8]) {
 
 // ---------------------------------------------------------------------------------------
 // Text: words drawn Zipf-wise (s = 1) from a fixed vocabulary, in sentences of 4–20 words
-// with commas, capitalised starts, full stops and paragraph breaks. English text
+// with commas, capitalised starts, full stops and paragraph breaks; 20% of the time a
+// 2–5-word phrase from earlier on the page is repeated, 15% of the time one of 64 stock
+// phrases of the image is used (what gives real text its long matches). English text
 // compresses about 2× with lz4 and 3× with zstd on large inputs (Silesia-like, U for 4 KiB
 // pages, where the window is short).
 
 fn gen_text(t: &Tables, rng: &mut SimRng, out: &mut Page) {
     let mut pos = 0;
     let mut sentences_left = rng.random_range(2..8);
+    // Words emitted on this page, and words queued by a repeat (top of stack = next).
+    let mut hist: Vec<u16> = Vec::with_capacity(1024);
+    let mut queued: Vec<u16> = Vec::new();
     while pos < PAGE_SIZE {
         let words = rng.random_range(4..20);
         for w in 0..words {
-            let word = WORDS[pick(&t.word_cum, rng)].as_bytes();
+            if queued.is_empty() {
+                let r = rng.random_range(0..100);
+                if r < 20 && hist.len() >= 8 {
+                    // Repeat a phrase from earlier on the page (text restates itself).
+                    let len = rng.random_range(2..6);
+                    let start = rng.random_range(0..=hist.len() - len);
+                    queued.extend(hist[start..start + len].iter().rev());
+                } else if r < 35 {
+                    // A stock phrase of this image's vocabulary.
+                    queued.extend(t.phrases[pick(&t.phrase_cum, rng)].iter().rev());
+                }
+            }
+            let wi = queued
+                .pop()
+                .unwrap_or_else(|| pick(&t.word_cum, rng) as u16);
+            hist.push(wi);
+            let word = WORDS[wi as usize].as_bytes();
             let start = pos;
             put(out, &mut pos, word);
             if w == 0 && start < PAGE_SIZE {
