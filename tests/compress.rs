@@ -289,11 +289,10 @@ fn seed_data_sets_have_the_exact_layout() {
         SEED_VM_PATTERN,
         "pattern starts at the 60% offset"
     );
-    assert_eq!(
-        &v[b - 20..b],
-        &SEED_VM_PATTERN[..],
-        "pattern runs up to 90% (ends whole here)"
-    );
+    // 30% of 1 MiB is 314 572.8 → 314 573 bytes, not a multiple of 20: the region's last
+    // byte is pattern byte 314 572 mod 20 = 12, and byte 90% starts the random tail.
+    assert_eq!((b - 1 - a) % 20, 12);
+    assert_eq!(v[b - 1], SEED_VM_PATTERN[12]);
     assert_eq!(
         &v[a + 12345..a + 12345 + 20],
         &[&SEED_VM_PATTERN[5..], &SEED_VM_PATTERN[..5]].concat()[..],
@@ -369,7 +368,9 @@ fn calibration_errors_name_the_file_and_the_key() {
         ],
     );
     let neg = {
-        let at = good.find("compress_mb_s = ").unwrap();
+        // The first entry's key (a line start; the header comment also says
+        // "decompress_mb_s = ").
+        let at = good.find("\ncompress_mb_s = ").unwrap() + 1;
         let end = at + good[at..].find('\n').unwrap();
         format!("{}compress_mb_s = -5.0{}", &good[..at], &good[end..])
     };
@@ -381,7 +382,7 @@ fn calibration_errors_name_the_file_and_the_key() {
     case("missing.toml", missing, &["snappy", "class `zero`"]);
     case(
         "unknown.toml",
-        good.replacen("ratio = ", "ratoi = ", 1),
+        good.replacen("\nratio = ", "\nratoi = ", 1),
         &["ratoi"],
     );
     let e = Calibration::load(Path::new("/nonexistent/cal.toml")).unwrap_err();
