@@ -625,7 +625,7 @@ fn gen_code(t: &Tables, rng: &mut SimRng, page_index: u64, out: &mut Page) {
             }
         }
         buf.extend_from_slice(EPILOGUES[rng.random_range(0..EPILOGUES.len())]);
-        while buf.len() % 16 != 0 {
+        while !buf.len().is_multiple_of(16) {
             buf.push(0xcc);
         }
     }
@@ -765,7 +765,7 @@ fn gen_heap(t: &Tables, rng: &mut SimRng, out: &mut Page) {
     // Slabs are partly filled: objects up to `end`, zero after (50–100% of the page).
     let end = rng.random_range(PAGE_SIZE / 2..=PAGE_SIZE);
     // A malloc-style 8-byte chunk header before every object, for half the layouts.
-    let header = layout.fields.len() % 2 == 0;
+    let header = layout.fields.len().is_multiple_of(2);
     let stride = layout.size + if header { 16 } else { 0 };
     let mut pos = 0;
     while pos + stride <= end {
