@@ -407,6 +407,11 @@ pub fn measure(
 ) -> Result<Calibration, CompressError> {
     use std::time::Instant;
     let started = Instant::now();
+    // Other load on the machine lowers the numbers; record it with them.
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
     let dict = if opts.codecs.iter().any(|c| c.needs_dictionary()) {
         // Same image seed as the measured pages (so the same per-image tables: what a
         // dictionary trained on this guest would know), but pages 2^21 and up, which the
@@ -483,12 +488,13 @@ pub fn measure(
         }
     }
     let measured = format!(
-        "{} UTC by `dwcp-sim calibrate`: {} pages per class ({} for zstd levels >= 10), median of {} runs, one page per call, one thread, seed {}; took {:.1} s",
+        "{} UTC by `dwcp-sim calibrate`: {} pages per class ({} for zstd levels >= 10), median of {} runs, one page per call, one thread, seed {}; 1-min load average before {}; took {:.1} s",
         utc_date_today(),
         opts.pages,
         (opts.pages / 4).max(1),
         opts.repeats,
         opts.seed,
+        load,
         started.elapsed().as_secs_f64()
     );
     Ok(Calibration::new(machine, measured, entries, "<measured>")
