@@ -20,7 +20,8 @@ use std::process::ExitCode;
   dwcp-sim run experiments/dumbbell-cbr.toml --seed 7 --set flows.0.rate=8Gbps --out /tmp/try
   dwcp-sim validate topologies/leaf-spine-1k.toml
   dwcp-sim list
-  dwcp-sim bench"
+  dwcp-sim bench
+  dwcp-sim calibrate --out calibration/default.toml"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -112,6 +113,16 @@ enum Command {
     /// Print events/s for the standard benchmark scenarios.
     Bench {
         /// Shorter runs (for a smoke test).
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Measure codec throughput and ratio per page class on this machine (run in release
+    /// mode) and write the calibration file the CPU cost model reads.
+    Calibrate {
+        /// Output file.
+        #[arg(long, default_value = "calibration/default.toml")]
+        out: PathBuf,
+        /// Fewer pages and runs (seconds; for a smoke test, not for results).
         #[arg(long)]
         quick: bool,
     },
@@ -323,6 +334,18 @@ fn dispatch(cmd: Command) -> Result<()> {
         }
         Command::Validate { file } => validate(&file),
         Command::List { dir } => list(&dir),
+        Command::Calibrate { out, quick } => {
+            use dwcp_sim::compress::calibration::{describe_machine, measure, MeasureOptions};
+            if cfg!(debug_assertions) {
+                eprintln!("warning: a debug build measures far lower throughput; use --release");
+            }
+            let cal = measure(&MeasureOptions::new(quick), describe_machine(), |line| {
+                println!("{line}")
+            })?;
+            cal.save(&out)?;
+            println!("wrote {} ({})", out.display(), cal.measured);
+            Ok(())
+        }
         Command::Bench { quick } => {
             for line in dwcp_sim::bench::run_all(quick)? {
                 println!("{line}");
