@@ -89,7 +89,8 @@ const CASES: &[Case] = &[
     ("exp_negative_duration.toml", V, &["{name}", "`-5ms`", "line 3,", "is negative"]),
     ("exp_duration_sub_ps.toml", V, &["{name}", "`1.5ps`", "line 3,", "resolution"]),
     // File kinds: an experiment missing `duration` says so; `run` on a topology says what it is.
-    ("exp_no_duration.toml", V, &["{name}", "missing field `duration`"]),
+    ("exp_no_topology.toml", V, &["{name}", "needs a [topology] section"]),
+    ("exp_no_duration.toml", V, &["{name}", "needs `duration`", "greater than zero"]),
     ("topo_disconnected.toml", R, &["{name}", "topology file"]),
     // Inputs that are well-formed but cannot make sense.
     ("exp_flow_src_equals_dst.toml", V, &["{name}", "flows[0]", "`l0`", "different"]),
@@ -105,6 +106,8 @@ const CASES: &[Case] = &[
     ("exp_amst_too_many_streams.toml", V, &["{name}", "flows[0]", "`streams` = 1024", "1 to 512"]),
     ("exp_amst_adaptive_chunks.toml", V, &["{name}", "flows[0]", "100000 and 65536 bytes", "at least 4 KiB"]),
     ("exp_amst_adaptive_not_adaptive.toml", V, &["{name}", "flows[0]", "`adaptive`", "transport = \"adaptive\""]),
+    ("exp_compress_unknown_codec.toml", V, &["{name}", "`compress.codec`", "brotli", "zstd"]),
+    ("exp_compress_with_flows.toml", V, &["{name}", "[compress]", "[[flows]]"]),
     ("exp_link_event_unknown_link.toml", V, &["{name}", "link_events[0]", "`bottleneck`", "sl-sr"]),
     ("exp_link_event_no_change.toml", V, &["{name}", "link_events[0]", "changes nothing", "`state`"]),
     // Sweeps, plots and suites.

@@ -37,6 +37,25 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         );
     assert!(itp.contains("duration = \"4s\"") && !itp.contains("gilbert_elliott\", p"));
     std::fs::write(dir.join("itp.toml"), itp).unwrap();
+    // ITP over RoCE: one RTT, random 1% loss only, the same short flap.
+    let itp_rdma = std::fs::read_to_string("experiments/itp-rdma.toml")
+        .unwrap()
+        .replace("duration = \"90s\"", "duration = \"4s\"")
+        .replace(
+            "delay = [\"40ms\", \"75ms\", \"100ms\", \"150ms\"], jitter = [\"10ms\", \"15ms\", \"20ms\", \"50ms\"]",
+            "delay = [\"40ms\"], jitter = [\"10ms\"]",
+        )
+        .replace("at = \"40s\"", "at = \"2s\"")
+        .replace("at = \"41s\"", "at = \"2.2s\"")
+        .replace("recovery_baseline = \"10s\"", "recovery_baseline = \"1s\"")
+        .replace("repetitions = 3", "repetitions = 2")
+        .replace("  [{ kind = \"bernoulli\", p = 0.05 }],\n", "")
+        .replace(
+            "  [{ kind = \"gilbert_elliott\", p = 0.00101, r = 0.1 }],\n  [{ kind = \"gilbert_elliott\", p = 0.002632, r = 0.05 }],\n",
+            "",
+        );
+    assert!(itp_rdma.contains("duration = \"4s\"") && !itp_rdma.contains("gilbert_elliott\", p"));
+    std::fs::write(dir.join("itp-rdma.toml"), itp_rdma).unwrap();
     // AMST: the same six points on a 10 MB transfer.
     let amst = std::fs::read_to_string("experiments/amst.toml")
         .unwrap()
@@ -62,6 +81,13 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         .replace("sample_interval = \"50ms\"", "sample_interval = \"5ms\"");
     assert!(switching.contains("\"20ms\"]") && !switching.contains("10Gbps"));
     std::fs::write(dir.join("amst-switch.toml"), switching).unwrap();
+    // HDE: 1 MiB of each data set, two seeds.
+    let hde = std::fs::read_to_string("experiments/hde.toml")
+        .unwrap()
+        .replace("bytes = \"32MiB\"", "bytes = \"1MiB\"")
+        .replace("repetitions = 3", "repetitions = 2");
+    assert!(hde.contains("bytes = \"1MiB\""));
+    std::fs::write(dir.join("hde.toml"), hde).unwrap();
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
     dir.join("phase5.toml")
@@ -140,6 +166,20 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         .find(|l| l.starts_with("| **Mode Switching** |"))
         .unwrap();
     assert!(kpi.contains("detector every 5ms"), "{kpi}");
+    // The HDE rows: space saved per codec with intervals; VM memory against its target.
+    let vm = report
+        .lines()
+        .find(|l| l.starts_with("| VM Memory (generated guest memory) |"))
+        .expect("an HDE VM memory row");
+    // Four measured cells (three codecs, no codec) and the 75-85% target.
+    assert_eq!(vm.matches("% |").count(), 5, "{vm}");
+    assert!(vm.contains("met") || vm.contains("missed"), "{vm}");
+    assert!(report.contains("| LZ4 | ") && report.contains(" MB/s | "));
+    assert!(
+        report.contains("| random 1.00% | 80.0 ms | roce-gbn | 8 |"),
+        "no RoCE ITP row in {:?}",
+        report.lines().filter(|l| l.contains("roce")).collect::<Vec<_>>()
+    );
     // The ITP rows: measured loss, goodput and recovery, each with an interval.
     for label in ["| 1% Loss |", "| 5% Loss |"] {
         let row = report

@@ -37,6 +37,7 @@ pub mod pages;
 pub mod pageset;
 pub mod sampling;
 pub mod selector;
+pub mod study;
 pub mod xbzrle;
 
 pub use calibration::{Calibration, CalibrationEntry, CalibrationError};

@@ -142,7 +142,7 @@ impl Default for MemoryProfile {
 
 /// The serde form of a profile, one key per class (`zero = 0.25` ...), as written in an
 /// experiment file. Convert with [`MemoryProfile::try_from`], which validates it.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryProfileConfig {
     pub zero: f64,

@@ -21,8 +21,11 @@ pub struct ExperimentConfig {
     /// Master seed: every random stream of the run derives from it.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Virtual time to simulate.
+    /// Virtual time to simulate (not needed by a `[compress]` study).
+    #[serde(default)]
     pub duration: Duration,
+    /// The network (not needed by a `[compress]` study).
+    #[serde(default)]
     pub topology: TopologyConfig,
     #[serde(default)]
     pub routing: RoutingConfig,
@@ -42,6 +45,84 @@ pub struct ExperimentConfig {
     pub link_events: Vec<LinkEventConfig>,
     #[serde(default)]
     pub record: RecordConfig,
+    /// A compression study instead of a network simulation (seed report table 1.2).
+    pub compress: Option<CompressConfig>,
+}
+
+/// `[compress]`: encode one data set with one codec, as a migration stream would (zero
+/// pages, duplicates, then the codec page by page), priced by a calibration file.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CompressConfig {
+    /// vm-memory, text, mixed, seed-vm-memory, seed-mixed, zeros, random or file:PATH.
+    pub data: String,
+    /// none, snappy, lz4, zstd-<level> or zstd-dict-<level>.
+    pub codec: String,
+    /// Bytes of data (default 64MiB).
+    pub bytes: Option<Bytes>,
+    /// vm-memory only: compress this many sampled pages per page class and extrapolate
+    /// (default: every page).
+    pub sample_pages_per_class: Option<u32>,
+    /// Cores compressing in parallel (default 1).
+    pub cores: Option<u32>,
+    /// Calibration file (default calibration/default.toml, next to the experiment or in
+    /// the working directory).
+    pub calibration: Option<String>,
+    /// Send all-zero pages as a header only (default true).
+    pub zero_pages: Option<bool>,
+    /// Send a page equal to an earlier one as a reference (default true).
+    pub dedup: Option<bool>,
+    /// vm-memory's page-class shares (default: `compress::pages::MemoryProfile::default`).
+    pub profile: Option<crate::compress::pages::MemoryProfileConfig>,
+}
+
+impl CompressConfig {
+    /// The study this table describes (names and shares checked).
+    pub fn study(&self) -> Result<crate::compress::study::CompressionStudy, String> {
+        use crate::compress::{codec::Codec, corpus::DataSet, pages::MemoryProfile};
+        let data: DataSet = self
+            .data
+            .parse()
+            .map_err(|e| format!("`compress.data`: {e}"))?;
+        let codec: Codec = self
+            .codec
+            .parse()
+            .map_err(|e| format!("`compress.codec`: {e}"))?;
+        let profile = match self.profile {
+            Some(p) => {
+                MemoryProfile::try_from(p).map_err(|e| format!("`compress.profile`: {e}"))?
+            }
+            None => MemoryProfile::default(),
+        };
+        let bytes = self.bytes.map_or(64 << 20, |b| b.0);
+        if bytes == 0 {
+            return Err("`compress.bytes` must be at least 1 byte".into());
+        }
+        if self.cores == Some(0) {
+            return Err("`compress.cores` must be at least 1".into());
+        }
+        if self.sample_pages_per_class == Some(0) {
+            return Err("`compress.sample_pages_per_class` must be at least 1".into());
+        }
+        if self.sample_pages_per_class.is_some() && data != DataSet::VmMemory {
+            return Err(format!(
+                "`compress.sample_pages_per_class` applies to data = \"vm-memory\" only (data = {:?})",
+                self.data
+            ));
+        }
+        Ok(crate::compress::study::CompressionStudy {
+            data,
+            codec,
+            bytes,
+            sampled: self.sample_pages_per_class.map(|k| k as usize),
+            cores: self.cores.unwrap_or(1),
+            options: crate::compress::pageset::PageSetOptions {
+                zero_pages: self.zero_pages.unwrap_or(true),
+                dedup: self.dedup.unwrap_or(true),
+            },
+            profile,
+        })
+    }
 }
 
 /// What AMST streams run over.
@@ -528,8 +609,21 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
     {
         return Err(format!("`name` = {:?} must be a folder name: letters, digits, '-', '_', '.' (not starting with '.')", cfg.name));
     }
+    if let Some(c) = &cfg.compress {
+        c.study()?;
+        if !cfg.flows.is_empty() || !cfg.link_events.is_empty() {
+            return Err("a [compress] study runs no network: drop [[flows]] and [[link_events]] (or drop [compress])".into());
+        }
+        return Ok(());
+    }
+    if cfg.topology == TopologyConfig::default() {
+        return Err("needs a [topology] section (or a [compress] study)".into());
+    }
     if cfg.duration.0.as_ps() == 0 {
-        return Err("`duration` must be greater than zero".into());
+        return Err(
+            "needs `duration`, the virtual time to simulate (e.g. \"10s\"), greater than zero"
+                .into(),
+        );
     }
     if let Some(si) = cfg.record.sample_interval {
         if si.0.as_ps() == 0 {

@@ -127,6 +127,10 @@ pub struct PortRecord {
     pub stats: PortStats,
 }
 
+/// A measurement that is neither a flow's nor a port's: `(scope, entity, metric, value,
+/// unit)`, e.g. `("compress", "corpus", "ratio", 3.2, "x")`.
+pub type MeasureRow = (&'static str, String, &'static str, f64, &'static str);
+
 /// Everything a run measured, handed to the report.
 #[derive(Clone, Debug)]
 pub struct RunRecords {
@@ -135,6 +139,9 @@ pub struct RunRecords {
     pub flows: Vec<FlowRecord>,
     pub ports: Vec<PortRecord>,
     pub series: Vec<TimeSeries>,
+    /// Rows of measurements that are neither a flow nor a port (`[compress]` studies):
+    /// `(scope, entity, metric, value, unit)`.
+    pub measures: Vec<MeasureRow>,
     pub events: u64,
     pub digest: u64,
     pub end_time: SimTime,

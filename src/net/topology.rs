@@ -182,6 +182,16 @@ pub enum TopologyError {
 }
 
 impl Topology {
+    /// No nodes and no links: the network of a study that sends nothing.
+    pub fn empty(name: &str) -> Topology {
+        Topology {
+            name: name.to_string(),
+            nodes: Vec::new(),
+            links: Vec::new(),
+            by_name: BTreeMap::new(),
+        }
+    }
+
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.by_name.get(name).copied()
     }

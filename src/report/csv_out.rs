@@ -111,6 +111,10 @@ pub fn write_results<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv:
     rows.row("net", "all", "events", rec.events as f64, "events")?;
     rows.row("net", "all", "virtual_time", end_s, "s")?;
 
+    for (scope, entity, metric, value, unit) in &rec.measures {
+        rows.row(scope, entity, metric, *value, unit)?;
+    }
+
     for f in &rec.flows {
         let e = &f.name;
         let s = &f.stats;

@@ -37,6 +37,9 @@ pub enum ScenarioError {
 /// Loads or generates the experiment's topology.
 pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
     let t = &exp.config.topology;
+    if exp.config.compress.is_some() && *t == crate::net::TopologyConfig::default() {
+        return Ok(Topology::empty(&exp.config.name));
+    }
     let shown = exp.path.display().to_string();
     let invalid = |message: String| ScenarioError::Invalid {
         path: shown.clone(),
@@ -374,7 +377,47 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             .record
             .recovery_baseline
             .map_or(SimDuration::from_secs(2), |d| d.0),
+        measures: match &cfg.compress {
+            Some(c) => compression_measures(exp, c, seed).map_err(invalid)?,
+            None => Vec::new(),
+        },
     })
+}
+
+/// Runs a `[compress]` study: real codecs on the generated data, CPU time from the
+/// calibration file.
+fn compression_measures(
+    exp: &LoadedExperiment,
+    c: &crate::experiment::config::CompressConfig,
+    seed: u64,
+) -> Result<Vec<crate::metrics::MeasureRow>, String> {
+    let mut study = c.study()?;
+    if let crate::compress::corpus::DataSet::File(path) = &study.data {
+        let given = path.display().to_string();
+        let found = exp.candidate_paths(&given).into_iter().find(|p| p.exists());
+        match found {
+            Some(p) => study.data = crate::compress::corpus::DataSet::File(p),
+            None => return Err(format!("`compress.data`: file {given:?} not found")),
+        }
+    }
+    let file = c
+        .calibration
+        .clone()
+        .unwrap_or_else(|| "calibration/default.toml".into());
+    let candidates = exp.candidate_paths(&file);
+    let Some(path) = candidates.iter().find(|p| p.exists()) else {
+        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "`compress.calibration` = {file:?} not found (looked for {}); make one with `dwcp-sim calibrate`",
+            looked.join(" and ")
+        ));
+    };
+    let cal = crate::compress::calibration::Calibration::load(path).map_err(|e| e.to_string())?;
+    let rows = study.run(seed, &cal).map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|(entity, metric, value, unit)| ("compress", entity, metric, value, unit))
+        .collect())
 }
 
 /// A connection's endpoints with a network flow for each direction (data, then feedback:

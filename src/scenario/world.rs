@@ -169,6 +169,8 @@ pub struct World {
     pub(crate) streams: RngStreams,
     /// Averaging window before the first link change, for recovery times.
     pub(crate) recovery_baseline: SimDuration,
+    /// Measurements made while building (a `[compress]` study), passed to the records.
+    pub(crate) measures: Vec<crate::metrics::MeasureRow>,
 }
 
 impl World {
@@ -461,6 +463,7 @@ impl World {
             flows,
             ports,
             series: self.sampler.map(|s| s.series).unwrap_or_default(),
+            measures: self.measures,
             events: self.engine.processed(),
             digest: self.engine.digest(),
             end_time: end,
