@@ -1,6 +1,6 @@
 //! Command-line interface. Parses arguments and calls the library; no simulation logic.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use dwcp_sim::experiment::run::{run_file, RunOptions};
 use dwcp_sim::experiment::study::{execute, execute_run_to, merge, Study, StudyOptions};
@@ -67,6 +67,10 @@ enum Command {
         /// Print the runs of the sweep (index, point, rep, seed, parameters) and exit.
         #[arg(long)]
         list_runs: bool,
+        /// A compression study (`[compress]`) on this file's bytes instead of its `data`
+        /// (shorthand for --set compress.data="file:PATH").
+        #[arg(long, value_name = "PATH")]
+        corpus: Option<PathBuf>,
     },
     /// Combine the shard folders of a sweep into its output (identical to an unsharded run).
     Merge {
@@ -154,8 +158,18 @@ fn dispatch(cmd: Command) -> Result<()> {
             rep,
             quiet,
             list_runs,
+            corpus,
         } => {
             let mut overrides = set;
+            if let Some(path) = corpus {
+                // Absolute, so it does not depend on the experiment file's folder.
+                let path = std::path::absolute(&path)
+                    .with_context(|| format!("--corpus {}", path.display()))?;
+                overrides.push(format!(
+                    "compress.data={}",
+                    toml::Value::String(format!("file:{}", path.display()))
+                ));
+            }
             if let Some(s) = seed {
                 overrides.push(format!("seed={s}"));
             }

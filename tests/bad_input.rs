@@ -117,6 +117,7 @@ const CASES: &[Case] = &[
     ("sweep_bad_value_at_point.toml", R, &["{name}", "point 1", "flows.0.rate=\"fast\"", "`fast` is not a rate"]),
     ("sweep_plot_unknown_x.toml", V, &["{name}", "plot", "`x` = \"flows.0.packet_size\"", "not a swept parameter", "flows.0.rate"]),
     ("sweep_plot_overlay_bar.toml", V, &["{name}", "plot", "`overlay`", "line plots"]),
+    ("sweep_plot_scatter_no_x.toml", V, &["{name}", "plot", "`x_metric`", "scope/entity/metric"]),
     ("sweep_range_zero_step.toml", V, &["{name}", "`flows.0.packet_size`", "step > 0"]),
     ("suite_unknown_report.toml", R, &["{name}", "`suite.report`", "phase6", "allowed: phase5"]),
     ("", &["run", "{good}", "--out", "{out}", "--shard", "3/2"], &["--shard \"3/2\"", "0 <= I < N"]),

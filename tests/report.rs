@@ -178,7 +178,10 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
     assert!(
         report.contains("| random 1.00% | 80.0 ms | roce-gbn | 8 |"),
         "no RoCE ITP row in {:?}",
-        report.lines().filter(|l| l.contains("roce")).collect::<Vec<_>>()
+        report
+            .lines()
+            .filter(|l| l.contains("roce"))
+            .collect::<Vec<_>>()
     );
     // The ITP rows: measured loss, goodput and recovery, each with an interval.
     for label in ["| 1% Loss |", "| 5% Loss |"] {

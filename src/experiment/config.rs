@@ -168,6 +168,13 @@ pub struct AdaptiveSettings {
     pub internet_streams: Option<u32>,
     /// Chunk in internet mode (default 64KiB, the original's TCP transport default).
     pub internet_chunk: Option<Bytes>,
+    /// Codec compressing internet-mode chunks (default "zstd-3", the original's internet
+    /// default; "none" sends them as they are). The data is taken to be guest memory.
+    pub internet_codec: Option<String>,
+    /// Sender cores compressing (default 1).
+    pub compression_cores: Option<u32>,
+    /// Calibration file pricing the compression (default calibration/default.toml).
+    pub calibration: Option<String>,
 }
 
 impl AdaptiveSettings {
@@ -292,6 +299,13 @@ fn validate_adaptive(f: &FlowConfig) -> Result<(), String> {
     }
     if a.confirm == Some(0) {
         return Err("`adaptive.confirm` must be at least 1".into());
+    }
+    if let Some(c) = &a.internet_codec {
+        c.parse::<crate::compress::codec::Codec>()
+            .map_err(|e| format!("`adaptive.internet_codec`: {e}"))?;
+    }
+    if a.compression_cores == Some(0) {
+        return Err("`adaptive.compression_cores` must be at least 1".into());
     }
     Ok(())
 }

@@ -30,6 +30,8 @@ pub enum PlotKind {
     Bar,
     Cdf,
     Timeseries,
+    /// One point per sweep point: x = the mean of `x_metric`, y = the mean of `metric`.
+    Scatter,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -43,6 +45,8 @@ pub struct PlotSpec {
     pub title: Option<String>,
     /// Swept parameter on the x axis (line, bar).
     pub x: Option<String>,
+    /// Scatter: the metric on the x axis (`scope/entity/metric`).
+    pub x_metric: Option<String>,
     /// Swept parameter that splits the data into series.
     pub series: Option<String>,
     /// Legend name of the `series` parameter (default: its last two key segments).
@@ -76,7 +80,7 @@ pub fn parse_specs(v: toml::Value) -> Result<Vec<PlotSpec>, String> {
         .enumerate()
         .map(|(i, item)| {
             item.try_into::<PlotSpec>()
-                .map_err(|e| format!("plot[{i}]: {e} (kinds: line, bar, cdf, timeseries)"))
+                .map_err(|e| format!("plot[{i}]: {e} (kinds: line, bar, cdf, timeseries, scatter)"))
         })
         .collect()
 }
@@ -118,6 +122,20 @@ impl PlotSpec {
         if let Some(f) = &self.filter {
             crate::experiment::filter::parse(f, swept)
                 .map_err(|e| format!("{what}: `filter` = {f:?}: {e}"))?;
+        }
+        if self.kind == PlotKind::Scatter {
+            match &self.x_metric {
+                Some(m) if m.split('/').count() == 3 && !m.split('/').any(str::is_empty) => {}
+                _ => {
+                    return Err(format!(
+                        "{what}: a scatter plot needs `x_metric` = \"scope/entity/metric\", e.g. \"compress/corpus/compress_throughput\""
+                    ))
+                }
+            }
+        } else if self.x_metric.is_some() {
+            return Err(format!(
+                "{what}: `x_metric` applies to kind = \"scatter\" only"
+            ));
         }
         known(&self.x, "x")?;
         known(&self.series, "series")?;
@@ -162,6 +180,7 @@ impl PlotSpec {
                 PlotKind::Bar => "bar",
                 PlotKind::Cdf => "cdf",
                 PlotKind::Timeseries => "timeseries",
+                PlotKind::Scatter => "scatter",
             };
             format!("{kind}-{}", self.metric.replace('/', "-"))
         })
@@ -229,6 +248,7 @@ pub fn draw(
             .unwrap_or_else(|| format!("{}: {}", study.name, spec.metric));
         match spec.kind {
             PlotKind::Line | PlotKind::Bar => draw_points(study, stats, spec, &stem, &title)?,
+            PlotKind::Scatter => draw_scatter(study, stats, spec, &stem, &title)?,
             PlotKind::Cdf => draw_cdf(study, runs_dir, spec, &stem, &title)?,
             PlotKind::Timeseries => draw_timeseries(study, runs_dir, spec, &stem, &title)?,
         }
@@ -263,6 +283,62 @@ fn series_label(spec: &PlotSpec, p: &Point) -> String {
         ),
         None => spec.metric.clone(),
     }
+}
+
+fn draw_scatter(
+    study: &Study,
+    stats: &[PointStat],
+    spec: &PlotSpec,
+    stem: &Path,
+    title: &str,
+) -> Drawn {
+    let keep = point_filter(study, spec)?;
+    let find = |key: &str, point: usize| {
+        stats
+            .iter()
+            .find(|s| s.point == point && format!("{}/{}/{}", s.scope, s.entity, s.metric) == key)
+    };
+    let x_key = spec.x_metric.clone().unwrap_or_default();
+    let mut groups: Vec<ErrorSeries> = Vec::new();
+    let (mut x_unit, mut y_unit) = (String::new(), String::new());
+    for p in study.sweep.points.iter().filter(|p| keep[p.index]) {
+        let (Some(x), Some(y)) = (find(&x_key, p.index), find(&spec.metric, p.index)) else {
+            continue;
+        };
+        x_unit = x.unit.clone();
+        y_unit = y.unit.clone();
+        let l = series_label(spec, p);
+        let point = (x.summary.mean, y.summary.mean, y.summary.ci_half);
+        match groups.iter_mut().find(|g| g.label == l) {
+            Some(g) => g.points.push(point),
+            None => groups.push(ErrorSeries {
+                label: l,
+                points: vec![point],
+            }),
+        }
+    }
+    if groups.is_empty() {
+        return Err(format!(
+            "plot `{}`: no point has both `{}` and `{x_key}` in the results",
+            spec.file_name(),
+            spec.metric
+        ));
+    }
+    for g in &mut groups {
+        g.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let metric_name = |k: &str| k.rsplit('/').next().unwrap_or(k).to_string();
+    let x_label = spec
+        .x_label
+        .clone()
+        .unwrap_or_else(|| label(&metric_name(&x_key), &x_unit));
+    let y_label = spec
+        .y_label
+        .clone()
+        .unwrap_or_else(|| label(&metric_name(&spec.metric), &y_unit));
+    Ok(write_errorbar_chart(
+        stem, title, &x_label, &y_label, &groups,
+    ))
 }
 
 /// Which points `spec.filter` keeps (all without one).

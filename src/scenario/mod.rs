@@ -181,11 +181,14 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                         transport: StreamTransport::Rdma(rdma),
                         streams: a.datacenter_streams(f),
                         chunk_bytes: a.datacenter_chunk(f),
+                        compression: None,
                     },
                     internet: StreamSetConfig {
                         transport: StreamTransport::Tcp(tcp),
                         streams: a.internet_streams(f),
                         chunk_bytes: a.internet_chunk(f),
+                        compression: chunk_compression(exp, &a, seed)
+                            .map_err(|m| invalid(format!("{at}: {m}")))?,
                     },
                     check_interval: a.check_interval.map_or(SimDuration::from_secs(5), |d| d.0),
                     confirm: a.confirm.unwrap_or(3),
@@ -384,6 +387,69 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
     })
 }
 
+/// How internet-mode AMST chunks compress: the real codec on a sample of generated guest
+/// memory (512 pages per class of a 256 MiB image) gives the wire bytes per data byte, the
+/// calibration file the speed. `None` for codec "none".
+fn chunk_compression(
+    exp: &LoadedExperiment,
+    a: &crate::experiment::config::AdaptiveSettings,
+    seed: u64,
+) -> Result<Option<crate::transport::multistream::ChunkCompression>, String> {
+    use crate::compress::{codec::Codec, pages, sampling};
+    let name = a.internet_codec.clone().unwrap_or_else(|| "zstd-3".into());
+    let codec: Codec = name
+        .parse()
+        .map_err(|e| format!("`adaptive.internet_codec`: {e}"))?;
+    if codec == Codec::None {
+        return Ok(None);
+    }
+    let cal = load_calibration(exp, a.calibration.as_deref(), "adaptive.calibration")?;
+    let image = pages::MemoryImage::new(pages::MemoryProfile::default(), 65_536, seed);
+    let spec = sampling::SampleSpec {
+        pages_per_class: 512,
+        seed,
+    };
+    let dict = match codec {
+        Codec::ZstdDict { .. } => Some(
+            crate::compress::codec::Dictionary::train_from_image(
+                &image,
+                1000,
+                crate::compress::codec::MAX_DICTIONARY_BYTES,
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
+    let est = sampling::estimate_sampled(&image, codec, dict.as_ref(), spec)
+        .map_err(|e| e.to_string())?;
+    cal.require(&[codec]).map_err(|e| e.to_string())?;
+    let cores = a.compression_cores.unwrap_or(1);
+    let secs = est.cpu_time_ns(&cal, cores) as f64 / 1e9;
+    Ok(Some(crate::transport::multistream::ChunkCompression {
+        wire_fraction: est.output_bytes() / est.input_bytes() as f64,
+        bytes_per_s: est.input_bytes() as f64 / secs.max(1e-12),
+    }))
+}
+
+/// The calibration file `given` (or calibration/default.toml), next to the experiment or in
+/// the working directory.
+fn load_calibration(
+    exp: &LoadedExperiment,
+    given: Option<&str>,
+    key: &str,
+) -> Result<crate::compress::calibration::Calibration, String> {
+    let file = given.unwrap_or("calibration/default.toml");
+    let candidates = exp.candidate_paths(file);
+    let Some(path) = candidates.iter().find(|p| p.exists()) else {
+        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!(
+            "`{key}` = {file:?} not found (looked for {}); make one with `dwcp-sim calibrate`",
+            looked.join(" and ")
+        ));
+    };
+    crate::compress::calibration::Calibration::load(path).map_err(|e| e.to_string())
+}
+
 /// Runs a `[compress]` study: real codecs on the generated data, CPU time from the
 /// calibration file.
 fn compression_measures(
@@ -400,19 +466,7 @@ fn compression_measures(
             None => return Err(format!("`compress.data`: file {given:?} not found")),
         }
     }
-    let file = c
-        .calibration
-        .clone()
-        .unwrap_or_else(|| "calibration/default.toml".into());
-    let candidates = exp.candidate_paths(&file);
-    let Some(path) = candidates.iter().find(|p| p.exists()) else {
-        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        return Err(format!(
-            "`compress.calibration` = {file:?} not found (looked for {}); make one with `dwcp-sim calibrate`",
-            looked.join(" and ")
-        ));
-    };
-    let cal = crate::compress::calibration::Calibration::load(path).map_err(|e| e.to_string())?;
+    let cal = load_calibration(exp, c.calibration.as_deref(), "compress.calibration")?;
     let rows = study.run(seed, &cal).map_err(|e| e.to_string())?;
     Ok(rows
         .into_iter()

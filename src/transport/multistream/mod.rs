@@ -20,8 +20,10 @@
 //!
 //! The two sets may use different chunk sizes: internally the transfer is counted in
 //! granules of the sizes' greatest common divisor, and a chunk is a run of granules.
-//! Left out: the original's loss-driven auto-tuning of the internet chunk (16-512 KB) and
-//! compression in internet mode (HDE plugs in here once it lands).
+//! Internet mode compresses ([`ChunkCompression`]): one compressor at the sender's calibrated
+//! speed works through the chunks ahead of the streams, and each crosses the network at its
+//! compressed size (measured with the real codec on generated guest memory).
+//! Left out: the original's loss-driven auto-tuning of the internet chunk (16-512 KB).
 
 pub mod mode;
 
@@ -57,6 +59,20 @@ pub struct StreamSetConfig {
     pub transport: StreamTransport,
     pub streams: u32,
     pub chunk_bytes: u64,
+    /// Compress each chunk before it is sent (internet mode).
+    pub compression: Option<ChunkCompression>,
+}
+
+/// Chunks compressed before they are sent: a compressor works through them one at a time
+/// at the sender's speed, keeping a chunk ready per stream; a chunk takes `len / bytes_per_s`
+/// and crosses the network as `len × wire_fraction` bytes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ChunkCompression {
+    /// Wire bytes per data byte (1 / compression ratio), measured by running the real codec
+    /// on the transfer's kind of data (`compress::sampling`).
+    pub wire_fraction: f64,
+    /// Data bytes the sender's cores compress per second (from the calibration file).
+    pub bytes_per_s: f64,
 }
 
 /// A transfer that switches between a datacenter and an internet stream set.
@@ -101,6 +117,8 @@ const TCP_CONNECT_BYTES: u32 = 60;
 const RDMA_CONNECT_BYTES: u32 = 256 + ROCE_OVERHEAD_BYTES;
 /// Timer key of the mode detector's samples (stream timers use the stream's index).
 const DETECT: u32 = u32::MAX;
+/// Timer key of the compressor finishing a chunk.
+const COMPRESS: u32 = u32::MAX - 1;
 
 /// An application-fed connection of either kind.
 #[derive(Clone, Debug)]
@@ -251,6 +269,7 @@ struct StreamSet {
     waiting: usize,
     /// Every open stream has been told there is no more data.
     closed: bool,
+    compression: Option<ChunkCompression>,
     /// `(sent, resent)` data packets summed over the streams at the last detector sample.
     counted: (u64, u64),
 }
@@ -303,7 +322,8 @@ pub struct MultiStream {
     /// Bytes complete but waiting behind a missing granule, now and at most.
     buffered_bytes: u64,
     max_buffered_bytes: u64,
-    /// Bytes delivered by every stream, in order or not, partial chunks included.
+    /// Data bytes delivered by every stream, in order or not, partial chunks included
+    /// (compressed bytes counted at their data size).
     delivered_total: u64,
     /// Every stream's deadline, and the detector's, so the earliest is found in O(log N).
     timers: BTreeSet<(SimTime, u32)>,
@@ -313,6 +333,13 @@ pub struct MultiStream {
     adaptive: Option<Box<Adaptive>>,
     first_flow: u32,
     stale_packets: u64,
+    /// Compressed chunks waiting for a stream: `(first granule, granules, wire bytes)`.
+    compressed: VecDeque<(u64, u64, u64)>,
+    /// The chunk being compressed and when it is done.
+    compressing: Option<(u64, u64, SimTime)>,
+    /// Data bytes compressed and the wire bytes they became.
+    compressed_in: u64,
+    compressed_out: u64,
 }
 
 impl MultiStream {
@@ -339,6 +366,7 @@ impl MultiStream {
             opened: start,
             waiting: 0,
             closed: false,
+            compression: None,
             counted: (0, 0),
         };
         let mut ms = MultiStream::with_sets(cfg.total_bytes, cfg.chunk_bytes, vec![set], start);
@@ -376,6 +404,7 @@ impl MultiStream {
             opened: start,
             waiting: 0,
             closed: false,
+            compression: c.compression,
             counted: (0, 0),
         };
         let n_dc = dc.streams as usize;
@@ -416,6 +445,10 @@ impl MultiStream {
             last_sample: (0, start),
             adaptive: None,
             stale_packets: 0,
+            compressed: VecDeque::new(),
+            compressing: None,
+            compressed_in: 0,
+            compressed_out: 0,
         }
     }
 
@@ -491,6 +524,57 @@ impl MultiStream {
         None
     }
 
+    /// The next chunk for a stream of set `s` with the bytes it sends: compressed ones if
+    /// the set compresses, else straight from [`Self::next_chunk`].
+    fn take_chunk(&mut self, s: usize) -> Option<(u64, u64, u64)> {
+        if self.sets[s].compression.is_some() {
+            return self.compressed.pop_front();
+        }
+        let (g, n) = self.next_chunk(s)?;
+        Some((g, n, self.granules_bytes(g, n)))
+    }
+
+    /// Starts compressing the next chunk if set `s` compresses, the compressor is idle and
+    /// fewer chunks wait than the set has streams.
+    fn compress_more(&mut self, now: SimTime, s: usize) {
+        let Some(c) = self.sets[s].compression else {
+            return;
+        };
+        if self.compressing.is_some() || self.compressed.len() >= self.sets[s].streams.len() {
+            return;
+        }
+        let Some((g, n)) = self.next_chunk(s) else {
+            return;
+        };
+        let len = self.granules_bytes(g, n);
+        let took = SimDuration((len as f64 / c.bytes_per_s * 1e12).round() as u64);
+        let done = now + took;
+        self.compressing = Some((g, n, done));
+        self.timers.insert((done, COMPRESS));
+    }
+
+    /// The compressor finished its chunk: queue it and feed the streams that want data.
+    fn compressed_one(&mut self, now: SimTime, out: &mut Outbox) {
+        let Some((g, n, _)) = self.compressing.take() else {
+            return;
+        };
+        let s = self.active;
+        let Some(c) = self.sets[s].compression else {
+            self.requeue.extend(g..g + n); // the set changed meanwhile
+            return;
+        };
+        let len = self.granules_bytes(g, n);
+        let wire = ((len as f64 * c.wire_fraction).ceil() as u64).clamp(1, len);
+        self.compressed_in += len;
+        self.compressed_out += wire;
+        self.compressed.push_back((g, n, wire));
+        for k in 0..self.sets[s].streams.len() {
+            self.feed(now, s, k, out);
+            self.sync(s, k);
+        }
+        self.compress_more(now, s);
+    }
+
     /// Hands chunks to stream `k` of set `s` until it has a chunk's worth unsent (or none
     /// remain).
     fn feed(&mut self, now: SimTime, s: usize, k: usize, out: &mut Outbox) {
@@ -499,10 +583,9 @@ impl MultiStream {
         }
         let mut fed = false;
         while self.sets[s].streams[k].conn.unsent_bytes() < self.sets[s].chunk_bytes {
-            let Some((g, n)) = self.next_chunk(s) else {
+            let Some((g, n, len)) = self.take_chunk(s) else {
                 break;
             };
-            let len = self.granules_bytes(g, n);
             let st = &mut self.sets[s].streams[k];
             st.conn.offer(len, false);
             st.chunks.push_back((g, n, st.conn.offered()));
@@ -511,8 +594,11 @@ impl MultiStream {
         if fed {
             self.sets[s].streams[k].conn.kick(now, out);
         }
+        self.compress_more(now, s);
         if self.next_granule == self.total_granules
             && self.requeue.is_empty()
+            && self.compressing.is_none()
+            && self.compressed.is_empty()
             && !self.sets[s].closed
             && self.sets[s].waiting == 0
         {
@@ -536,10 +622,16 @@ impl MultiStream {
     /// Stream `k` of set `s` delivered more: mark its finished chunks and advance the
     /// in-order point.
     fn collect(&mut self, now: SimTime, s: usize, k: usize) {
+        // The detector's delivery rate counts data bytes, before compression: the rate the
+        // transfer achieves (counting wire bytes, a CPU-bound compressor would hide a fast
+        // path from the detector).
+        let scale = self.sets[s]
+            .compression
+            .map_or(1.0, |c| 1.0 / c.wire_fraction);
         let st = &mut self.sets[s].streams[k];
         let delivered = st.conn.goodput_bytes();
         if delivered > st.delivered {
-            self.delivered_total += delivered - st.delivered;
+            self.delivered_total += ((delivered - st.delivered) as f64 * scale).round() as u64;
             st.delivered = delivered;
             if let Some(a) = &mut self.adaptive {
                 if let Some(sw) = a.switches.last_mut() {
@@ -673,6 +765,15 @@ impl MultiStream {
             }
         }
         self.sets[s].streams.clear();
+        if self.sets[s].compression.is_some() {
+            for (g, n, _) in self.compressed.drain(..) {
+                self.requeue.extend(g..g + n);
+            }
+            if let Some((g, n, t)) = self.compressing.take() {
+                self.timers.remove(&(t, COMPRESS));
+                self.requeue.extend(g..g + n);
+            }
+        }
     }
 
     /// One detector sample: what the active streams measured since the last one.
@@ -851,6 +952,10 @@ impl Transport for MultiStream {
                 break;
             }
             self.timers.remove(&(t, key));
+            if key == COMPRESS {
+                self.compressed_one(now, out);
+                continue;
+            }
             if key == DETECT {
                 self.check(now, out);
                 if self.completed_at.is_none() {
@@ -944,6 +1049,15 @@ impl Transport for MultiStream {
                 "0=dc 1=hybrid 2=internet",
             ));
             out.push(("stale_packets", self.stale_packets as f64, "packets"));
+            if self.compressed_in > 0 {
+                out.push(("compressed_bytes_in", self.compressed_in as f64, "bytes"));
+                out.push(("compressed_bytes_out", self.compressed_out as f64, "bytes"));
+                out.push((
+                    "compression_ratio",
+                    self.compressed_in as f64 / self.compressed_out as f64,
+                    "x",
+                ));
+            }
             if let Some(sw) = a.switches.first() {
                 out.push(("switch_detected_at", sw.detected.as_secs_f64(), "s"));
                 if let Some(t) = sw.connected {
