@@ -184,6 +184,29 @@ pub fn parse(src: &str, keys: &[String]) -> Result<Expr, String> {
     Ok(e)
 }
 
+/// The parameter keys a filter names (not checked against the sweep).
+pub fn referenced_keys(src: &str) -> Result<Vec<String>, String> {
+    let mut p = Parser {
+        tokens: tokenize(src)?,
+        at: 0,
+    };
+    let e = p.or()?;
+    fn walk(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::Key(k) => out.push(k.clone()),
+            Expr::Not(a) => walk(a, out),
+            Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(a, _, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            _ => {}
+        }
+    }
+    let mut keys = Vec::new();
+    walk(&e, &mut keys);
+    Ok(keys)
+}
+
 /// The swept key `k` names, or lies inside (`loss_ab.0.p` inside a swept `loss_ab`).
 pub fn swept_prefix<'a>(k: &str, keys: &'a [String]) -> Option<&'a String> {
     keys.iter().find(|s| {

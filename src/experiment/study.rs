@@ -121,13 +121,22 @@ impl Study {
             path: shown.clone(),
             message,
         })?;
-        for p in &plots {
-            p.check(&sweep.keys())
-                .map_err(|message| ConfigError::Invalid {
-                    path: shown.clone(),
-                    message,
-                })?;
+        let swept = sweep.keys();
+        let mut kept = Vec::with_capacity(plots.len());
+        for p in plots {
+            match p.check(&swept) {
+                Ok(()) => kept.push(p),
+                // `--set` fixed a plotted parameter: nothing to draw over it.
+                Err(_) if p.names_a_fixed_parameter(&sweep.base, &swept) => {}
+                Err(message) => {
+                    return Err(ConfigError::Invalid {
+                        path: shown.clone(),
+                        message,
+                    })
+                }
+            }
         }
+        let plots = kept;
         let base_seed = match sweep.base.get("seed") {
             None => 1,
             Some(toml::Value::Integer(s)) if *s >= 0 => *s as u64,

@@ -166,6 +166,23 @@ impl PlotSpec {
         Ok(())
     }
 
+    /// Whether the plot names a parameter that exists in the experiment but is not swept in
+    /// this run (`--set` fixed it): such a plot is skipped, not an error.
+    pub fn names_a_fixed_parameter(&self, base: &toml::Table, swept: &[String]) -> bool {
+        let mut keys: Vec<String> = self.x.iter().chain(&self.series).cloned().collect();
+        if let Some(f) = &self.filter {
+            keys.extend(crate::experiment::filter::referenced_keys(f).unwrap_or_default());
+        }
+        let unswept: Vec<&String> = keys
+            .iter()
+            .filter(|k| crate::experiment::filter::swept_prefix(k, swept).is_none())
+            .collect();
+        !unswept.is_empty()
+            && unswept
+                .iter()
+                .all(|k| crate::experiment::sweep::get_path(base, k).is_some())
+    }
+
     /// `(scope, entity, metric)` of a `scope/entity/metric` spec (checked by [`Self::check`]).
     fn metric_parts(&self) -> (&str, &str, &str) {
         let mut parts = self.metric.splitn(3, '/');
