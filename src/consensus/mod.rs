@@ -1,0 +1,86 @@
+//! ACP/ASS: consensus protocols as sans-I/O state machines, in the shape of raft-rs
+//! (`tick` / `step` / `propose`, outputs drained by the caller). Every message a replica
+//! wants sent comes out with its real encoded size and the earliest time it may leave (after
+//! a modelled fsync or signature), so the world can carry it over the simulated network;
+//! timers are the world's. Nothing here sees a clock, a socket or a global RNG.
+//!
+//! - [`Consensus`]: what every protocol offers, so experiments treat Raft and PBFT alike.
+//! - Raft: an adapter over the `raft` crate (tikv raft-rs) — to come.
+//! - PBFT: our own implementation (no maintained crate exists) — to come.
+
+use crate::engine::{SimDuration, SimTime};
+
+/// A replica's index in its group, `0..n`.
+pub type ReplicaId = u32;
+
+/// A client request: an id unique in the run and its payload size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Request {
+    pub id: u64,
+    /// Payload bytes (what a log entry carries).
+    pub bytes: u32,
+}
+
+/// A request this replica has committed (Raft: applied; PBFT: committed-local), in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// Position in the replicated log (Raft index, PBFT sequence number).
+    pub slot: u64,
+    pub request: Request,
+    pub at: SimTime,
+}
+
+/// A message to send: to whom, its encoded size, and the earliest time it may leave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outgoing<M> {
+    pub to: ReplicaId,
+    /// Encoded bytes on the wire (the protocol's real encoding, headers excluded).
+    pub bytes: u32,
+    /// `now` plus any modelled local cost before sending (fsync, signing).
+    pub send_at: SimTime,
+    pub msg: M,
+}
+
+/// What a call produced; the caller drains and clears it.
+#[derive(Clone, Debug)]
+pub struct Outputs<M> {
+    pub messages: Vec<Outgoing<M>>,
+    pub commits: Vec<Commit>,
+}
+
+impl<M> Default for Outputs<M> {
+    fn default() -> Self {
+        Outputs {
+            messages: Vec::new(),
+            commits: Vec::new(),
+        }
+    }
+}
+
+/// One replica of a consensus group.
+pub trait Consensus {
+    type Msg: Clone + std::fmt::Debug;
+
+    /// Starts at `now` (timers begin).
+    fn start(&mut self, now: SimTime, out: &mut Outputs<Self::Msg>);
+    /// A client asks this replica to order `request`. A non-leader/backup may forward it or
+    /// drop it; either way the client's own timer covers it.
+    fn propose(&mut self, now: SimTime, request: Request, out: &mut Outputs<Self::Msg>);
+    /// A message from `from` arrived.
+    fn step(&mut self, now: SimTime, from: ReplicaId, msg: Self::Msg, out: &mut Outputs<Self::Msg>);
+    /// The deadline from [`Consensus::poll_at`] has come.
+    fn on_timer(&mut self, now: SimTime, out: &mut Outputs<Self::Msg>);
+    /// When to call [`Consensus::on_timer`] next.
+    fn poll_at(&self) -> Option<SimTime>;
+    /// The replica believes it leads (Raft leader, PBFT primary of the current view).
+    fn is_leader(&self) -> bool;
+    /// Current term (Raft) or view (PBFT).
+    fn epoch(&self) -> u64;
+    /// Crash: volatile state is lost at once; [`Consensus::restart`] recovers from what was
+    /// persisted.
+    fn crash(&mut self);
+    fn restart(&mut self, now: SimTime, out: &mut Outputs<Self::Msg>);
+}
+
+/// A local cost in virtual time, e.g. an fsync or a signature.
+pub type LocalCost = SimDuration;
