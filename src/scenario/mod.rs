@@ -170,80 +170,66 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 topo.nodes[src.index()].name.clone(),
                 topo.nodes[dst.index()].name.clone(),
             );
-            if f.app == AppKind::Amst && f.transport == Some(StreamKind::Adaptive) {
-                let a = f.adaptive.clone().unwrap_or_default();
-                let tcp = tcp_config(&cfg.tcp_settings(f), None, min_mtu)
-                    .map_err(|m| invalid(format!("{at}: {m}")))?;
-                let rdma = rdma_for(cfg, f, topo, *src, None, min_mtu)
-                    .map_err(|m| invalid(format!("{at}: {m}")))?;
-                let adaptive = AdaptiveConfig {
-                    datacenter: StreamSetConfig {
-                        transport: StreamTransport::Rdma(rdma),
-                        streams: a.datacenter_streams(f),
-                        chunk_bytes: a.datacenter_chunk(f),
-                        compression: None,
-                    },
-                    internet: StreamSetConfig {
-                        transport: StreamTransport::Tcp(tcp),
-                        streams: a.internet_streams(f),
-                        chunk_bytes: a.internet_chunk(f),
-                        compression: chunk_compression(exp, &a, seed)
-                            .map_err(|m| invalid(format!("{at}: {m}")))?,
-                    },
-                    check_interval: a.check_interval.map_or(SimDuration::from_secs(5), |d| d.0),
-                    confirm: a.confirm.unwrap_or(3),
-                    thresholds: ModeThresholds::default(),
-                    initial: match a.initial {
-                        Some(InitialMode::Datacenter) => Mode::Datacenter,
-                        _ => Mode::Internet,
-                    },
-                };
-                let n = adaptive.datacenter.streams + adaptive.internet.streams;
-                let ends: Vec<Ends> = (0..n)
-                    .map(|k| {
-                        let hash = stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
-                        connection_ends(&mut net, *src, *dst, hash as u32)
-                    })
-                    .collect();
-                let total = f.bytes.map_or(0, |b| b.0);
-                let ms = MultiStream::adaptive(total, &adaptive, &ends, start);
-                transports.push(TransportSlot::new(
-                    Connection::Amst(Box::new(ms)),
-                    ends[0],
-                    start,
-                    meta,
-                ));
-                let last = transports.len() - 1;
-                transports[last].extra_flows = ends[1..].to_vec();
-                continue;
-            }
             if f.app == AppKind::Amst {
-                let settings = cfg.tcp_settings(f);
-                let over = match f.transport.unwrap_or_default() {
-                    StreamKind::Tcp => StreamTransport::Tcp(
-                        tcp_config(&settings, None, min_mtu)
-                            .map_err(|m| invalid(format!("{at}: {m}")))?,
-                    ),
-                    StreamKind::Rdma => StreamTransport::Rdma(
-                        rdma_for(cfg, f, topo, *src, None, min_mtu)
-                            .map_err(|m| invalid(format!("{at}: {m}")))?,
-                    ),
-                    StreamKind::Adaptive => unreachable!("built above"),
-                };
-                let n = f.streams.unwrap_or(1);
+                let total = f.bytes.map_or(0, |b| b.0);
                 // Each stream hashes on its own, so ECMP spreads the streams.
-                let ends: Vec<Ends> = (0..n)
-                    .map(|k| {
-                        let hash = stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
-                        connection_ends(&mut net, *src, *dst, hash as u32)
-                    })
-                    .collect();
-                let amst = AmstConfig {
-                    streams: n,
-                    chunk_bytes: f.chunk.map_or(64 << 10, |c| c.0),
-                    total_bytes: f.bytes.map_or(0, |b| b.0),
+                let mut stream_ends = |n: u32| -> Vec<Ends> {
+                    (0..n)
+                        .map(|k| {
+                            let hash = stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
+                            connection_ends(&mut net, *src, *dst, hash as u32)
+                        })
+                        .collect()
                 };
-                let ms = MultiStream::new(amst, &over, &ends, start);
+                let (ms, ends) = if f.transport == Some(StreamKind::Adaptive) {
+                    let a = f.adaptive.clone().unwrap_or_default();
+                    let tcp = tcp_config(&cfg.tcp_settings(f), None, min_mtu)
+                        .map_err(|m| invalid(format!("{at}: {m}")))?;
+                    let rdma = rdma_for(cfg, f, topo, *src, None, min_mtu)
+                        .map_err(|m| invalid(format!("{at}: {m}")))?;
+                    let adaptive = AdaptiveConfig {
+                        datacenter: StreamSetConfig {
+                            transport: StreamTransport::Rdma(rdma),
+                            streams: a.datacenter_streams(f),
+                            chunk_bytes: a.datacenter_chunk(f),
+                            compression: None,
+                        },
+                        internet: StreamSetConfig {
+                            transport: StreamTransport::Tcp(tcp),
+                            streams: a.internet_streams(f),
+                            chunk_bytes: a.internet_chunk(f),
+                            compression: chunk_compression(exp, &a, seed)
+                                .map_err(|m| invalid(format!("{at}: {m}")))?,
+                        },
+                        check_interval: a.check_interval.map_or(SimDuration::from_secs(5), |d| d.0),
+                        confirm: a.confirm.unwrap_or(3),
+                        thresholds: ModeThresholds::default(),
+                        initial: match a.initial {
+                            Some(InitialMode::Datacenter) => Mode::Datacenter,
+                            _ => Mode::Internet,
+                        },
+                    };
+                    let ends = stream_ends(adaptive.datacenter.streams + adaptive.internet.streams);
+                    (MultiStream::adaptive(total, &adaptive, &ends, start), ends)
+                } else {
+                    let over = match f.transport.unwrap_or_default() {
+                        StreamKind::Rdma => StreamTransport::Rdma(
+                            rdma_for(cfg, f, topo, *src, None, min_mtu)
+                                .map_err(|m| invalid(format!("{at}: {m}")))?,
+                        ),
+                        _ => StreamTransport::Tcp(
+                            tcp_config(&cfg.tcp_settings(f), None, min_mtu)
+                                .map_err(|m| invalid(format!("{at}: {m}")))?,
+                        ),
+                    };
+                    let amst = AmstConfig {
+                        streams: f.streams.unwrap_or(1),
+                        chunk_bytes: f.chunk.map_or(64 << 10, |c| c.0),
+                        total_bytes: total,
+                    };
+                    let ends = stream_ends(amst.streams);
+                    (MultiStream::new(amst, &over, &ends, start), ends)
+                };
                 transports.push(TransportSlot::new(
                     Connection::Amst(Box::new(ms)),
                     ends[0],
