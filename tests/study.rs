@@ -312,9 +312,22 @@ series = "flows.0.rate"
 [[plot]]
 kind = "timeseries"
 metric = "flow/load/throughput"
+[[plot]]
+kind = "scatter"
+metric = "flow/load/delay_mean"
+x_metric = "flow/load/throughput"
+filter = 'flows.0.rate > "500Mbps"'
 "#,
     )
     .unwrap();
+    // `--set` fixing the plotted parameter skips the plots over it instead of failing;
+    // a misspelt one still fails.
+    let fixed = Study::load(&file, &["flows.0.rate=\"400Mbps\"".to_string()]).unwrap();
+    // Only the time series names no swept parameter; the other four plot over the rate.
+    assert_eq!(fixed.plots.len(), 1);
+    assert!(fixed.plots[0].x.is_none() && fixed.plots[0].series.is_none());
+    let err = Study::load(&file, &["flows.0.ratee=\"400Mbps\"".to_string()]);
+    assert!(err.is_err(), "an unknown --set key fails");
     let study = Study::load(&file, &[]).unwrap();
     let out = tmp.join("out");
     run(&study, &out, 2);
@@ -323,6 +336,7 @@ metric = "flow/load/throughput"
         "bar-flow-load-delay_p99",
         "cdf-flow-load-delay_mean",
         "timeseries-flow-load-throughput",
+        "scatter-flow-load-delay_mean",
     ] {
         for ext in ["png", "svg"] {
             let p = out.join("plots").join(format!("{stem}.{ext}"));

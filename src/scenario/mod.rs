@@ -418,7 +418,7 @@ fn chunk_compression(
 }
 
 /// The calibration file `given` (or calibration/default.toml), next to the experiment or in
-/// the working directory.
+/// the working directory; without either, the default file as it was when this was built.
 fn load_calibration(
     exp: &LoadedExperiment,
     given: Option<&str>,
@@ -426,7 +426,16 @@ fn load_calibration(
 ) -> Result<crate::compress::calibration::Calibration, String> {
     let file = given.unwrap_or("calibration/default.toml");
     let candidates = exp.candidate_paths(file);
-    let Some(path) = candidates.iter().find(|p| p.exists()) else {
+    let found = candidates.iter().find(|p| p.exists());
+    if found.is_none() && given.is_none() {
+        // Run from elsewhere: the calibration shipped with this build.
+        return crate::compress::calibration::Calibration::from_toml_str(
+            include_str!("../../calibration/default.toml"),
+            "calibration/default.toml (built in)",
+        )
+        .map_err(|e| e.to_string());
+    }
+    let Some(path) = found else {
         let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
         return Err(format!(
             "`{key}` = {file:?} not found (looked for {}); make one with `dwcp-sim calibrate`",
