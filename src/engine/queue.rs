@@ -26,6 +26,9 @@
 use super::time::SimTime;
 use std::collections::BTreeSet;
 
+/// Popped entries at the front of the batch vector that are dropped when a push lands in it.
+const COMPACT_AFTER: usize = 4096;
+
 /// Identifies a scheduled event so it can be cancelled: its time and insertion number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventId {
@@ -169,6 +172,12 @@ impl<E: Copy> EventQueue<E> {
             // Inside the batch being popped: sorted insert after equal times.
             if self.head == self.near.len() {
                 self.near.clear();
+                self.head = 0;
+            } else if self.head >= COMPACT_AFTER && 2 * self.head >= self.near.len() {
+                // A batch that keeps being fed while it is popped (events scheduled a few ns
+                // ahead on a fast fabric) would otherwise keep every popped entry: drop the
+                // popped prefix once it is most of the vector (amortized O(1) per event).
+                self.near.drain(..self.head);
                 self.head = 0;
             }
             let pos = self.head + self.near[self.head..].partition_point(|x| x.time <= e.time);
