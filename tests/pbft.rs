@@ -336,15 +336,20 @@ fn random_run(seed: u64) -> (Sim, Vec<usize>) {
 #[test]
 fn safety_under_faults_many_seeds() {
     let mut complete = 0;
+    let mut view_changed = 0;
     let seeds = 250;
     for seed in 0..seeds {
         let (sim, correct) = random_run(seed);
         assert_agreement(&sim, &correct, &format!("seed {seed}"));
         let f = sim.cfg.f() as usize;
+        if correct.iter().any(|&i| sim.reps[i].epoch() > 0) {
+            view_changed += 1;
+        }
         if (0..30).all(|id| sim.replies.get(&id).is_some_and(|s| s.iter().filter(|&&r| correct.contains(&(r as usize))).count() > f)) {
             complete += 1;
         }
     }
+    eprintln!("{complete}/{seeds} runs complete, {view_changed} with a view change");
     // Not vacuous: most runs commit every request at f+1 correct replicas, so the agreement
     // checks above compared real, overlapping logs.
     assert!(complete * 10 >= seeds * 8, "only {complete}/{seeds} runs completed");
