@@ -46,7 +46,9 @@ struct Sim {
 impl Sim {
     fn new(cfg: PbftConfig, delay: SimDuration) -> Sim {
         let n = cfg.n as usize;
-        let mut reps: Vec<PbftReplica> = (0..cfg.n).map(|i| PbftReplica::new(i, cfg.clone())).collect();
+        let mut reps: Vec<PbftReplica> = (0..cfg.n)
+            .map(|i| PbftReplica::new(i, cfg.clone()))
+            .collect();
         let mut out = Outputs::default();
         for r in &mut reps {
             r.start(SimTime::ZERO, &mut out);
@@ -91,7 +93,14 @@ impl Sim {
                 None => SimDuration::ZERO,
             };
             let at = m.send_at + self.delay + extra;
-            self.push(at, Ev::Deliver { from: r, to: m.to, msg: m.msg });
+            self.push(
+                at,
+                Ev::Deliver {
+                    from: r,
+                    to: m.to,
+                    msg: m.msg,
+                },
+            );
         }
     }
 
@@ -128,7 +137,9 @@ impl Sim {
                 self.reps[i].on_timer(t, &mut out);
                 self.handle(i as ReplicaId, out);
             } else {
-                let Some((&(t, k), _)) = self.queue.iter().next() else { break };
+                let Some((&(t, k), _)) = self.queue.iter().next() else {
+                    break;
+                };
                 if t > end {
                     break;
                 }
@@ -136,7 +147,9 @@ impl Sim {
                 self.now = t;
                 self.dispatch(ev);
             }
-            self.max_log = self.max_log.max(self.reps.iter().map(|r| r.log_len()).max().unwrap());
+            self.max_log = self
+                .max_log
+                .max(self.reps.iter().map(|r| r.log_len()).max().unwrap());
         }
         self.now = end;
     }
@@ -190,7 +203,10 @@ impl Sim {
 
     /// slot → request id of replica `i`.
     fn slots(&self, i: usize) -> BTreeMap<u64, u64> {
-        self.commits[i].iter().map(|c| (c.slot, c.request.id)).collect()
+        self.commits[i]
+            .iter()
+            .map(|c| (c.slot, c.request.id))
+            .collect()
     }
 }
 
@@ -208,10 +224,18 @@ fn assert_agreement(sim: &Sim, correct: &[usize], ctx: &str) {
         let mut last = 0;
         for c in &sim.commits[i] {
             // Slots come out strictly increasing: execution is in sequence order.
-            assert!(c.slot > last, "{ctx}: replica {i} committed slot {} after {last}", c.slot);
+            assert!(
+                c.slot > last,
+                "{ctx}: replica {i} committed slot {} after {last}",
+                c.slot
+            );
             last = c.slot;
             // A request executes at most once per replica.
-            assert!(seen.insert(c.request.id), "{ctx}: replica {i} executed {} twice", c.request.id);
+            assert!(
+                seen.insert(c.request.id),
+                "{ctx}: replica {i} executed {} twice",
+                c.request.id
+            );
         }
     }
     for (a, &i) in correct.iter().enumerate() {
@@ -222,7 +246,10 @@ fn assert_agreement(sim: &Sim, correct: &[usize], ctx: &str) {
             // safety (and, with in-order execution above, their committed prefixes agree).
             for (slot, id) in &si {
                 if let Some(other) = sj.get(slot) {
-                    assert_eq!(id, other, "{ctx}: replicas {i} and {j} disagree at slot {slot}");
+                    assert_eq!(
+                        id, other,
+                        "{ctx}: replicas {i} and {j} disagree at slot {slot}"
+                    );
                 }
             }
         }
@@ -237,13 +264,22 @@ fn normal_case_all_commit_same_requests_in_same_slots() {
         sim.submit(at_ms(id), id, 200);
     }
     sim.run_until(at_ms(5_000));
-    let reference: Vec<(u64, u64)> = sim.commits[0].iter().map(|c| (c.slot, c.request.id)).collect();
+    let reference: Vec<(u64, u64)> = sim.commits[0]
+        .iter()
+        .map(|c| (c.slot, c.request.id))
+        .collect();
     // Every request committed, once, in slots 1..=100: nothing was lost or duplicated.
     let ids: BTreeSet<u64> = reference.iter().map(|&(_, id)| id).collect();
     assert_eq!(ids, (0..100).collect());
-    assert_eq!(reference.iter().map(|&(s, _)| s).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
+    assert_eq!(
+        reference.iter().map(|&(s, _)| s).collect::<Vec<_>>(),
+        (1..=100).collect::<Vec<_>>()
+    );
     for i in 1..4 {
-        let mine: Vec<(u64, u64)> = sim.commits[i].iter().map(|c| (c.slot, c.request.id)).collect();
+        let mine: Vec<(u64, u64)> = sim.commits[i]
+            .iter()
+            .map(|c| (c.slot, c.request.id))
+            .collect();
         // Identical (slot, request) sequences at every replica: agreement and total order.
         assert_eq!(mine, reference, "replica {i}");
     }
@@ -273,7 +309,11 @@ fn commit_latency_is_three_one_way_delays_plus_authenticators() {
         // Within ±10 % of 3.9 ms, i.e. [3.51, 4.29] ms: ignoring the authenticators (3 ms)
         // or counting a fourth message delay (4 ms + costs) would both fall outside.
         let err = t.abs_diff(expected) as f64 / expected as f64;
-        assert!(err <= 0.10, "backup {i} committed at {} ps, expected ≈ {expected} ps", t);
+        assert!(
+            err <= 0.10,
+            "backup {i} committed at {} ps, expected ≈ {expected} ps",
+            t
+        );
     }
 }
 
@@ -291,7 +331,10 @@ fn random_run(seed: u64) -> (Sim, Vec<usize>) {
     cfg.mac_cost = SimDuration::from_micros(rng.random_range(0..20));
     let f = cfg.f() as usize;
     let mut sim = Sim::new(cfg, ms(rng.random_range(1..10)));
-    sim.jitter = Some((streams.stream("pbft-test/jitter"), ms(rng.random_range(0..10)).as_ps()));
+    sim.jitter = Some((
+        streams.stream("pbft-test/jitter"),
+        ms(rng.random_range(0..10)).as_ps(),
+    ));
     sim.client_timeout = ms(500);
     // f faulty replicas; half the time the primary of view 0 is among them.
     let mut faulty = BTreeSet::new();
@@ -311,7 +354,10 @@ fn random_run(seed: u64) -> (Sim, Vec<usize>) {
                 let t = rng.random_range(0..1_500);
                 sim.push(at_ms(t), Ev::Crash(i as ReplicaId));
                 if rng.random_bool(0.5) {
-                    sim.push(at_ms(t + rng.random_range(100..3_000)), Ev::Restart(i as ReplicaId));
+                    sim.push(
+                        at_ms(t + rng.random_range(100..3_000)),
+                        Ev::Restart(i as ReplicaId),
+                    );
                 }
             }
         }
@@ -323,7 +369,10 @@ fn random_run(seed: u64) -> (Sim, Vec<usize>) {
         let i = correct[rng.random_range(0..correct.len())];
         let t = rng.random_range(0..1_500);
         sim.push(at_ms(t), Ev::Crash(i as ReplicaId));
-        sim.push(at_ms(t + rng.random_range(50..2_000)), Ev::Restart(i as ReplicaId));
+        sim.push(
+            at_ms(t + rng.random_range(50..2_000)),
+            Ev::Restart(i as ReplicaId),
+        );
     }
     for id in 0..30 {
         sim.submit(at_ms(rng.random_range(0..2_000)), id, 100);
@@ -345,14 +394,24 @@ fn safety_under_faults_many_seeds() {
         if correct.iter().any(|&i| sim.reps[i].epoch() > 0) {
             view_changed += 1;
         }
-        if (0..30).all(|id| sim.replies.get(&id).is_some_and(|s| s.iter().filter(|&&r| correct.contains(&(r as usize))).count() > f)) {
+        if (0..30).all(|id| {
+            sim.replies.get(&id).is_some_and(|s| {
+                s.iter()
+                    .filter(|&&r| correct.contains(&(r as usize)))
+                    .count()
+                    > f
+            })
+        }) {
             complete += 1;
         }
     }
     eprintln!("{complete}/{seeds} runs complete, {view_changed} with a view change");
     // Not vacuous: most runs commit every request at f+1 correct replicas, so the agreement
     // checks above compared real, overlapping logs.
-    assert!(complete * 10 >= seeds * 8, "only {complete}/{seeds} runs completed");
+    assert!(
+        complete * 10 >= seeds * 8,
+        "only {complete}/{seeds} runs completed"
+    );
 }
 
 /// 4a. Liveness: a silent primary is replaced and requests commit within a bound.
@@ -369,9 +428,16 @@ fn silent_primary_is_replaced() {
     // (a few one-way delays) < 7 s after the last submission.
     let bound = at_ms(90) + sim.client_timeout + cfg.request_timeout + SimDuration::from_secs(1);
     for i in 1..4 {
-        assert_eq!(sim.commits[i].len(), 10, "replica {i} committed all requests");
+        assert_eq!(
+            sim.commits[i].len(),
+            10,
+            "replica {i} committed all requests"
+        );
         let last = sim.commits[i].iter().map(|c| c.at).max().unwrap();
-        assert!(last <= bound, "replica {i} finished at {last}, bound {bound}");
+        assert!(
+            last <= bound,
+            "replica {i} finished at {last}, bound {bound}"
+        );
         // The work was done in a later view: a view change really happened.
         assert!(sim.reps[i].epoch() >= 1);
     }
@@ -394,7 +460,8 @@ fn crashed_primary_is_replaced() {
         assert_eq!(sim.commits[i].len(), 20, "replica {i}");
         assert!(sim.reps[i].epoch() >= 1);
         let last = sim.commits[i].iter().map(|c| c.at).max().unwrap();
-        let bound = at_ms(1_900) + sim.client_timeout + cfg.request_timeout + SimDuration::from_secs(1);
+        let bound =
+            at_ms(1_900) + sim.client_timeout + cfg.request_timeout + SimDuration::from_secs(1);
         assert!(last <= bound, "replica {i} finished at {last}");
     }
     assert_agreement(&sim, &[1, 2, 3], "crashed primary");
@@ -413,11 +480,21 @@ fn successive_faulty_primaries_are_skipped() {
     }
     sim.run_until(at_ms(60_000));
     // Bound: client timeout 1 s + request timeout 5 s + new-view wait T = 5 s + slack 1 s.
-    let bound = at_ms(40) + sim.client_timeout + cfg.request_timeout + cfg.view_change_timeout + SimDuration::from_secs(1);
+    let bound = at_ms(40)
+        + sim.client_timeout
+        + cfg.request_timeout
+        + cfg.view_change_timeout
+        + SimDuration::from_secs(1);
     for i in 2..7 {
         assert_eq!(sim.commits[i].len(), 5, "replica {i}");
-        assert!(sim.reps[i].epoch() >= 2, "view 1's primary is silent: only view ≥ 2 can commit");
-        assert!(sim.commits[i].iter().all(|c| c.at <= bound), "replica {i} late");
+        assert!(
+            sim.reps[i].epoch() >= 2,
+            "view 1's primary is silent: only view ≥ 2 can commit"
+        );
+        assert!(
+            sim.commits[i].iter().all(|c| c.at <= bound),
+            "replica {i} late"
+        );
     }
     assert_agreement(&sim, &[2, 3, 4, 5, 6], "two silent primaries");
 }
@@ -439,7 +516,11 @@ fn checkpoints_garbage_collect_the_log() {
     }
     // Throughout the run no log held more than L entries; without garbage collection it
     // would have grown to 1000.
-    assert!(sim.max_log <= cfg.watermark_window as usize, "max log {}", sim.max_log);
+    assert!(
+        sim.max_log <= cfg.watermark_window as usize,
+        "max log {}",
+        sim.max_log
+    );
 }
 
 /// 6. Determinism: the same seed gives the same commits at the same times.
@@ -451,7 +532,10 @@ fn same_seed_same_commits_and_times() {
         // Commit (slot, request, time) sequences identical at every replica: nothing in the
         // replica or harness depends on hash order, wall time or a global RNG.
         assert_eq!(a.commits, b.commits, "seed {seed}");
-        assert!(a.commits.iter().any(|c| !c.is_empty()), "seed {seed}: nothing committed");
+        assert!(
+            a.commits.iter().any(|c| !c.is_empty()),
+            "seed {seed}: nothing committed"
+        );
     }
     // And the seed matters (jitter changes times), so the comparison above is not trivial.
     let (x, _) = random_run(3);

@@ -135,7 +135,10 @@ pub enum Behaviour {
     Silent,
     /// As primary, pre-prepares the real request to the lower half of the backups and a
     /// fabricated one under the same sequence number to the upper half, each with a commit
-    /// vouching for what that half saw; otherwise correct.
+    /// vouching for what that half saw; otherwise correct. The fabricated request (id with
+    /// the top bit flipped) could not exist in the real protocol, where clients sign their
+    /// requests; here it may even commit, which is harmless to agreement among correct
+    /// replicas, the property tested.
     EquivocatingPrimary,
     /// Sends prepares and commits whose digest is corrupted; otherwise correct.
     WrongDigest,
@@ -239,7 +242,8 @@ impl PbftMsg {
         let q = cfg.quorum();
         let vote = TYPE_B + VIEW_B + SEQ_B + DIGEST_B + REPLICA_B + auth;
         let checkpoint = TYPE_B + SEQ_B + DIGEST_B + REPLICA_B + auth;
-        let pre_prepare = |r: &Option<Request>| TYPE_B + VIEW_B + SEQ_B + DIGEST_B + request_len(r) + auth;
+        let pre_prepare =
+            |r: &Option<Request>| TYPE_B + VIEW_B + SEQ_B + DIGEST_B + request_len(r) + auth;
         let view_change = |b: &ViewChangeBody| {
             TYPE_B
                 + VIEW_B
@@ -455,12 +459,34 @@ impl PbftReplica {
             return;
         }
         let msg = match (self.behaviour, msg) {
-            (Behaviour::WrongDigest, PbftMsg::Prepare { view, seq, digest, replica }) => {
-                PbftMsg::Prepare { view, seq, digest: corrupt(digest), replica }
-            }
-            (Behaviour::WrongDigest, PbftMsg::Commit { view, seq, digest, replica }) => {
-                PbftMsg::Commit { view, seq, digest: corrupt(digest), replica }
-            }
+            (
+                Behaviour::WrongDigest,
+                PbftMsg::Prepare {
+                    view,
+                    seq,
+                    digest,
+                    replica,
+                },
+            ) => PbftMsg::Prepare {
+                view,
+                seq,
+                digest: corrupt(digest),
+                replica,
+            },
+            (
+                Behaviour::WrongDigest,
+                PbftMsg::Commit {
+                    view,
+                    seq,
+                    digest,
+                    replica,
+                },
+            ) => PbftMsg::Commit {
+                view,
+                seq,
+                digest: corrupt(digest),
+                replica,
+            },
             (_, m) => m,
         };
         let send_at = self.charge(now, self.cfg.n - 1);
@@ -547,9 +573,19 @@ impl PbftReplica {
             let req = if i < half { r } else { fake };
             let digest = request_digest(&Some(req));
             let (view, seq) = (cert.view, cert.seq);
-            let pp = PbftMsg::PrePrepare { view, seq, digest, request: Some(req) };
+            let pp = PbftMsg::PrePrepare {
+                view,
+                seq,
+                digest,
+                request: Some(req),
+            };
             self.send(now, to, pp, out);
-            let c = PbftMsg::Commit { view, seq, digest, replica: self.id };
+            let c = PbftMsg::Commit {
+                view,
+                seq,
+                digest,
+                replica: self.id,
+            };
             self.send(now, to, c, out);
         }
     }
@@ -592,7 +628,10 @@ impl PbftReplica {
             return; // the primary's pre-prepare stands for its prepare (§4.2)
         }
         let slot = self.log.entry(cert.seq).or_default();
-        slot.prepares.entry(cert.digest).or_default().insert(self.id);
+        slot.prepares
+            .entry(cert.digest)
+            .or_default()
+            .insert(self.id);
         let msg = PbftMsg::Prepare {
             view: cert.view,
             seq: cert.seq,
@@ -605,11 +644,18 @@ impl PbftReplica {
     /// Advances slot `seq`: prepared (pre-prepare + 2f matching prepares from backups) → send
     /// commit; committed-local (prepared + 2f+1 matching commits) → execute (§4.2).
     fn check(&mut self, now: SimTime, seq: u64, out: &mut Outputs<PbftMsg>) {
-        let (pq, q) = (self.cfg.prepare_quorum() as usize, self.cfg.quorum() as usize);
+        let (pq, q) = (
+            self.cfg.prepare_quorum() as usize,
+            self.cfg.quorum() as usize,
+        );
         let view = self.view;
         let id = self.id;
-        let Some(slot) = self.log.get_mut(&seq) else { return };
-        let Some(pp) = slot.pre_prepare.filter(|p| p.view == view) else { return };
+        let Some(slot) = self.log.get_mut(&seq) else {
+            return;
+        };
+        let Some(pp) = slot.pre_prepare.filter(|p| p.view == view) else {
+            return;
+        };
         let prepares = slot.prepares.get(&pp.digest).map_or(0, |s| s.len());
         if prepares < pq {
             return;
@@ -640,7 +686,9 @@ impl PbftReplica {
     fn execute(&mut self, now: SimTime, out: &mut Outputs<PbftMsg>) {
         loop {
             let next = self.last_exec + 1;
-            let Some(cert) = self.log.get(&next).and_then(|s| s.committed) else { break };
+            let Some(cert) = self.log.get(&next).and_then(|s| s.committed) else {
+                break;
+            };
             self.last_exec = next;
             if let Some(r) = cert.request {
                 // Duplicates (a request ordered twice) are not executed again (§4.1, client
@@ -658,7 +706,7 @@ impl PbftReplica {
                 self.state_digest = stable_hash(self.state_digest, &r.id.to_le_bytes());
             }
             self.state_digest = stable_hash(self.state_digest, &next.to_le_bytes());
-            if next % self.cfg.checkpoint_interval == 0 {
+            if next.is_multiple_of(self.cfg.checkpoint_interval) {
                 let d = self.state_digest;
                 self.my_checkpoints.insert(next, d);
                 let msg = PbftMsg::Checkpoint {
@@ -780,7 +828,9 @@ impl PbftReplica {
             return;
         }
         let view = self.view;
-        let Some(set) = self.view_changes.get(&view) else { return };
+        let Some(set) = self.view_changes.get(&view) else {
+            return;
+        };
         if set.len() < self.cfg.quorum() as usize {
             return;
         }
@@ -819,7 +869,9 @@ impl PbftReplica {
         let senders: BTreeSet<ReplicaId> = vcs.iter().map(|b| b.replica).collect();
         if senders.len() != vcs.len()
             || senders.len() < self.cfg.quorum() as usize
-            || vcs.iter().any(|b| b.new_view != view || b.replica >= self.cfg.n)
+            || vcs
+                .iter()
+                .any(|b| b.new_view != view || b.replica >= self.cfg.n)
         {
             return;
         }
@@ -874,9 +926,13 @@ impl PbftReplica {
         }
         // Replay buffered messages of this view (arrived before the new-view).
         let future = std::mem::take(&mut self.future);
-        let (now_msgs, later): (Vec<_>, Vec<_>) =
-            future.into_iter().partition(|(_, m)| msg_view(m) == Some(view));
-        self.future = later.into_iter().filter(|(_, m)| msg_view(m) > Some(view)).collect();
+        let (now_msgs, later): (Vec<_>, Vec<_>) = future
+            .into_iter()
+            .partition(|(_, m)| msg_view(m) == Some(view));
+        self.future = later
+            .into_iter()
+            .filter(|(_, m)| msg_view(m) > Some(view))
+            .collect();
         for (from, m) in now_msgs {
             self.step_inner(now, from, m, out);
         }
@@ -904,7 +960,13 @@ impl PbftReplica {
         }
     }
 
-    fn step_inner(&mut self, now: SimTime, from: ReplicaId, msg: PbftMsg, out: &mut Outputs<PbftMsg>) {
+    fn step_inner(
+        &mut self,
+        now: SimTime,
+        from: ReplicaId,
+        msg: PbftMsg,
+        out: &mut Outputs<PbftMsg>,
+    ) {
         if let Some(v) = msg_view(&msg) {
             if v > self.view || (v == self.view && !self.active) {
                 if self.future.len() < FUTURE_CAP {
@@ -915,19 +977,43 @@ impl PbftReplica {
         }
         match msg {
             PbftMsg::Request(r) => self.propose(now, r, out),
-            PbftMsg::PrePrepare { view, seq, digest, request } => {
-                let cert = PreparedCert { view, seq, digest, request };
+            PbftMsg::PrePrepare {
+                view,
+                seq,
+                digest,
+                request,
+            } => {
+                let cert = PreparedCert {
+                    view,
+                    seq,
+                    digest,
+                    request,
+                };
                 self.on_pre_prepare(now, from, cert, out);
             }
-            PbftMsg::Prepare { view, seq, digest, replica } => {
-                if replica != from || replica == self.primary_of(view) || view != self.view || !self.in_window(seq) {
+            PbftMsg::Prepare {
+                view,
+                seq,
+                digest,
+                replica,
+            } => {
+                if replica != from
+                    || replica == self.primary_of(view)
+                    || view != self.view
+                    || !self.in_window(seq)
+                {
                     return;
                 }
                 let slot = self.log.entry(seq).or_default();
                 slot.prepares.entry(digest).or_default().insert(replica);
                 self.check(now, seq, out);
             }
-            PbftMsg::Commit { view, seq, digest, replica } => {
+            PbftMsg::Commit {
+                view,
+                seq,
+                digest,
+                replica,
+            } => {
                 if replica != from || view != self.view || !self.in_window(seq) {
                     return;
                 }
@@ -935,7 +1021,11 @@ impl PbftReplica {
                 slot.commits.entry(digest).or_default().insert(replica);
                 self.check(now, seq, out);
             }
-            PbftMsg::Checkpoint { seq, state_digest, replica } => {
+            PbftMsg::Checkpoint {
+                seq,
+                state_digest,
+                replica,
+            } => {
                 if replica == from {
                     self.on_checkpoint(now, seq, state_digest, replica, out);
                 }
@@ -945,7 +1035,11 @@ impl PbftReplica {
                     self.on_view_change(now, body, out);
                 }
             }
-            PbftMsg::NewView { view, view_changes, pre_prepares } => {
+            PbftMsg::NewView {
+                view,
+                view_changes,
+                pre_prepares,
+            } => {
                 self.on_new_view(now, from, view, view_changes, pre_prepares, out);
             }
         }
@@ -955,9 +1049,9 @@ impl PbftReplica {
 /// The view of a normal-case message (those only accepted in their own view).
 fn msg_view(m: &PbftMsg) -> Option<u64> {
     match m {
-        PbftMsg::PrePrepare { view, .. } | PbftMsg::Prepare { view, .. } | PbftMsg::Commit { view, .. } => {
-            Some(*view)
-        }
+        PbftMsg::PrePrepare { view, .. }
+        | PbftMsg::Prepare { view, .. }
+        | PbftMsg::Commit { view, .. } => Some(*view),
         _ => None,
     }
 }
@@ -1098,7 +1192,10 @@ impl Consensus for PbftReplica {
         // Our own checkpoint votes were persisted with the checkpoints we took.
         let mine: Vec<(u64, Digest)> = self.my_checkpoints.iter().map(|(&s, &d)| (s, d)).collect();
         for (s, d) in mine {
-            self.checkpoint_votes.entry(s).or_default().insert(self.id, d);
+            self.checkpoint_votes
+                .entry(s)
+                .or_default()
+                .insert(self.id, d);
         }
         if !self.active {
             // Re-count our own view-change on the next one received; re-announce it is left
@@ -1110,7 +1207,10 @@ impl Consensus for PbftReplica {
                 prepared: self.log.values().filter_map(|s| s.prepared).collect(),
                 replica: self.id,
             };
-            self.view_changes.entry(self.view).or_default().insert(self.id, body);
+            self.view_changes
+                .entry(self.view)
+                .or_default()
+                .insert(self.id, body);
         }
     }
 }
@@ -1139,10 +1239,20 @@ mod tests {
     fn encoded_len_follows_the_formula() {
         let c = PbftConfig::new(4);
         // Prepare: 1 + 8 + 8 + 32 + 4 + 4×8 = 85.
-        let p = PbftMsg::Prepare { view: 0, seq: 1, digest: 0, replica: 1 };
+        let p = PbftMsg::Prepare {
+            view: 0,
+            seq: 1,
+            digest: 0,
+            replica: 1,
+        };
         assert_eq!(p.encoded_len(&c), 85);
         // Pre-prepare of a 100-B request: 1 + 8 + 8 + 32 + (16 + 100) + 32 = 197.
-        let pp = PbftMsg::PrePrepare { view: 0, seq: 1, digest: 0, request: Some(req(1)) };
+        let pp = PbftMsg::PrePrepare {
+            view: 0,
+            seq: 1,
+            digest: 0,
+            request: Some(req(1)),
+        };
         assert_eq!(pp.encoded_len(&c), 197);
         let mut s = c.clone();
         s.signature_cost = Some(SimDuration::from_micros(50));
@@ -1158,11 +1268,17 @@ mod tests {
         p.propose(SimTime::ZERO, req(7), &mut out);
         // One pre-prepare to each of the 3 backups, all after one 3-MAC authenticator.
         assert_eq!(out.messages.len(), 3);
-        assert!(out.messages.iter().all(|m| m.send_at == SimTime::ZERO + SimDuration::from_micros(3)));
+        assert!(out
+            .messages
+            .iter()
+            .all(|m| m.send_at == SimTime::ZERO + SimDuration::from_micros(3)));
         let pp = out.messages[0].msg.clone();
         let mut out2 = Outputs::default();
         b.step(SimTime::ZERO, 0, pp, &mut out2);
-        assert!(matches!(out2.messages[0].msg, PbftMsg::Prepare { seq: 1, .. }));
+        assert!(matches!(
+            out2.messages[0].msg,
+            PbftMsg::Prepare { seq: 1, .. }
+        ));
         // A backup waiting for a request has its request timer running (§4.4).
         assert_eq!(b.poll_at(), Some(SimTime::ZERO + SimDuration::from_secs(5)));
     }
@@ -1186,6 +1302,32 @@ mod tests {
     }
 
     #[test]
+    fn restarted_replica_does_not_contradict_its_earlier_prepare() {
+        let mut b = PbftReplica::new(1, PbftConfig::new(4));
+        let mk = |r: Request| PbftMsg::PrePrepare {
+            view: 0,
+            seq: 1,
+            digest: request_digest(&Some(r)),
+            request: Some(r),
+        };
+        let mut out = Outputs::default();
+        b.step(SimTime::ZERO, 0, mk(req(1)), &mut out);
+        b.crash();
+        assert_eq!(b.poll_at(), None, "a crashed replica has no timers");
+        let mut out = Outputs::default();
+        b.restart(SimTime::ZERO + SimDuration::from_secs(1), &mut out);
+        b.step(
+            SimTime::ZERO + SimDuration::from_secs(1),
+            0,
+            mk(req(2)),
+            &mut out,
+        );
+        // The accepted pre-prepare was persisted: no prepare for a second digest in (0, 1),
+        // which is what keeps a crash-restarted replica correct (module doc, crash model).
+        assert!(out.messages.is_empty());
+    }
+
+    #[test]
     fn new_view_picks_highest_view_certificate_and_fills_gaps() {
         let c = |view, seq, id| PreparedCert {
             view,
@@ -1200,7 +1342,11 @@ mod tests {
             prepared,
             replica,
         };
-        let vcs = vec![vc(0, vec![c(1, 1, 10), c(1, 3, 30)]), vc(1, vec![c(2, 1, 11)]), vc(2, vec![])];
+        let vcs = vec![
+            vc(0, vec![c(1, 1, 10), c(1, 3, 30)]),
+            vc(1, vec![c(2, 1, 11)]),
+            vc(2, vec![]),
+        ];
         let (min_s, _, o) = compute_o(3, &vcs);
         assert_eq!(min_s, 0);
         assert_eq!(o.len(), 3);
