@@ -542,3 +542,30 @@ fn same_seed_same_commits_and_times() {
     let (y, _) = random_run(4);
     assert_ne!(x.commits, y.commits);
 }
+
+/// 4d. Timer doubling (§4.5.2): n = 10 (f = 3) with the primaries of views 0, 1 and 2 silent.
+#[test]
+fn new_view_wait_doubles_on_successive_view_changes() {
+    let cfg = PbftConfig::new(10);
+    let mut sim = Sim::new(cfg.clone(), ms(20));
+    for i in 0..3 {
+        sim.reps[i].set_behaviour(Behaviour::Silent);
+    }
+    sim.submit(SimTime::ZERO, 1, 100);
+    sim.run_until(at_ms(60_000));
+    // Closed form: client timeout 1 s → request timer 5 s → view 1 (wait T = 5 s) → view 2
+    // (wait 2T = 10 s) → view 3 commits: ≈ 1 + 5 + 5 + 10 = 21 s plus a few 20-ms hops.
+    // Without doubling it would commit at ≈ 16 s; with doubling skipped a level, ≈ 31 s.
+    let start = SimTime::ZERO + sim.client_timeout + cfg.request_timeout + cfg.view_change_timeout;
+    let lo = start + cfg.view_change_timeout + cfg.view_change_timeout;
+    let hi = lo + SimDuration::from_secs(1);
+    for i in 3..10 {
+        assert_eq!(sim.reps[i].epoch(), 3, "replica {i}");
+        let t = sim.commits[i].first().expect("committed").at;
+        assert!(
+            t >= lo && t <= hi,
+            "replica {i} committed at {t}, expected in [{lo}, {hi}]"
+        );
+    }
+    assert_agreement(&sim, &(3..10).collect::<Vec<_>>(), "three silent primaries");
+}
