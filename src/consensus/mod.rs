@@ -6,7 +6,9 @@
 //!
 //! - [`Consensus`]: what every protocol offers, so experiments treat Raft and PBFT alike.
 //! - Raft: an adapter over the `raft` crate (tikv raft-rs) — to come.
-//! - PBFT: our own implementation (no maintained crate exists) — to come.
+//! - [`pbft`]: our own implementation of Castro & Liskov (OSDI 1999); no maintained crate exists.
+
+pub mod pbft;
 
 use crate::engine::{SimDuration, SimTime};
 
