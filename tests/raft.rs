@@ -191,7 +191,9 @@ fn election_and_replication_3_and_7() {
         w.run_for(SimDuration::from_secs(2));
         // Exactly one up replica believes it leads, and all agree on its term: two leaders
         // (even in different terms) or a term split would show here.
-        let leading: Vec<usize> = (0..n as usize).filter(|&i| w.nodes[i].is_leader()).collect();
+        let leading: Vec<usize> = (0..n as usize)
+            .filter(|&i| w.nodes[i].is_leader())
+            .collect();
         assert_eq!(leading, vec![leader], "n={n}");
         let term = w.nodes[leader].epoch();
         assert!(w.nodes.iter().all(|r| r.epoch() == term), "n={n}");
@@ -207,6 +209,18 @@ fn election_and_replication_3_and_7() {
         assert_eq!(got, want, "n={n}");
         for i in 0..n as usize {
             assert_eq!(w.ids(i), w.ids(leader), "n={n} replica {i}");
+        }
+        // A follower forwards a proposal to the leader it knows (raft-rs MsgPropose): the
+        // request still commits everywhere, after the leader's 20.
+        let follower = (leader + 1) % n as usize;
+        w.propose(follower, req(100));
+        w.run_for(SimDuration::from_secs(1));
+        for i in 0..n as usize {
+            assert_eq!(
+                w.applied[i].last().map(|c| c.request.id),
+                Some(100),
+                "n={n} {i}"
+            );
         }
     }
 }
@@ -232,8 +246,8 @@ fn commit_latency_is_rtt_plus_fsync() {
     w.run_for(SimDuration::from_millis(100));
     let lat = w.applied[leader].last().unwrap().at.since(t0);
     let want = d.as_secs_f64() * 2.0 + f.as_secs_f64(); // 2 * 2 ms + 0.5 ms = 4.5 ms
-    // ±10% of the closed form: a missing fsync (4.0 ms) or a serial leader fsync (5.0 ms)
-    // both fall outside.
+                                                        // ±10% of the closed form: a missing fsync (4.0 ms) or a serial leader fsync (5.0 ms)
+                                                        // both fall outside.
     assert!(
         (lat.as_secs_f64() - want).abs() <= 0.1 * want,
         "latency {lat}, want {want} s"
@@ -357,9 +371,9 @@ fn safety_under_random_faults() {
             assert!(ls.len() <= 1, "seed {seed}: term {term} had leaders {ls:?}");
         }
         elections += w.leaders.len();
-        // State Machine Safety: any two replicas' applied (slot, id) sequences agree on their
-        // common prefix; slots are consecutive without gaps from 1 among requests' slots being
-        // increasing, so equal prefixes mean the same entries at the same positions.
+        // State Machine Safety: each replica applies strictly increasing slots, and any two
+        // replicas' applied (slot, id) sequences agree on their common prefix, so no slot ever
+        // holds two different requests and no replica skipped or reordered one.
         for i in 0..w.nodes.len() {
             let a = w.ids(i);
             assert!(
@@ -389,7 +403,10 @@ fn safety_under_random_faults() {
         }
     }
     // The schedules really caused elections (else the test proves little): > 1 term per run.
-    assert!(elections > 400, "only {elections} leader terms over 200 runs");
+    assert!(
+        elections > 400,
+        "only {elections} leader terms over 200 runs"
+    );
 }
 
 /// Property 4: after all faults heal, a new request commits on every replica within a bound.

@@ -398,7 +398,10 @@ impl Consensus for RaftReplica {
             self.persisting.pop_front();
         }
         if let Some(number) = durable {
-            self.node.as_mut().expect("running").on_persist_ready(number);
+            self.node
+                .as_mut()
+                .expect("running")
+                .on_persist_ready(number);
             self.handle_ready(now, out);
         }
         while let Some(t) = self.next_tick.filter(|&t| t <= now) {
@@ -468,7 +471,10 @@ mod tests {
         // Raft's own empty entry (a new leader's no-op) is not a request.
         assert_eq!(decode_request(&Entry::default()), None);
         // A tiny request still carries its header.
-        assert_eq!(encode_request(Request { id: 1, bytes: 0 }, 0).len(), HEADER_BYTES);
+        assert_eq!(
+            encode_request(Request { id: 1, bytes: 0 }, 0).len(),
+            HEADER_BYTES
+        );
     }
 
     #[test]
