@@ -5,10 +5,12 @@
 //! timers are the world's. Nothing here sees a clock, a socket or a global RNG.
 //!
 //! - [`Consensus`]: what every protocol offers, so experiments treat Raft and PBFT alike.
-//! - Raft: an adapter over the `raft` crate (tikv raft-rs) — to come.
+//! - [`raft`]: an adapter over the `raft` crate (tikv raft-rs 0.7.0).
 //! - [`pbft`]: our own implementation of Castro & Liskov (OSDI 1999); no maintained crate exists.
 
 pub mod pbft;
+
+pub mod raft;
 
 use crate::engine::{SimDuration, SimTime};
 
