@@ -455,6 +455,29 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_fed_while_popped_keeps_only_pending_entries() {
+        // A fast fabric: every pop schedules the next event within the same bucket (here at
+        // the same time), so new events keep landing inside the batch being popped. The popped prefix must not accumulate
+        // (before the fix the batch vector held every popped entry: 1 M here).
+        let mut q = EventQueue::new();
+        for i in 0..8 {
+            q.push(SimTime(i), 0u32);
+        }
+        let mut longest = 0;
+        for _ in 0..1_000_000 {
+            let (t, _, e) = q.pop().unwrap();
+            q.push(t, e + 1);
+            longest = longest.max(q.near.len());
+        }
+        assert_eq!(q.len(), 8, "eight events stay pending throughout");
+        // At most the compaction threshold twice over, plus what is pending.
+        assert!(
+            longest <= 2 * 4096 + 16,
+            "the batch vector grew to {longest} entries"
+        );
+    }
+
+    #[test]
     fn cancelled_events_never_pop() {
         let mut q = EventQueue::new();
         let a = q.push(SimTime(1), 'a');
