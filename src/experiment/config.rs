@@ -283,11 +283,7 @@ fn validate_adaptive(f: &FlowConfig) -> Result<(), String> {
             return Err(format!("`{key}` must be at least 1 byte"));
         }
     }
-    let mut g = (dc, inet);
-    while g.1 != 0 {
-        g = (g.1, g.0 % g.1);
-    }
-    if g.0 < 4096 {
+    if crate::transport::multistream::gcd(dc, inet) < 4096 {
         return Err(format!(
             "the datacenter and internet chunks ({dc} and {inet} bytes) must both be multiples of a common unit of at least 4 KiB, e.g. \"256KiB\" and \"64KiB\""
         ));
@@ -588,6 +584,19 @@ impl LoadedExperiment {
 
     /// Where a relative topology `file` is looked up, in order: beside the experiment, then
     /// the working directory. The first that exists wins.
+    /// The first of [`Self::candidate_paths`] that exists, or where it looked: "A and B".
+    pub fn find_file(&self, file: &str) -> Result<PathBuf, String> {
+        let candidates = self.candidate_paths(file);
+        match candidates.iter().find(|p| p.exists()) {
+            Some(p) => Ok(p.clone()),
+            None => Err(candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")),
+        }
+    }
+
     pub fn candidate_paths(&self, file: &str) -> Vec<PathBuf> {
         let p = Path::new(file);
         if p.is_absolute() {

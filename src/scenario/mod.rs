@@ -58,17 +58,11 @@ pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
                         .into(),
                 ));
             }
-            let candidates = exp.candidate_paths(file);
-            match candidates.iter().find(|p| p.exists()) {
-                Some(p) => Ok(Topology::load(p)?),
-                None => {
-                    let looked: Vec<String> =
-                        candidates.iter().map(|p| p.display().to_string()).collect();
-                    Err(invalid(format!(
-                        "[topology] file = {file:?} not found (looked for {})",
-                        looked.join(" and ")
-                    )))
-                }
+            match exp.find_file(file) {
+                Ok(p) => Ok(Topology::load(&p)?),
+                Err(looked) => Err(invalid(format!(
+                    "[topology] file = {file:?} not found (looked for {looked})"
+                ))),
             }
         }
         None => Ok(Topology::from_config(
@@ -425,24 +419,20 @@ fn load_calibration(
     key: &str,
 ) -> Result<crate::compress::calibration::Calibration, String> {
     let file = given.unwrap_or("calibration/default.toml");
-    let candidates = exp.candidate_paths(file);
-    let found = candidates.iter().find(|p| p.exists());
-    if found.is_none() && given.is_none() {
+    match exp.find_file(file) {
+        Ok(path) => {
+            crate::compress::calibration::Calibration::load(&path).map_err(|e| e.to_string())
+        }
         // Run from elsewhere: the calibration shipped with this build.
-        return crate::compress::calibration::Calibration::from_toml_str(
+        Err(_) if given.is_none() => crate::compress::calibration::Calibration::from_toml_str(
             include_str!("../../calibration/default.toml"),
             "calibration/default.toml (built in)",
         )
-        .map_err(|e| e.to_string());
+        .map_err(|e| e.to_string()),
+        Err(looked) => Err(format!(
+            "`{key}` = {file:?} not found (looked for {looked}); make one with `dwcp-sim calibrate`"
+        )),
     }
-    let Some(path) = found else {
-        let looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-        return Err(format!(
-            "`{key}` = {file:?} not found (looked for {}); make one with `dwcp-sim calibrate`",
-            looked.join(" and ")
-        ));
-    };
-    crate::compress::calibration::Calibration::load(path).map_err(|e| e.to_string())
 }
 
 /// Runs a `[compress]` study: real codecs on the generated data, CPU time from the
@@ -455,11 +445,10 @@ fn compression_measures(
     let mut study = c.study()?;
     if let crate::compress::corpus::DataSet::File(path) = &study.data {
         let given = path.display().to_string();
-        let found = exp.candidate_paths(&given).into_iter().find(|p| p.exists());
-        match found {
-            Some(p) => study.data = crate::compress::corpus::DataSet::File(p),
-            None => return Err(format!("`compress.data`: file {given:?} not found")),
-        }
+        let found = exp.find_file(&given).map_err(|looked| {
+            format!("`compress.data`: file {given:?} not found (looked for {looked})")
+        })?;
+        study.data = crate::compress::corpus::DataSet::File(found);
     }
     let cal = load_calibration(exp, c.calibration.as_deref(), "compress.calibration")?;
     let rows = study.run(seed, &cal).map_err(|e| e.to_string())?;

@@ -96,7 +96,8 @@ impl AdaptiveConfig {
     }
 }
 
-fn gcd(a: u64, b: u64) -> u64 {
+/// Greatest common divisor (Euclid).
+pub fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 {
         a
     } else {
