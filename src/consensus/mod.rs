@@ -84,6 +84,21 @@ pub trait Consensus {
     /// persisted.
     fn crash(&mut self);
     fn restart(&mut self, now: SimTime, out: &mut Outputs<Self::Msg>);
+    /// True for a message that carries replica state in bulk (a Raft snapshot): the world
+    /// sends it over a bulk transport (AMST streams) rather than as datagrams.
+    fn is_state_transfer(_msg: &Self::Msg) -> bool {
+        false
+    }
+    /// The bulk transfer of a state message to `to` finished (`delivered`) or was abandoned;
+    /// e.g. raft-rs's `report_snapshot`, which un-blocks replication to that follower.
+    fn state_transfer_done(
+        &mut self,
+        _now: SimTime,
+        _to: ReplicaId,
+        _delivered: bool,
+        _out: &mut Outputs<Self::Msg>,
+    ) {
+    }
 }
 
 /// A local cost in virtual time, e.g. an fsync or a signature.
