@@ -84,6 +84,9 @@ pub trait Consensus {
     /// persisted.
     fn crash(&mut self);
     fn restart(&mut self, now: SimTime, out: &mut Outputs<Self::Msg>);
+    /// Highest log position this replica has applied, by executing entries or by installing
+    /// transferred state (Raft applied index, PBFT last executed sequence number).
+    fn progress(&self) -> u64;
     /// True for a message that carries replica state in bulk (a Raft snapshot): the world
     /// sends it over a bulk transport (AMST streams) rather than as datagrams.
     fn is_state_transfer(_msg: &Self::Msg) -> bool {

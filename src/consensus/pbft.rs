@@ -1152,6 +1152,10 @@ impl Consensus for PbftReplica {
         }
     }
 
+    fn progress(&self) -> u64 {
+        self.last_executed()
+    }
+
     fn is_leader(&self) -> bool {
         !self.crashed && self.active && self.is_primary()
     }

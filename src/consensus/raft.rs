@@ -421,6 +421,10 @@ impl Consensus for RaftReplica {
         })
     }
 
+    fn progress(&self) -> u64 {
+        self.applied
+    }
+
     fn is_leader(&self) -> bool {
         self.node
             .as_ref()

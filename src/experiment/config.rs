@@ -43,6 +43,11 @@ pub struct ExperimentConfig {
     /// Scheduled changes to links: flaps, loss bursts, delay or rate steps.
     #[serde(default)]
     pub link_events: Vec<LinkEventConfig>,
+    /// A replicated group (Raft or PBFT) and its client.
+    pub consensus: Option<super::consensus_config::ConsensusConfig>,
+    /// Scheduled faults: crashes, partitions, link outages, loss bursts, delay spikes.
+    #[serde(default)]
+    pub faults: Vec<super::consensus_config::FaultConfig>,
     #[serde(default)]
     pub record: RecordConfig,
     /// A compression study instead of a network simulation (seed report table 1.2).
@@ -634,8 +639,12 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
     }
     if let Some(c) = &cfg.compress {
         c.study()?;
-        if !cfg.flows.is_empty() || !cfg.link_events.is_empty() {
-            return Err("a [compress] study runs no network: drop [[flows]] and [[link_events]] (or drop [compress])".into());
+        if !cfg.flows.is_empty()
+            || !cfg.link_events.is_empty()
+            || !cfg.faults.is_empty()
+            || cfg.consensus.is_some()
+        {
+            return Err("a [compress] study runs no network: drop [[flows]], [[link_events]], [[faults]] and [consensus] (or drop [compress])".into());
         }
         return Ok(());
     }
@@ -681,6 +690,24 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
         }
         for layer in e.loss.iter().flatten() {
             layer.validate().map_err(|m| format!("{at}: `loss`: {m}"))?;
+        }
+    }
+    if let Some(c) = &cfg.consensus {
+        c.validate()?;
+    }
+    for (i, f) in cfg.faults.iter().enumerate() {
+        let at = format!("faults[{i}]");
+        f.validate(&at)?;
+        if f.at.0 >= cfg.duration.0 {
+            return Err(format!(
+                "{at}: `at` ({}) is not before the end of the run ({})",
+                f.at, cfg.duration
+            ));
+        }
+        if f.node.is_some() && cfg.consensus.is_none() {
+            return Err(format!(
+                "{at}: crash/restart acts on consensus replicas; add a [consensus] group"
+            ));
         }
     }
     for (i, f) in cfg.flows.iter().enumerate() {

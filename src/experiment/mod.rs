@@ -2,6 +2,7 @@
 //! folder.
 
 pub mod config;
+pub mod consensus_config;
 pub mod filter;
 pub mod progress;
 pub mod run;

@@ -83,6 +83,7 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Result<RunOutcome, RunError> 
         "config.toml".to_string(),
         "results.csv".into(),
         "timeseries.csv".into(),
+        "events.csv".into(),
     ];
     super::study::write_run_files(&dir, &exp, &run_cols, &records).map_err(|e| out_err(&e))?;
     if !opts.no_plots && exp.config.record.plots.unwrap_or(true) {

@@ -533,7 +533,7 @@ pub fn execute_run_to(
     Ok(meta)
 }
 
-/// The files of one run: config.toml, results.csv, timeseries.csv.
+/// The files of one run: config.toml, results.csv, timeseries.csv, events.csv.
 pub fn write_run_files(
     dir: &Path,
     exp: &LoadedExperiment,
@@ -544,6 +544,7 @@ pub fn write_run_files(
     let create = |name: &str| fs::File::create(dir.join(name)).map(BufWriter::new);
     write_results(create("results.csv")?, columns, records)?;
     write_timeseries(create("timeseries.csv")?, columns, records)?;
+    crate::report::csv_out::write_events(create("events.csv")?, columns, records)?;
     Ok(())
 }
 
@@ -691,7 +692,7 @@ pub fn aggregate(study: &Study, dir: &Path, no_plots: bool) -> Result<(), RunErr
             }
         }
     }
-    for file in ["results.csv", "timeseries.csv"] {
+    for file in ["results.csv", "timeseries.csv", "events.csv"] {
         concat_csv(study, &runs_dir, file, &dir.join(file)).map_err(|e| io_err(dir, e))?;
     }
     let stats = summarize(study, &runs_dir).map_err(|e| io_err(dir, e))?;
@@ -702,6 +703,7 @@ pub fn aggregate(study: &Study, dir: &Path, no_plots: bool) -> Result<(), RunErr
         "results.csv".into(),
         "summary.csv".into(),
         "timeseries.csv".into(),
+        "events.csv".into(),
     ];
     if !no_plots {
         let plots_dir = dir.join("plots");
@@ -748,6 +750,10 @@ fn concat_csv(study: &Study, runs_dir: &Path, file: &str, to: &Path) -> Result<(
     let mut header: Option<String> = None;
     for r in &study.runs {
         let path = runs_dir.join(&r.id).join(file);
+        // Runs resumed from before events.csv existed have none: nothing happened to log.
+        if file == "events.csv" && !path.exists() {
+            continue;
+        }
         let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let (head, body) = text.split_once('\n').unwrap_or((&text, ""));
         match &header {

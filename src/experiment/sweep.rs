@@ -13,7 +13,7 @@ use super::filter;
 use crate::engine::rng::stable_hash;
 
 /// Keys whose value is a list by schema; a list there is not a sweep (use `sweep.params`).
-const LIST_KEYS: [&str; 4] = ["links", "drop", "regions", "inter_delay"];
+const LIST_KEYS: [&str; 5] = ["links", "drop", "regions", "inter_delay", "nodes"];
 
 /// Keys that cannot be swept.
 const FIXED_KEYS: [&str; 2] = ["name", "seed"];

@@ -20,15 +20,23 @@ pub enum DropReason {
     Loss,
     /// No route from the current node to the destination.
     NoRoute,
+    /// Source and destination are on different sides of a scheduled network partition.
+    Partition,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 3] = [DropReason::Queue, DropReason::Loss, DropReason::NoRoute];
+    pub const ALL: [DropReason; 4] = [
+        DropReason::Queue,
+        DropReason::Loss,
+        DropReason::NoRoute,
+        DropReason::Partition,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             DropReason::Queue => "queue",
             DropReason::Loss => "loss",
             DropReason::NoRoute => "no_route",
+            DropReason::Partition => "partition",
         }
     }
     pub fn index(self) -> usize {
@@ -41,7 +49,7 @@ impl DropReason {
 pub struct NetStats {
     pub injected: u64,
     pub delivered: u64,
-    pub dropped: [u64; 3],
+    pub dropped: [u64; 4],
 }
 
 impl NetStats {
@@ -57,7 +65,7 @@ pub struct FlowStats {
     pub sent_bytes: u64,
     pub delivered_packets: u64,
     pub delivered_bytes: u64,
-    pub dropped: [u64; 3],
+    pub dropped: [u64; 4],
     /// Packets delivered with a sequence number below one already delivered.
     pub reordered: u64,
     pub highest_seq_delivered: Option<u64>,
@@ -80,7 +88,7 @@ pub struct PortStats {
     pub tx_bytes: u64,
     /// Time spent serializing, in picoseconds (utilization = busy / elapsed).
     pub busy_ps: u64,
-    pub dropped: [u64; 3],
+    pub dropped: [u64; 4],
     pub ecn_marked: u64,
     pub max_queue_packets: u64,
     pub max_queue_bytes: u64,
@@ -142,6 +150,8 @@ pub struct RunRecords {
     /// Rows of measurements that are neither a flow nor a port (`[compress]` studies):
     /// `(scope, entity, metric, value, unit)`.
     pub measures: Vec<MeasureRow>,
+    /// Faults and protocol events of the run, in time order: `(time, kind, description)`.
+    pub log: Vec<(SimTime, &'static str, String)>,
     pub events: u64,
     pub digest: u64,
     pub end_time: SimTime,

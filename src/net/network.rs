@@ -39,6 +39,9 @@ pub struct LinkChange {
     pub delay: Option<SimDuration>,
     /// Replaces the loss layers of both directions (an empty list removes them).
     pub loss: Option<Vec<LossConfig>>,
+    /// When set, the b→a direction gets these layers instead of `loss` (restoring a link
+    /// whose directions differ).
+    pub loss_ba: Option<Vec<LossConfig>>,
     /// `Some(false)`: the link goes down and every packet leaving either end is lost;
     /// `Some(true)`: it comes back up.
     pub up: Option<bool>,
@@ -127,6 +130,9 @@ pub struct Network {
     packets: PacketArena,
     pub stats: NetStats,
     pub flows: Vec<FlowStats>,
+    /// Partition side of each node while a partition is in force (0: reaches every side);
+    /// empty otherwise, so the forwarding path pays one length check.
+    partition: Vec<u32>,
 }
 
 impl Network {
@@ -189,6 +195,7 @@ impl Network {
             packets: PacketArena::default(),
             stats: NetStats::default(),
             flows: Vec::new(),
+            partition: Vec::new(),
         }
     }
 
@@ -260,6 +267,13 @@ impl Network {
         ingress: u32,
     ) -> Option<Packet> {
         let p = self.packets.get(id);
+        if !self.partition.is_empty() {
+            let (a, b) = (self.partition[p.src.index()], self.partition[p.dst.index()]);
+            if a != 0 && b != 0 && a != b {
+                self.drop_packet(id, DropReason::Partition, None);
+                return None;
+            }
+        }
         if p.dst == node {
             let packet = self.packets.remove(id);
             self.record_delivery(sched.now(), &packet);
@@ -457,7 +471,12 @@ impl Network {
             if let Some(up) = c.up {
                 port.down = !up;
             }
-            if let Some(loss) = &c.loss {
+            let loss = if dir == "ba" && c.loss_ba.is_some() {
+                &c.loss_ba
+            } else {
+                &c.loss
+            };
+            if let Some(loss) = loss {
                 let layers: Vec<LossLayer> = loss.iter().map(LossLayer::new).collect();
                 match port.faults.as_deref_mut() {
                     Some(f) => f.loss = layers,
@@ -468,6 +487,22 @@ impl Network {
                         }))
                     }
                 }
+            }
+        }
+    }
+
+    /// Splits the network: packets between nodes of different `groups` are dropped at their
+    /// next hop (also those already in flight); nodes in no group (switches, bystanders) still
+    /// reach everyone. An empty list heals.
+    pub fn set_partition(&mut self, groups: &[Vec<NodeId>]) {
+        self.partition.clear();
+        if groups.is_empty() {
+            return;
+        }
+        self.partition.resize(self.nodes.len(), 0);
+        for (k, g) in groups.iter().enumerate() {
+            for n in g {
+                self.partition[n.index()] = k as u32 + 1;
             }
         }
     }

@@ -20,6 +20,13 @@ pub enum Payload {
     /// A transport segment (TCP, RoCE). The network only carries it; the flow's transport
     /// gives the fields their meaning.
     Segment(Segment),
+    /// A fragment of an application message (consensus); the sender's owner keeps the
+    /// message under `handle` until every fragment has arrived. `generation` tells a late
+    /// fragment of a forgotten message from one of the message now in that slot.
+    Message {
+        handle: u32,
+        generation: u32,
+    },
 }
 
 /// What a transport segment is for.

@@ -314,3 +314,23 @@ pub fn write_timeseries<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> c
     out.flush()?;
     Ok(())
 }
+
+/// Writes `events.csv`: `time, kind, detail` for each fault and protocol event (crashes,
+/// partitions, link changes, leader elections, state transfers), in time order.
+pub fn write_events<W: Write>(w: W, run: &RunColumns, rec: &RunRecords) -> csv::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let mut header: Vec<&str> = run.iter().map(|(k, _)| k.as_str()).collect();
+    header.extend(["time", "kind", "detail"]);
+    out.write_record(&header)?;
+    for (t, kind, detail) in &rec.log {
+        let mut r: Vec<String> = run.iter().map(|(_, v)| v.clone()).collect();
+        r.extend([
+            format!("{}", t.as_secs_f64()),
+            kind.to_string(),
+            detail.clone(),
+        ]);
+        out.write_record(&r)?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,6 +1,8 @@
 //! Builds the world of one run from an experiment and its topology: resolves names to ids,
 //! expands flow patterns, gives every component its named random stream. Wiring only.
 
+pub(crate) mod consensus_build;
+pub mod consensus_host;
 pub mod world;
 
 pub use world::{Event, World};
@@ -305,7 +307,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             owners[e.ack_flow.index()] = Owner::Transport(i as u32);
         }
     }
-    let mut link_changes = Vec::new();
+    let mut link_changes: Vec<(SimTime, LinkChange, String)> = Vec::new();
     for (i, e) in cfg.link_events.iter().enumerate() {
         let link = topo
             .links
@@ -327,14 +329,42 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 rate_bps: e.rate.map(|r| r.bps()),
                 delay: e.delay.map(|d| d.0),
                 loss: e.loss.clone(),
+                loss_ba: None,
                 up: e
                     .state
                     .map(|s| s == crate::experiment::config::LinkState::Up),
             },
+            format!("link_events[{i}] {}", e.link),
         ));
     }
+    let faults = consensus_build::build_faults(&cfg.faults, topo, cfg.consensus.as_ref(), end)
+        .map_err(&invalid)?;
+    link_changes.extend(faults.link);
     // Changes at the same time apply in file order (a stable sort; the queue is FIFO).
-    link_changes.sort_by_key(|(at, _)| *at);
+    link_changes.sort_by_key(|(at, _, _)| *at);
+    let mut node_faults = faults.node;
+    node_faults.sort_by_key(|(at, _)| *at);
+    let (link_changes, link_change_labels): (Vec<_>, Vec<_>) = link_changes
+        .into_iter()
+        .map(|(at, c, label)| ((at, c), label))
+        .unzip();
+    let (consensus, bulk) = match &cfg.consensus {
+        Some(c) => {
+            let cx = consensus_build::GroupContext {
+                topo,
+                streams: &streams,
+                seed,
+                end,
+                min_mtu,
+            };
+            let (host, bulk) = consensus_build::build_group(c, &mut net, &cx).map_err(&invalid)?;
+            (Some(host), Some(bulk))
+        }
+        None => (None, None),
+    };
+    for _ in owners.len()..net.flows.len() {
+        owners.push(world::Owner::Consensus);
+    }
     let sampler = build_sampler(
         exp,
         topo,
@@ -364,6 +394,11 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             Some(c) => compression_measures(exp, c, seed).map_err(invalid)?,
             None => Vec::new(),
         },
+        link_change_labels,
+        consensus,
+        node_faults,
+        bulk,
+        log: Vec::new(),
     })
 }
 
@@ -460,7 +495,7 @@ fn compression_measures(
 
 /// A connection's endpoints with a network flow for each direction (data, then feedback:
 /// consecutive ids, which AMST relies on).
-fn connection_ends(net: &mut Network, src: NodeId, dst: NodeId, ecmp_hash: u32) -> Ends {
+pub(crate) fn connection_ends(net: &mut Network, src: NodeId, dst: NodeId, ecmp_hash: u32) -> Ends {
     Ends {
         src,
         dst,

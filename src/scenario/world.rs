@@ -20,6 +20,41 @@ pub enum Event {
     Transport(u32),
     /// Apply scheduled link change `i`.
     LinkChange(u32),
+    /// Boot the consensus group's replicas.
+    ConsensusStart,
+    /// Timer of consensus replica `i`.
+    ConsensusReplica(u32),
+    /// The consensus client's next request or resend.
+    ConsensusClient,
+    /// Consensus message `handle` may leave (its fsync or signature is done).
+    ConsensusRelease(u32),
+    /// Apply scheduled node fault `i` (crash, restart, partition, heal).
+    Fault(u32),
+}
+
+/// A scheduled fault on nodes rather than links (those are [`LinkChange`]s).
+#[derive(Clone, Debug)]
+pub(crate) enum NodeFault {
+    /// Crash a replica (`None`: whichever leads then); restart it after the delay if given.
+    Crash {
+        replica: Option<crate::consensus::ReplicaId>,
+        restart_after: Option<SimDuration>,
+    },
+    Restart(crate::consensus::ReplicaId),
+    /// Split the network into these groups of nodes.
+    Partition {
+        groups: Vec<Vec<crate::net::NodeId>>,
+        label: String,
+    },
+    Heal,
+}
+
+/// How bulk state transfers (Raft snapshots) travel: AMST over TCP.
+#[derive(Clone, Debug)]
+pub(crate) struct BulkSettings {
+    pub streams: u32,
+    pub chunk: u64,
+    pub tcp: crate::transport::tcp::TcpConfig,
 }
 
 /// Who handles the packets of a network flow.
@@ -27,6 +62,8 @@ pub enum Event {
 pub(crate) enum Owner {
     Source(u32),
     Transport(u32),
+    /// Messages of the consensus group.
+    Consensus,
 }
 
 /// Name, application, source node and destination node of a flow, for the results.
@@ -44,6 +81,8 @@ pub(crate) struct TransportSlot {
     timer: Option<(SimTime, EventId)>,
     /// Series index per sampled metric, in order of first appearance.
     series: Vec<(&'static str, usize)>,
+    /// A bulk transfer carrying consensus message `parcel`, and whether it was handed over.
+    pub bulk: Option<(u32, bool)>,
 }
 
 impl TransportSlot {
@@ -57,6 +96,7 @@ impl TransportSlot {
             started: false,
             timer: None,
             series: Vec::new(),
+            bulk: None,
         }
     }
 }
@@ -78,6 +118,11 @@ impl Traced for Event {
             Event::Sample => (4, 0, 0),
             Event::Transport(i) => (5, i as u64, 0),
             Event::LinkChange(i) => (7, i as u64, 0),
+            Event::ConsensusStart => (8, 0, 0),
+            Event::ConsensusReplica(i) => (9, i as u64, 0),
+            Event::ConsensusClient => (10, 0, 0),
+            Event::ConsensusRelease(h) => (11, h as u64, 0),
+            Event::Fault(i) => (12, i as u64, 0),
         }
     }
 }
@@ -171,6 +216,13 @@ pub struct World {
     pub(crate) recovery_baseline: SimDuration,
     /// Measurements made while building (a `[compress]` study), passed to the records.
     pub(crate) measures: Vec<crate::metrics::MeasureRow>,
+    /// What each link change is, for the event log.
+    pub(crate) link_change_labels: Vec<String>,
+    pub(crate) consensus: Option<super::consensus_host::ConsensusHost>,
+    pub(crate) node_faults: Vec<(SimTime, NodeFault)>,
+    pub(crate) bulk: Option<BulkSettings>,
+    /// Faults and protocol events in order: `(time, kind, description)`.
+    pub(crate) log: Vec<super::consensus_host::LogEntry>,
 }
 
 impl World {
@@ -195,6 +247,12 @@ impl World {
         }
         for (i, (at, _)) in self.link_changes.iter().enumerate() {
             self.engine.schedule_at(*at, Event::LinkChange(i as u32));
+        }
+        for (i, (at, _)) in self.node_faults.iter().enumerate() {
+            self.engine.schedule_at(*at, Event::Fault(i as u32));
+        }
+        if let Some(c) = &mut self.consensus {
+            c.schedule_start(&mut self.engine);
         }
         if let Some(s) = &self.sampler {
             self.engine.schedule_in(s.interval, Event::Sample);
@@ -240,11 +298,40 @@ impl World {
                     }
                     self.flush(out);
                     self.sync_timer(i as usize);
+                    self.check_bulk(i as usize);
                 }
                 Event::LinkChange(i) => {
                     let change = &self.link_changes[i as usize].1;
                     self.net.change_link(change, &self.streams);
+                    let now = self.engine.now();
+                    let label = self.link_change_labels[i as usize].clone();
+                    self.log.push((now, "link", label));
                 }
+                Event::ConsensusStart => {
+                    if let Some(c) = &mut self.consensus {
+                        c.on_start(&mut self.engine, &mut self.net);
+                    }
+                    self.after_consensus();
+                }
+                Event::ConsensusReplica(i) => {
+                    if let Some(c) = &mut self.consensus {
+                        c.on_replica_timer(&mut self.engine, &mut self.net, i);
+                    }
+                    self.after_consensus();
+                }
+                Event::ConsensusClient => {
+                    if let Some(c) = &mut self.consensus {
+                        c.on_client_timer(&mut self.engine, &mut self.net);
+                    }
+                    self.after_consensus();
+                }
+                Event::ConsensusRelease(h) => {
+                    if let Some(c) = &mut self.consensus {
+                        c.on_release(&mut self.engine, &mut self.net, h);
+                    }
+                    self.after_consensus();
+                }
+                Event::Fault(i) => self.apply_fault(i as usize),
                 Event::Sample => {
                     let now = self.engine.now();
                     if let Some(s) = &mut self.sampler {
@@ -305,14 +392,25 @@ impl World {
     fn on_delivered(&mut self, p: Packet) {
         let now = self.engine.now();
         let flow: FlowId = p.flow;
-        if let Owner::Transport(i) = self.owners[flow.index()] {
-            let mut out = std::mem::take(&mut self.outbox);
-            self.transports[i as usize]
-                .conn
-                .on_packet(now, &p, &mut out);
-            self.flush(out);
-            self.sync_timer(i as usize);
-            return;
+        match self.owners[flow.index()] {
+            Owner::Transport(i) => {
+                let mut out = std::mem::take(&mut self.outbox);
+                self.transports[i as usize]
+                    .conn
+                    .on_packet(now, &p, &mut out);
+                self.flush(out);
+                self.sync_timer(i as usize);
+                self.check_bulk(i as usize);
+                return;
+            }
+            Owner::Consensus => {
+                if let Some(c) = &mut self.consensus {
+                    c.on_packet(&mut self.engine, &mut self.net, p);
+                }
+                self.after_consensus();
+                return;
+            }
+            Owner::Source(_) => {}
         }
         if let Payload::PingReply { sent_at } = p.payload {
             let rtt = now.since(sent_at);
@@ -336,7 +434,138 @@ impl World {
         }
     }
 
-    fn records(self) -> RunRecords {
+    /// Opens the bulk transfers the consensus group asked for and collects its log.
+    fn after_consensus(&mut self) {
+        let Some(c) = &mut self.consensus else {
+            return;
+        };
+        let requests = c.take_bulk();
+        self.log.extend(c.take_log());
+        for b in requests {
+            self.open_bulk(b);
+        }
+    }
+
+    /// A snapshot travels as an AMST transfer over TCP streams opened for it.
+    fn open_bulk(&mut self, b: super::consensus_host::BulkRequest) {
+        use crate::transport::multistream::{AmstConfig, MultiStream, StreamTransport};
+        let now = self.engine.now();
+        let settings = self
+            .bulk
+            .clone()
+            .expect("bulk settings with a consensus group");
+        let group = self.consensus.as_ref().map_or("", |c| c.name()).to_string();
+        let name = format!("{group}/state{}", self.transports.len());
+        let seed = self.streams.master_seed();
+        let ends: Vec<crate::transport::Ends> = (0..settings.streams)
+            .map(|k| {
+                let hash =
+                    crate::engine::rng::stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
+                super::connection_ends(&mut self.net, b.from_node, b.to_node, hash as u32)
+            })
+            .collect();
+        let total = b.bytes.max(1);
+        let amst = AmstConfig {
+            streams: settings.streams,
+            chunk_bytes: settings.chunk.min(total),
+            total_bytes: total,
+        };
+        let ms = MultiStream::new(
+            amst,
+            &StreamTransport::Tcp(settings.tcp.clone()),
+            &ends,
+            now,
+        );
+        let meta = (
+            name,
+            "amst",
+            self.net.nodes[b.from_node.index()].name.clone(),
+            self.net.nodes[b.to_node.index()].name.clone(),
+        );
+        let i = self.transports.len();
+        let mut slot = TransportSlot::new(Connection::Amst(Box::new(ms)), ends[0], now, meta);
+        slot.extra_flows = ends[1..].to_vec();
+        slot.bulk = Some((b.parcel, false));
+        self.transports.push(slot);
+        self.owners
+            .resize(self.net.flows.len(), Owner::Transport(i as u32));
+        let id = self.engine.schedule_at(now, Event::Transport(i as u32));
+        self.transports[i].timer = Some((now, id));
+    }
+
+    /// Hands a finished bulk transfer's message to the consensus group.
+    fn check_bulk(&mut self, i: usize) {
+        let t = &mut self.transports[i];
+        let Some((parcel, false)) = t.bulk else {
+            return;
+        };
+        let Connection::Amst(ms) = &t.conn else {
+            return;
+        };
+        let Some(done) = ms.completed_at() else {
+            return;
+        };
+        t.bulk = Some((parcel, true));
+        let took = done.since(t.start);
+        if let Some(c) = &mut self.consensus {
+            c.on_bulk_done(&mut self.engine, &mut self.net, parcel, true, took);
+        }
+        self.after_consensus();
+    }
+
+    fn apply_fault(&mut self, i: usize) {
+        let now = self.engine.now();
+        let fault = self.node_faults[i].1.clone();
+        match fault {
+            NodeFault::Crash {
+                replica,
+                restart_after,
+            } => {
+                let Some(c) = &mut self.consensus else {
+                    return;
+                };
+                let Some(r) = replica.or_else(|| c.leader()) else {
+                    self.log
+                        .push((now, "crash", "no leader to crash".to_string()));
+                    return;
+                };
+                let name = c.replica_name(r);
+                c.crash(&mut self.engine, r);
+                self.log.push((now, "crash", name));
+                if let Some(d) = restart_after {
+                    if now + d < self.end {
+                        self.node_faults.push((now + d, NodeFault::Restart(r)));
+                        let k = self.node_faults.len() - 1;
+                        self.engine.schedule_at(now + d, Event::Fault(k as u32));
+                    }
+                }
+            }
+            NodeFault::Restart(r) => {
+                if let Some(c) = &mut self.consensus {
+                    let name = c.replica_name(r);
+                    c.restart(&mut self.engine, &mut self.net, r);
+                    self.log.push((now, "restart", name));
+                }
+                self.after_consensus();
+            }
+            NodeFault::Partition { groups, label } => {
+                self.net.set_partition(&groups);
+                self.log.push((now, "partition", label));
+            }
+            NodeFault::Heal => {
+                self.net.set_partition(&[]);
+                self.log.push((now, "heal", String::new()));
+            }
+        }
+    }
+
+    fn records(mut self) -> RunRecords {
+        let mut consensus_series = Vec::new();
+        if let Some(c) = &self.consensus {
+            let (rows, series) = c.records(self.end);
+            self.measures.extend(rows);
+            consensus_series = series;
+        }
         let net = &self.net;
         let end = self.end;
         let flows = self
@@ -462,7 +691,14 @@ impl World {
             in_flight: net.in_flight(),
             flows,
             ports,
-            series: self.sampler.map(|s| s.series).unwrap_or_default(),
+            series: self
+                .sampler
+                .map(|s| s.series)
+                .unwrap_or_default()
+                .into_iter()
+                .chain(consensus_series)
+                .collect(),
+            log: self.log,
             measures: self.measures,
             events: self.engine.processed(),
             digest: self.engine.digest(),

@@ -1,0 +1,305 @@
+//! `[consensus]` and `[[faults]]` in experiment files: a Raft or PBFT group placed on
+//! topology nodes, its client, and scheduled faults (reusable by any experiment).
+
+use crate::units::{Bytes, Duration};
+use serde::{Deserialize, Serialize};
+
+/// Which protocol orders the requests.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolKind {
+    Raft,
+    Pbft,
+    /// The original ACP policy (seed-system.md §1.4): Raft among trusted datacenter nodes,
+    /// PBFT among untrusted internet nodes, chosen by `mode`.
+    Acp,
+}
+
+/// Timing presets: datacenter (short ticks, fast disks) or internet (etcd's WAN defaults,
+/// the original's 5 s PBFT timeout).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsensusMode {
+    #[default]
+    Datacenter,
+    Internet,
+}
+
+/// `[consensus]`: one replicated group and the client that loads it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusConfig {
+    pub protocol: ProtocolKind,
+    /// Timing presets (default "datacenter").
+    #[serde(default)]
+    pub mode: ConsensusMode,
+    /// Name in results (default: the protocol's).
+    pub name: Option<String>,
+    /// Topology nodes hosting the replicas, replica 0 first; one replica per node.
+    pub nodes: Vec<String>,
+    /// The node the client runs on (default: replica 0's node).
+    pub client: Option<String>,
+    /// When the replicas boot (default 0).
+    pub start: Option<Duration>,
+    #[serde(default)]
+    pub requests: RequestSettings,
+    #[serde(default)]
+    pub raft: RaftSettings,
+    #[serde(default)]
+    pub pbft: PbftSettings,
+    /// Bulk state transfer (Raft snapshots) over AMST streams.
+    #[serde(default)]
+    pub sync: SyncSettings,
+}
+
+/// The client: an open loop of requests, retried until answered.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSettings {
+    /// Time between requests (default 10ms); the mean gap with `poisson = true`.
+    pub interval: Option<Duration>,
+    /// Exponential gaps instead of fixed ones (default false).
+    pub poisson: Option<bool>,
+    /// Payload bytes of one request (default 256).
+    pub bytes: Option<Bytes>,
+    /// First request (default 1s: after the first election).
+    pub start: Option<Duration>,
+    /// No new requests after this (default: end of run).
+    pub stop: Option<Duration>,
+    /// Resend a request not answered within this (default: 1s datacenter, 10s internet).
+    /// Raft clients try the next replica, PBFT clients broadcast (Castro & Liskov §4.1).
+    pub timeout: Option<Duration>,
+}
+
+/// Raft overrides of the mode's preset (`consensus::raft::RaftConfig`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RaftSettings {
+    pub tick: Option<Duration>,
+    pub heartbeat_tick: Option<u32>,
+    pub election_tick: Option<u32>,
+    /// Durable write latency per node: one value for all.
+    pub fsync: Option<Duration>,
+    /// Bytes of framing per entry beyond the request.
+    pub entry_overhead: Option<Bytes>,
+    /// Compact the log into a snapshot every this many applied entries (default: never).
+    pub snapshot_every: Option<u64>,
+    /// Entries kept after a compaction for slow followers (default 5000, etcd's).
+    pub catch_up_entries: Option<u64>,
+    /// Size of the replicated state, i.e. of a snapshot on the wire (default 0).
+    pub state_bytes: Option<Bytes>,
+}
+
+/// How PBFT authenticates messages.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// MAC authenticators (Castro & Liskov §4 optimisation).
+    #[default]
+    Mac,
+    /// A public-key signature on every message.
+    Signature,
+}
+
+/// PBFT overrides of `consensus::pbft::PbftConfig::new`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PbftSettings {
+    pub auth: Option<AuthKind>,
+    pub mac_cost: Option<Duration>,
+    /// CPU time of one signature (default 50us, an assumption for Ed25519 signing on one
+    /// current core; used with `auth = "signature"`).
+    pub signature_cost: Option<Duration>,
+    pub checkpoint_interval: Option<u64>,
+    pub view_change_timeout: Option<Duration>,
+    pub request_timeout: Option<Duration>,
+}
+
+/// What carries a snapshot.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Parallel TCP streams of the AMST transfer (default 8, the original's internet-mode
+    /// stream count).
+    pub streams: Option<u32>,
+    /// Chunk size (default 64KiB).
+    pub chunk: Option<Bytes>,
+}
+
+/// What a fault does.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// A replica's process dies (`node`, or "leader"); with `duration` it restarts after.
+    Crash,
+    Restart,
+    /// The network splits into `groups`; with `duration` it heals after.
+    Partition,
+    Heal,
+    /// `link` goes down; with `duration` it comes back.
+    LinkDown,
+    LinkUp,
+    /// `link` loses each packet with probability `loss` for `duration`.
+    LossBurst,
+    /// `link`'s one-way delay becomes `delay` for `duration`.
+    DelaySpike,
+}
+
+/// `[[faults]]`: one scheduled fault; recorded in the run's `events.csv`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultConfig {
+    pub at: Duration,
+    pub kind: FaultKind,
+    /// crash/restart: the replica's node, or "leader" (whoever leads at `at`).
+    pub node: Option<String>,
+    /// partition: sets of node names; nodes in no set still reach everyone.
+    pub groups: Option<Vec<Vec<String>>>,
+    /// link_*, loss_burst, delay_spike: the link's name.
+    pub link: Option<String>,
+    /// Undo after this long (required for loss_burst and delay_spike).
+    pub duration: Option<Duration>,
+    /// loss_burst: drop probability in (0, 1].
+    pub loss: Option<f64>,
+    /// delay_spike: the one-way delay during the spike.
+    pub delay: Option<Duration>,
+}
+
+impl FaultConfig {
+    /// Checks the keys this kind needs and forbids the others.
+    pub fn validate(&self, at: &str) -> Result<(), String> {
+        let kind = self.kind;
+        let name = serde_plain_name(kind);
+        let has = |set: bool, key: &str, need: bool| -> Result<(), String> {
+            match (set, need) {
+                (false, true) => Err(format!("{at}: kind \"{name}\" needs `{key}`")),
+                (true, false) => Err(format!("{at}: kind \"{name}\" takes no `{key}`")),
+                _ => Ok(()),
+            }
+        };
+        use FaultKind::*;
+        has(self.node.is_some(), "node", matches!(kind, Crash | Restart))?;
+        has(self.groups.is_some(), "groups", kind == Partition)?;
+        has(
+            self.link.is_some(),
+            "link",
+            matches!(kind, LinkDown | LinkUp | LossBurst | DelaySpike),
+        )?;
+        has(self.loss.is_some(), "loss", kind == LossBurst)?;
+        has(self.delay.is_some(), "delay", kind == DelaySpike)?;
+        if matches!(kind, LossBurst | DelaySpike) && self.duration.is_none() {
+            return Err(format!("{at}: kind \"{name}\" needs `duration`"));
+        }
+        if matches!(kind, Restart | Heal | LinkUp) && self.duration.is_some() {
+            return Err(format!("{at}: kind \"{name}\" takes no `duration`"));
+        }
+        if self.duration.is_some_and(|d| d.0.as_ps() == 0) {
+            return Err(format!("{at}: `duration` must be greater than zero"));
+        }
+        if let Some(p) = self.loss {
+            if !(p > 0.0 && p <= 1.0) {
+                return Err(format!("{at}: `loss` = {p} must be in (0, 1]"));
+            }
+        }
+        if let Some(g) = &self.groups {
+            if g.len() < 2 || g.iter().any(|s| s.is_empty()) {
+                return Err(format!(
+                    "{at}: `groups` needs at least two non-empty sets of node names"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The snake_case name serde uses for a kind, for messages.
+pub fn serde_plain_name(kind: FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Crash => "crash",
+        FaultKind::Restart => "restart",
+        FaultKind::Partition => "partition",
+        FaultKind::Heal => "heal",
+        FaultKind::LinkDown => "link_down",
+        FaultKind::LinkUp => "link_up",
+        FaultKind::LossBurst => "loss_burst",
+        FaultKind::DelaySpike => "delay_spike",
+    }
+}
+
+impl ConsensusConfig {
+    /// Checks what can be checked without the topology.
+    pub fn validate(&self) -> Result<(), String> {
+        let min = match self.effective_protocol() {
+            ProtocolKind::Pbft => 4,
+            _ => 1,
+        };
+        if (self.nodes.len() as u32) < min {
+            return Err(format!(
+                "`consensus.nodes` lists {} node(s); {} needs at least {min}",
+                self.nodes.len(),
+                self.protocol_name()
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for n in &self.nodes {
+            if !seen.insert(n) {
+                return Err(format!(
+                    "`consensus.nodes` lists `{n}` twice (one replica per node)"
+                ));
+            }
+        }
+        if self.requests.interval.is_some_and(|d| d.0.as_ps() == 0) {
+            return Err("`consensus.requests.interval` must be greater than zero".into());
+        }
+        if self.requests.timeout.is_some_and(|d| d.0.as_ps() == 0) {
+            return Err("`consensus.requests.timeout` must be greater than zero".into());
+        }
+        let r = &self.raft;
+        if r.tick.is_some_and(|d| d.0.as_ps() == 0) {
+            return Err("`consensus.raft.tick` must be greater than zero".into());
+        }
+        let hb = r.heartbeat_tick.unwrap_or(1);
+        let el = r.election_tick.unwrap_or(10);
+        if hb == 0 || el <= hb {
+            return Err(format!(
+                "`consensus.raft`: need 0 < heartbeat_tick ({hb}) < election_tick ({el})"
+            ));
+        }
+        if r.snapshot_every == Some(0) {
+            return Err("`consensus.raft.snapshot_every` must be at least 1".into());
+        }
+        if self.pbft.checkpoint_interval == Some(0) {
+            return Err("`consensus.pbft.checkpoint_interval` must be at least 1".into());
+        }
+        if self.sync.streams == Some(0) || self.sync.streams.is_some_and(|s| s > 512) {
+            return Err("`consensus.sync.streams` must be 1 to 512".into());
+        }
+        if self.sync.chunk.is_some_and(|c| c.0 == 0) {
+            return Err("`consensus.sync.chunk` must be at least 1 byte".into());
+        }
+        Ok(())
+    }
+
+    /// Raft or PBFT, after the ACP policy.
+    pub fn effective_protocol(&self) -> ProtocolKind {
+        match (self.protocol, self.mode) {
+            (ProtocolKind::Acp, ConsensusMode::Datacenter) => ProtocolKind::Raft,
+            (ProtocolKind::Acp, ConsensusMode::Internet) => ProtocolKind::Pbft,
+            (p, _) => p,
+        }
+    }
+
+    pub fn protocol_name(&self) -> &'static str {
+        match self.effective_protocol() {
+            ProtocolKind::Pbft => "pbft",
+            _ => "raft",
+        }
+    }
+
+    /// Name of the group in results.
+    pub fn group_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.protocol_name().to_string())
+    }
+}

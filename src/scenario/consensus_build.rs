@@ -1,0 +1,335 @@
+//! Builds a run's consensus group and its scheduled faults from the experiment: resolves
+//! node and link names, applies the mode's presets under the file's overrides.
+
+use super::consensus_host::{ConsensusHost, Group, GroupSettings, HEADER_BYTES};
+use super::world::{BulkSettings, NodeFault};
+use crate::consensus::pbft::{PbftConfig, PbftReplica};
+use crate::consensus::raft::{RaftConfig, RaftReplica};
+use crate::engine::rng::stable_hash;
+use crate::engine::{RngStreams, SimDuration, SimTime};
+use crate::experiment::consensus_config::{
+    serde_plain_name, AuthKind, ConsensusConfig, ConsensusMode, FaultKind, ProtocolKind,
+};
+use crate::net::loss::LossConfig;
+use crate::net::{LinkChange, LinkId, Network, NodeId, Topology};
+
+/// Signature cost when `auth = "signature"` and none is given: an *assumption* of ~50 µs for
+/// one Ed25519 signature on a current core (ed25519-dalek's benchmarks report tens of µs;
+/// recalled, not re-measured here).
+const DEFAULT_SIGNATURE_COST: SimDuration = SimDuration::from_micros(50);
+
+/// The Raft parameters: the mode's preset, then the file's keys.
+pub fn raft_config(c: &ConsensusConfig) -> RaftConfig {
+    let n = c.nodes.len() as u32;
+    let mut r = match c.mode {
+        ConsensusMode::Datacenter => RaftConfig::datacenter(n),
+        ConsensusMode::Internet => RaftConfig::internet(n),
+    };
+    let s = &c.raft;
+    if let Some(t) = s.tick {
+        r.tick = t.0;
+    }
+    if let Some(h) = s.heartbeat_tick {
+        r.heartbeat_tick = h;
+    }
+    if let Some(e) = s.election_tick {
+        r.election_tick = e;
+    }
+    if let Some(f) = s.fsync {
+        r.fsync = f.0;
+    }
+    if let Some(o) = s.entry_overhead {
+        r.entry_overhead = o.0 as u32;
+    }
+    apply_snapshot_settings(&mut r, c);
+    r
+}
+
+/// Log compaction and state size (see `RaftConfig`).
+fn apply_snapshot_settings(r: &mut RaftConfig, c: &ConsensusConfig) {
+    let _ = (r, c); // SNAPSHOT-MERGE
+}
+
+/// The PBFT parameters: `PbftConfig::new` under the file's keys.
+pub fn pbft_config(c: &ConsensusConfig) -> PbftConfig {
+    let mut p = PbftConfig::new(c.nodes.len() as u32);
+    let s = &c.pbft;
+    if let Some(m) = s.mac_cost {
+        p.mac_cost = m.0;
+    }
+    if s.auth == Some(AuthKind::Signature) {
+        p.signature_cost = Some(s.signature_cost.map_or(DEFAULT_SIGNATURE_COST, |d| d.0));
+    }
+    if let Some(k) = s.checkpoint_interval {
+        p.checkpoint_interval = k;
+        p.watermark_window = 2 * k;
+    }
+    if let Some(t) = s.view_change_timeout {
+        p.view_change_timeout = t.0;
+    }
+    if let Some(t) = s.request_timeout {
+        p.request_timeout = t.0;
+    }
+    p
+}
+
+/// What the group needs from the scenario being built.
+pub struct GroupContext<'a> {
+    pub topo: &'a Topology,
+    pub streams: &'a RngStreams,
+    pub seed: u64,
+    pub end: SimTime,
+    pub min_mtu: u32,
+}
+
+/// Places the group on its nodes and gives each sender a flow.
+pub fn build_group(
+    c: &ConsensusConfig,
+    net: &mut Network,
+    cx: &GroupContext,
+) -> Result<(ConsensusHost, BulkSettings), String> {
+    let node = |key: &str, name: &str| -> Result<NodeId, String> {
+        cx.topo.node_id(name).ok_or_else(|| {
+            format!(
+                "`consensus.{key}` names `{name}`, which is not a node of topology `{}`",
+                cx.topo.name
+            )
+        })
+    };
+    let nodes = c
+        .nodes
+        .iter()
+        .map(|n| node("nodes", n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client_node = match &c.client {
+        Some(n) => node("client", n)?,
+        None => nodes[0],
+    };
+    if cx.min_mtu <= HEADER_BYTES {
+        return Err(format!(
+            "the smallest link MTU ({} bytes) leaves no room for consensus messages",
+            cx.min_mtu
+        ));
+    }
+    let name = c.group_name();
+    let n = nodes.len();
+    let mut flows = Vec::with_capacity(n + 1);
+    let mut hashes = Vec::with_capacity(n + 1);
+    for k in 0..=n {
+        flows.push(net.add_flow());
+        let who = if k == n {
+            "client".to_string()
+        } else {
+            format!("r{k}")
+        };
+        hashes.push(stable_hash(cx.seed, format!("flow/{name}/{who}").as_bytes()) as u32);
+    }
+    let internet = c.mode == ConsensusMode::Internet;
+    let r = &c.requests;
+    let protocol = c.effective_protocol();
+    let pbft = pbft_config(c);
+    let settings = GroupSettings {
+        name: name.clone(),
+        protocol: c.protocol_name(),
+        node_names: c.nodes.clone(),
+        nodes,
+        client_node,
+        start: SimTime::ZERO + c.start.map_or(SimDuration::ZERO, |d| d.0),
+        interval: r.interval.map_or(SimDuration::from_millis(10), |d| d.0),
+        poisson: r
+            .poisson
+            .unwrap_or(false)
+            .then(|| cx.streams.stream(&format!("consensus/{name}/arrivals"))),
+        request_bytes: r.bytes.map_or(256, |b| b.0 as u32),
+        requests_start: SimTime::ZERO + r.start.map_or(SimDuration::from_secs(1), |d| d.0),
+        requests_stop: r.stop.map_or(cx.end, |d| SimTime::ZERO + d.0).min(cx.end),
+        timeout: r
+            .timeout
+            .map_or(SimDuration::from_secs(if internet { 10 } else { 1 }), |d| {
+                d.0
+            }),
+        replies_needed: match protocol {
+            ProtocolKind::Pbft => pbft.f() + 1,
+            _ => 1,
+        },
+        mtu_payload: cx.min_mtu - HEADER_BYTES,
+        flows,
+        ecmp_hashes: hashes,
+    };
+    let host = match protocol {
+        ProtocolKind::Pbft => {
+            let replicas = (0..n as u32)
+                .map(|i| PbftReplica::new(i, pbft.clone()))
+                .collect();
+            ConsensusHost::Pbft(Box::new(Group::new(settings, replicas)))
+        }
+        _ => {
+            let cfg = raft_config(c);
+            let replicas = (0..n as u32)
+                .map(|i| RaftReplica::new(i, cfg, cx.streams))
+                .collect();
+            ConsensusHost::Raft(Box::new(Group::new(settings, replicas)))
+        }
+    };
+    let mut tcp = crate::transport::tcp::TcpConfig::for_mtu(cx.min_mtu, Default::default());
+    tcp.bytes = None;
+    let bulk = BulkSettings {
+        streams: c.sync.streams.unwrap_or(8),
+        chunk: c.sync.chunk.map_or(64 << 10, |b| b.0),
+        tcp,
+    };
+    Ok((host, bulk))
+}
+
+/// Scheduled faults: node faults for the world, link faults as link changes with labels.
+pub struct Faults {
+    pub node: Vec<(SimTime, NodeFault)>,
+    pub link: Vec<(SimTime, LinkChange, String)>,
+}
+
+pub fn build_faults(
+    faults: &[crate::experiment::consensus_config::FaultConfig],
+    topo: &Topology,
+    consensus: Option<&ConsensusConfig>,
+    end: SimTime,
+) -> Result<Faults, String> {
+    let mut out = Faults {
+        node: Vec::new(),
+        link: Vec::new(),
+    };
+    for (i, f) in faults.iter().enumerate() {
+        let at_s = format!("faults[{i}]");
+        let at = SimTime::ZERO + f.at.0;
+        let until = f.duration.map(|d| at + d.0).filter(|&t| t < end);
+        let kind = serde_plain_name(f.kind);
+        let node_id = |name: &str| -> Result<NodeId, String> {
+            topo.node_id(name).ok_or_else(|| {
+                format!("{at_s}: `{name}` is not a node of topology `{}`", topo.name)
+            })
+        };
+        match f.kind {
+            FaultKind::Crash | FaultKind::Restart => {
+                let name = f.node.as_deref().unwrap_or_default();
+                let replica = if name == "leader" && f.kind == FaultKind::Crash {
+                    None
+                } else {
+                    let c =
+                        consensus.ok_or_else(|| format!("{at_s}: needs a [consensus] group"))?;
+                    let pos = c.nodes.iter().position(|n| n == name).ok_or_else(|| {
+                        format!(
+                            "{at_s}: `node` = `{name}` hosts no replica (consensus.nodes: {}; or \"leader\" for a crash)",
+                            c.nodes.join(", ")
+                        )
+                    })?;
+                    Some(pos as u32)
+                };
+                let fault = if f.kind == FaultKind::Crash {
+                    NodeFault::Crash {
+                        replica,
+                        restart_after: f.duration.map(|d| d.0),
+                    }
+                } else {
+                    NodeFault::Restart(replica.expect("restart names a node"))
+                };
+                out.node.push((at, fault));
+            }
+            FaultKind::Partition => {
+                let groups = f.groups.clone().unwrap_or_default();
+                let ids = groups
+                    .iter()
+                    .map(|g| g.iter().map(|n| node_id(n)).collect::<Result<Vec<_>, _>>())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let label = groups
+                    .iter()
+                    .map(|g| format!("{{{}}}", g.join(",")))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                out.node
+                    .push((at, NodeFault::Partition { groups: ids, label }));
+                if let Some(t) = until {
+                    out.node.push((t, NodeFault::Heal));
+                }
+            }
+            FaultKind::Heal => out.node.push((at, NodeFault::Heal)),
+            FaultKind::LinkDown
+            | FaultKind::LinkUp
+            | FaultKind::LossBurst
+            | FaultKind::DelaySpike => {
+                let name = f.link.as_deref().unwrap_or_default();
+                let pos = topo
+                    .links
+                    .iter()
+                    .position(|l| l.name == name)
+                    .ok_or_else(|| {
+                        format!(
+                            "{at_s}: `link` = `{name}` is not a link of topology `{}`",
+                            topo.name
+                        )
+                    })?;
+                let l = &topo.links[pos];
+                let link = LinkId(pos as u32);
+                let change = |up: Option<bool>,
+                              loss: Option<(Vec<LossConfig>, Vec<LossConfig>)>,
+                              delay: Option<SimDuration>| {
+                    let (ab, ba) = match loss {
+                        Some((ab, ba)) => (Some(ab), Some(ba)),
+                        None => (None, None),
+                    };
+                    LinkChange {
+                        link,
+                        rate_bps: None,
+                        delay,
+                        loss: ab,
+                        loss_ba: ba,
+                        up,
+                    }
+                };
+                let original = (l.loss_ab.clone(), l.loss_ba.clone());
+                let (begin, end_change) = match f.kind {
+                    FaultKind::LinkDown => (
+                        change(Some(false), None, None),
+                        change(Some(true), None, None),
+                    ),
+                    FaultKind::LinkUp => (
+                        change(Some(true), None, None),
+                        change(Some(true), None, None),
+                    ),
+                    FaultKind::LossBurst => {
+                        let burst = LossConfig::Bernoulli {
+                            p: f.loss.unwrap_or(1.0),
+                        };
+                        let mut ab = original.0.clone();
+                        ab.push(burst.clone());
+                        let mut ba = original.1.clone();
+                        ba.push(burst);
+                        (
+                            change(None, Some((ab, ba)), None),
+                            change(None, Some(original.clone()), None),
+                        )
+                    }
+                    _ => (
+                        change(None, None, f.delay.map(|d| d.0)),
+                        change(None, None, Some(l.params.delay)),
+                    ),
+                };
+                let what = match f.kind {
+                    FaultKind::LossBurst => format!("loss p={}", f.loss.unwrap_or(1.0)),
+                    FaultKind::DelaySpike => {
+                        format!("delay {}", f.delay.map(|d| d.0).unwrap_or_default())
+                    }
+                    _ => String::new(),
+                };
+                out.link.push((
+                    at,
+                    begin,
+                    format!("{kind} {name} {what}").trim_end().to_string(),
+                ));
+                if let (Some(t), false) = (until, f.kind == FaultKind::LinkUp) {
+                    out.link
+                        .push((t, end_change, format!("{kind} {name} ends")));
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,987 @@
+//! A consensus group living in the world: replicas on topology nodes, their messages as
+//! packets, their timers as events, and a client that loads them.
+//!
+//! **Messages.** Every protocol message leaves at its `send_at` (after a modelled fsync or
+//! signature) as datagrams of its real encoded size plus [`HEADER_BYTES`], cut to the path
+//! MTU; it is delivered when its last fragment arrives, lost if any fragment is. Raft and
+//! PBFT recover lost messages themselves (heartbeats and appends retry, clients resend, view
+//! changes), so TCP's retransmission of control traffic is not modelled. A message carrying
+//! state in bulk (a Raft snapshot) instead goes over an AMST transfer that the world opens.
+//!
+//! **Client.** An open loop of requests at a fixed or exponential interval, sent to the
+//! replica the client believes leads (Raft: the last leader that answered; PBFT: the primary
+//! of the last view seen). The latency of a request is from its first send to its answer:
+//! Raft's leader replies once it applied the entry; PBFT needs f+1 replies from distinct
+//! replicas (Castro & Liskov §4.1). Unanswered requests are resent after `timeout`: Raft to
+//! the next replica, PBFT to all.
+//!
+//! **Checks while running.** Every commit is compared with what any replica committed at
+//! that slot before, and every leader with any other leader of its term/view; mismatches
+//! count as `safety_violations` (zero in a correct run; the tests assert it).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rand::Rng;
+
+use super::world::Event;
+use crate::consensus::{Consensus, Outputs, ReplicaId, Request};
+use crate::engine::{Engine, EventId, SimDuration, SimRng, SimTime};
+use crate::metrics::{Histogram, MeasureRow, TimeSeries};
+use crate::net::{FlowId, Network, NodeId, Packet, Payload};
+
+/// Bytes of headers per datagram: IPv4 (20) and TCP (20), as the TCP links of etcd and
+/// BFT-SMaRt would add.
+pub const HEADER_BYTES: u32 = 40;
+/// Raft answer to a client: an etcd response header (cluster id, member id, revision,
+/// raft term: 4 × 8 B) — recalled from etcd's `ResponseHeader`, not re-read.
+const RAFT_REPLY_BYTES: u32 = 32;
+/// PBFT ⟨REPLY, v, t, c, i, r⟩: type 1 + view 8 + timestamp 8 + client 4 + replica 4 +
+/// result digest 32 + one MAC 8 (Castro & Liskov §4.1).
+const PBFT_REPLY_BYTES: u32 = 65;
+/// Messages whose fragments have not all arrived after this long are forgotten.
+const FORGET_AFTER: SimDuration = SimDuration::from_secs(60);
+
+/// One entry of the run's event log: when, what kind, and a description.
+pub type LogEntry = (SimTime, &'static str, String);
+
+/// What a datagram carries.
+#[derive(Clone, Debug)]
+enum Wire<M> {
+    Protocol {
+        from: ReplicaId,
+        to: ReplicaId,
+        msg: M,
+    },
+    Request {
+        to: ReplicaId,
+        request: Request,
+    },
+    Reply {
+        from: ReplicaId,
+        epoch: u64,
+        request: u64,
+    },
+}
+
+/// A message between being handed over and being delivered.
+struct Parcel<M> {
+    wire: Wire<M>,
+    bytes: u32,
+    from_node: NodeId,
+    to_node: NodeId,
+    /// Sender's flow index (replica id, or n for the client).
+    sender: usize,
+    fragments: u32,
+    received: u32,
+    sent_at: SimTime,
+}
+
+/// A bulk state transfer the world should open: from replica to replica, `bytes` long;
+/// `parcel` is delivered when it completes.
+pub struct BulkRequest {
+    pub from_node: NodeId,
+    pub to_node: NodeId,
+    pub bytes: u64,
+    pub parcel: u32,
+}
+
+struct Pending {
+    first_sent: SimTime,
+    replies: BTreeSet<ReplicaId>,
+    bytes: u32,
+}
+
+/// The open-loop client.
+struct Client {
+    node: NodeId,
+    interval: SimDuration,
+    poisson: Option<SimRng>,
+    bytes: u32,
+    stop: SimTime,
+    timeout: SimDuration,
+    next_arrival: Option<SimTime>,
+    next_id: u64,
+    pending: BTreeMap<u64, Pending>,
+    /// Resend deadlines, `(when, request)`.
+    deadlines: BTreeSet<(SimTime, u64)>,
+    /// Replica the next request goes to first.
+    hint: ReplicaId,
+    timer: Option<(SimTime, EventId)>,
+    latency: Histogram,
+    latency_points: Vec<(SimTime, f64)>,
+    sent: u64,
+    answered: u64,
+    resent: u64,
+}
+
+/// A restarted replica catching up.
+struct Sync {
+    replica: ReplicaId,
+    started: SimTime,
+    /// Highest position applied by any running replica at restart.
+    target: u64,
+    done: Option<SimTime>,
+    bulk_bytes: u64,
+    bulk_time: SimDuration,
+}
+
+/// Settings of a group, resolved from the experiment.
+pub struct GroupSettings {
+    pub name: String,
+    pub protocol: &'static str,
+    pub nodes: Vec<NodeId>,
+    pub node_names: Vec<String>,
+    pub client_node: NodeId,
+    pub start: SimTime,
+    pub interval: SimDuration,
+    pub poisson: Option<SimRng>,
+    pub request_bytes: u32,
+    pub requests_start: SimTime,
+    pub requests_stop: SimTime,
+    pub timeout: SimDuration,
+    /// Replies a PBFT client waits for (f+1), 1 for Raft.
+    pub replies_needed: u32,
+    /// Largest datagram payload: smallest MTU minus headers.
+    pub mtu_payload: u32,
+    /// Sender flows: replicas 0..n, then the client.
+    pub flows: Vec<FlowId>,
+    pub ecmp_hashes: Vec<u32>,
+}
+
+/// One group of replicas of protocol `C` with its client.
+pub struct Group<C: Consensus> {
+    s: GroupSettings,
+    replicas: Vec<C>,
+    up: Vec<bool>,
+    timers: Vec<Option<(SimTime, EventId)>>,
+    seq: Vec<u64>,
+    parcels: Vec<Option<Parcel<C::Msg>>>,
+    generations: Vec<u32>,
+    free: Vec<u32>,
+    sends_since_sweep: u32,
+    client: Client,
+    local: VecDeque<Packet>,
+    out: Outputs<C::Msg>,
+    /// Bulk transfers for the world to open.
+    pub bulk: Vec<BulkRequest>,
+    chosen: BTreeMap<u64, u64>,
+    last_slot: Vec<u64>,
+    leaders: BTreeMap<u64, ReplicaId>,
+    violations: u64,
+    /// A leader crashed at this time in this term/view: waiting for a successor.
+    awaiting_election: Option<(SimTime, u64)>,
+    election_times: Vec<f64>,
+    syncs: Vec<Sync>,
+    dropped_at_crashed: u64,
+    pub log: Vec<LogEntry>,
+}
+
+impl<C: Consensus> Group<C> {
+    pub fn new(s: GroupSettings, replicas: Vec<C>) -> Self {
+        let n = replicas.len();
+        let client = Client {
+            node: s.client_node,
+            interval: s.interval,
+            poisson: s.poisson.clone(),
+            bytes: s.request_bytes,
+            stop: s.requests_stop,
+            timeout: s.timeout,
+            next_arrival: (s.requests_start < s.requests_stop).then_some(s.requests_start),
+            next_id: 0,
+            pending: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            hint: 0,
+            timer: None,
+            latency: Histogram::default(),
+            latency_points: Vec::new(),
+            sent: 0,
+            answered: 0,
+            resent: 0,
+        };
+        Group {
+            seq: vec![0; n + 1],
+            up: vec![false; n],
+            timers: vec![None; n],
+            replicas,
+            s,
+            parcels: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            sends_since_sweep: 0,
+            client,
+            local: VecDeque::new(),
+            out: Outputs::default(),
+            bulk: Vec::new(),
+            chosen: BTreeMap::new(),
+            last_slot: vec![0; n],
+            leaders: BTreeMap::new(),
+            violations: 0,
+            awaiting_election: None,
+            election_times: Vec::new(),
+            syncs: Vec::new(),
+            dropped_at_crashed: 0,
+            log: Vec::new(),
+        }
+    }
+
+    /// When the replicas boot and the first request is due.
+    pub fn schedule_start(&mut self, engine: &mut Engine<Event>) {
+        engine.schedule_at(self.s.start, Event::ConsensusStart);
+        if let Some(t) = self.client.next_arrival {
+            let id = engine.schedule_at(t, Event::ConsensusClient);
+            self.client.timer = Some((t, id));
+        }
+    }
+
+    pub fn on_start(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
+        let now = engine.now();
+        for i in 0..self.replicas.len() {
+            self.up[i] = true;
+            let mut out = std::mem::take(&mut self.out);
+            self.replicas[i].start(now, &mut out);
+            self.absorb(engine, net, i as ReplicaId, out);
+        }
+        self.drain_local(engine, net);
+    }
+
+    pub fn on_replica_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: u32) {
+        let now = engine.now();
+        self.timers[i as usize] = None;
+        if self.up[i as usize] {
+            let mut out = std::mem::take(&mut self.out);
+            self.replicas[i as usize].on_timer(now, &mut out);
+            self.absorb(engine, net, i, out);
+        }
+        self.drain_local(engine, net);
+    }
+
+    /// A message's send time (after its fsync or signature) has come.
+    pub fn on_release(&mut self, engine: &mut Engine<Event>, net: &mut Network, handle: u32) {
+        self.transmit(engine, net, handle);
+        self.drain_local(engine, net);
+    }
+
+    pub fn on_packet(&mut self, engine: &mut Engine<Event>, net: &mut Network, p: Packet) {
+        self.receive(engine, net, p);
+        self.drain_local(engine, net);
+    }
+
+    /// A bulk transfer the world carried has finished (`delivered`) or was given up.
+    pub fn on_bulk_done(
+        &mut self,
+        engine: &mut Engine<Event>,
+        net: &mut Network,
+        parcel: u32,
+        delivered: bool,
+        took: SimDuration,
+    ) {
+        let Some(p) = self.parcels.get_mut(parcel as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(parcel);
+        let Wire::Protocol { from, to, msg } = p.wire else {
+            return;
+        };
+        let now = engine.now();
+        if let Some(s) = self
+            .syncs
+            .iter_mut()
+            .rev()
+            .find(|s| s.replica == to && s.done.is_none())
+        {
+            s.bulk_bytes += p.bytes as u64;
+            s.bulk_time = s.bulk_time + took;
+        }
+        self.log.push((
+            now,
+            "state_transfer",
+            format!(
+                "{} r{from} -> r{to}: {} bytes in {took} ({})",
+                self.s.name,
+                p.bytes,
+                if delivered { "delivered" } else { "abandoned" }
+            ),
+        ));
+        if delivered && self.up[to as usize] {
+            let mut out = std::mem::take(&mut self.out);
+            self.replicas[to as usize].step(now, from, msg, &mut out);
+            self.absorb(engine, net, to, out);
+        }
+        if self.up[from as usize] {
+            let mut out = std::mem::take(&mut self.out);
+            self.replicas[from as usize].state_transfer_done(now, to, delivered, &mut out);
+            self.absorb(engine, net, from, out);
+        }
+        self.drain_local(engine, net);
+    }
+
+    /// New requests due now and resends past their deadline.
+    pub fn on_client_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
+        let now = engine.now();
+        self.client.timer = None;
+        while let Some(t) = self.client.next_arrival.filter(|&t| t <= now) {
+            let id = self.client.next_id;
+            self.client.next_id += 1;
+            self.client.sent += 1;
+            let bytes = self.client.bytes;
+            self.client.pending.insert(
+                id,
+                Pending {
+                    first_sent: now,
+                    replies: BTreeSet::new(),
+                    bytes,
+                },
+            );
+            self.client
+                .deadlines
+                .insert((now + self.client.timeout, id));
+            let to = self.client.hint;
+            self.send_request(engine, net, to, Request { id, bytes });
+            let gap = match &mut self.client.poisson {
+                Some(rng) => {
+                    let u: f64 = rng.random::<f64>();
+                    let mean = self.client.interval.as_ps() as f64;
+                    SimDuration::from_ps(((-(1.0 - u).ln()) * mean).max(1.0) as u64)
+                }
+                None => self.client.interval,
+            };
+            let next = t + gap;
+            self.client.next_arrival = (next < self.client.stop).then_some(next);
+        }
+        while let Some(&(t, id)) = self.client.deadlines.first() {
+            if t > now {
+                break;
+            }
+            self.client.deadlines.pop_first();
+            let Some(p) = self.client.pending.get(&id) else {
+                continue;
+            };
+            let request = Request { id, bytes: p.bytes };
+            self.client.resent += 1;
+            self.client
+                .deadlines
+                .insert((now + self.client.timeout, id));
+            if self.s.replies_needed > 1 {
+                for to in 0..self.replicas.len() as ReplicaId {
+                    self.send_request(engine, net, to, request);
+                }
+            } else {
+                self.client.hint = (self.client.hint + 1) % self.replicas.len() as ReplicaId;
+                let to = self.client.hint;
+                self.send_request(engine, net, to, request);
+            }
+        }
+        self.sync_client_timer(engine);
+        self.drain_local(engine, net);
+    }
+
+    /// The replica leading now (the highest term/view among those that believe so).
+    pub fn leader(&self) -> Option<ReplicaId> {
+        (0..self.replicas.len())
+            .filter(|&i| self.up[i] && self.replicas[i].is_leader())
+            .max_by_key(|&i| self.replicas[i].epoch())
+            .map(|i| i as ReplicaId)
+    }
+
+    pub fn replica_of_node(&self, node: NodeId) -> Option<ReplicaId> {
+        self.s
+            .nodes
+            .iter()
+            .position(|&n| n == node)
+            .map(|i| i as ReplicaId)
+    }
+
+    pub fn replica_name(&self, i: ReplicaId) -> String {
+        format!("{} r{i} ({})", self.s.name, self.s.node_names[i as usize])
+    }
+
+    pub fn crash(&mut self, engine: &mut Engine<Event>, i: ReplicaId) {
+        let iu = i as usize;
+        if !self.up[iu] {
+            return;
+        }
+        let now = engine.now();
+        if self.replicas[iu].is_leader() && self.awaiting_election.is_none() {
+            self.awaiting_election = Some((now, self.replicas[iu].epoch()));
+        }
+        self.replicas[iu].crash();
+        self.up[iu] = false;
+        if let Some((_, id)) = self.timers[iu].take() {
+            engine.cancel(id);
+        }
+    }
+
+    pub fn restart(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: ReplicaId) {
+        let iu = i as usize;
+        if self.up[iu] {
+            return;
+        }
+        let now = engine.now();
+        let target = (0..self.replicas.len())
+            .filter(|&k| self.up[k])
+            .map(|k| self.replicas[k].progress())
+            .max()
+            .unwrap_or(0);
+        self.syncs.push(Sync {
+            replica: i,
+            started: now,
+            target,
+            done: None,
+            bulk_bytes: 0,
+            bulk_time: SimDuration::ZERO,
+        });
+        self.up[iu] = true;
+        let mut out = std::mem::take(&mut self.out);
+        self.replicas[iu].restart(now, &mut out);
+        self.absorb(engine, net, i, out);
+        self.drain_local(engine, net);
+    }
+
+    // ---- internals ----
+
+    /// Handles what replica `i` produced: safety checks, replies, messages; then its timer.
+    fn absorb(
+        &mut self,
+        engine: &mut Engine<Event>,
+        net: &mut Network,
+        i: ReplicaId,
+        mut out: Outputs<C::Msg>,
+    ) {
+        let now = engine.now();
+        let iu = i as usize;
+        let leading = self.replicas[iu].is_leader();
+        for c in out.commits.drain(..) {
+            match self.chosen.get(&c.slot) {
+                Some(&id) if id != c.request.id => {
+                    self.violations += 1;
+                    self.log.push((
+                        now,
+                        "safety_violation",
+                        format!(
+                            "{}: slot {} committed request {} after {id}",
+                            self.replica_name(i),
+                            c.slot,
+                            c.request.id
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    self.chosen.insert(c.slot, c.request.id);
+                }
+            }
+            if c.slot <= self.last_slot[iu] {
+                self.violations += 1;
+            }
+            self.last_slot[iu] = c.slot;
+            // Raft: the leader answers; PBFT: every replica does.
+            if self.s.replies_needed > 1 || leading {
+                let epoch = self.replicas[iu].epoch();
+                self.send_reply(engine, net, i, epoch, c.request.id);
+            }
+        }
+        for o in out.messages.drain(..) {
+            if C::is_state_transfer(&o.msg) {
+                let handle = self.store(Parcel {
+                    wire: Wire::Protocol {
+                        from: i,
+                        to: o.to,
+                        msg: o.msg,
+                    },
+                    bytes: o.bytes,
+                    from_node: self.s.nodes[iu],
+                    to_node: self.s.nodes[o.to as usize],
+                    sender: iu,
+                    fragments: 0,
+                    received: 0,
+                    sent_at: o.send_at.max(now),
+                });
+                self.bulk.push(BulkRequest {
+                    from_node: self.s.nodes[iu],
+                    to_node: self.s.nodes[o.to as usize],
+                    bytes: o.bytes as u64,
+                    parcel: handle,
+                });
+                continue;
+            }
+            let handle = self.store(Parcel {
+                wire: Wire::Protocol {
+                    from: i,
+                    to: o.to,
+                    msg: o.msg,
+                },
+                bytes: o.bytes,
+                from_node: self.s.nodes[iu],
+                to_node: self.s.nodes[o.to as usize],
+                sender: iu,
+                fragments: 0,
+                received: 0,
+                sent_at: o.send_at.max(now),
+            });
+            if o.send_at > now {
+                engine.schedule_at(o.send_at, Event::ConsensusRelease(handle));
+            } else {
+                self.transmit(engine, net, handle);
+            }
+        }
+        self.out = out;
+        self.note_leadership(now, i);
+        self.note_progress(now, i);
+        self.sync_timer(engine, i);
+    }
+
+    fn note_leadership(&mut self, now: SimTime, i: ReplicaId) {
+        let r = &self.replicas[i as usize];
+        if !self.up[i as usize] || !r.is_leader() {
+            return;
+        }
+        let epoch = r.epoch();
+        match self.leaders.get(&epoch) {
+            Some(&other) if other != i => {
+                self.violations += 1;
+                self.log.push((
+                    now,
+                    "safety_violation",
+                    format!(
+                        "{}: second leader of term/view {epoch}",
+                        self.replica_name(i)
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                self.leaders.insert(epoch, i);
+                self.log.push((
+                    now,
+                    "leader",
+                    format!("{} leads term/view {epoch}", self.replica_name(i)),
+                ));
+                if let Some((crashed_at, old)) = self.awaiting_election {
+                    if epoch > old {
+                        self.election_times
+                            .push(now.since(crashed_at).as_secs_f64());
+                        self.awaiting_election = None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_progress(&mut self, now: SimTime, i: ReplicaId) {
+        let progress = self.replicas[i as usize].progress();
+        let mut done = None;
+        if let Some(s) = self
+            .syncs
+            .iter_mut()
+            .rev()
+            .find(|s| s.replica == i && s.done.is_none())
+        {
+            if progress >= s.target {
+                s.done = Some(now);
+                done = Some((s.target, now.since(s.started), s.bulk_bytes));
+            }
+        }
+        if let Some((target, took, bulk)) = done {
+            let name = self.replica_name(i);
+            self.log.push((
+                now,
+                "caught_up",
+                format!("{name} applied up to {target} {took} after restarting ({bulk} bytes of state transferred)"),
+            ));
+        }
+    }
+
+    /// Keeps one pending event at replica `i`'s deadline.
+    fn sync_timer(&mut self, engine: &mut Engine<Event>, i: ReplicaId) {
+        let iu = i as usize;
+        let now = engine.now();
+        let want = if self.up[iu] {
+            self.replicas[iu].poll_at().map(|t| t.max(now))
+        } else {
+            None
+        };
+        if self.timers[iu].map(|(t, _)| t) == want {
+            return;
+        }
+        if let Some((_, id)) = self.timers[iu].take() {
+            engine.cancel(id);
+        }
+        if let Some(at) = want {
+            let id = engine.schedule_at(at, Event::ConsensusReplica(i));
+            self.timers[iu] = Some((at, id));
+        }
+    }
+
+    fn sync_client_timer(&mut self, engine: &mut Engine<Event>) {
+        let now = engine.now();
+        let next_deadline = self.client.deadlines.first().map(|&(t, _)| t);
+        let want = match (self.client.next_arrival, next_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|t| t.max(now));
+        if self.client.timer.map(|(t, _)| t) == want {
+            return;
+        }
+        if let Some((_, id)) = self.client.timer.take() {
+            engine.cancel(id);
+        }
+        if let Some(at) = want {
+            let id = engine.schedule_at(at, Event::ConsensusClient);
+            self.client.timer = Some((at, id));
+        }
+    }
+
+    fn send_request(
+        &mut self,
+        engine: &mut Engine<Event>,
+        net: &mut Network,
+        to: ReplicaId,
+        request: Request,
+    ) {
+        let n = self.replicas.len();
+        // ⟨REQUEST, o, t, c⟩: type, client header, payload, one MAC (as PBFT's encoding).
+        let bytes = 1 + 16 + request.bytes + 8;
+        let handle = self.store(Parcel {
+            wire: Wire::Request { to, request },
+            bytes,
+            from_node: self.client.node,
+            to_node: self.s.nodes[to as usize],
+            sender: n,
+            fragments: 0,
+            received: 0,
+            sent_at: engine.now(),
+        });
+        self.transmit(engine, net, handle);
+    }
+
+    fn send_reply(
+        &mut self,
+        engine: &mut Engine<Event>,
+        net: &mut Network,
+        from: ReplicaId,
+        epoch: u64,
+        request: u64,
+    ) {
+        let bytes = if self.s.replies_needed > 1 {
+            PBFT_REPLY_BYTES
+        } else {
+            RAFT_REPLY_BYTES
+        };
+        let handle = self.store(Parcel {
+            wire: Wire::Reply {
+                from,
+                epoch,
+                request,
+            },
+            bytes,
+            from_node: self.s.nodes[from as usize],
+            to_node: self.client.node,
+            sender: from as usize,
+            fragments: 0,
+            received: 0,
+            sent_at: engine.now(),
+        });
+        self.transmit(engine, net, handle);
+    }
+
+    fn store(&mut self, p: Parcel<C::Msg>) -> u32 {
+        self.sends_since_sweep += 1;
+        if self.sends_since_sweep >= 4096 {
+            self.sends_since_sweep = 0;
+            self.forget_stale(p.sent_at);
+        }
+        match self.free.pop() {
+            Some(h) => {
+                self.generations[h as usize] = self.generations[h as usize].wrapping_add(1);
+                self.parcels[h as usize] = Some(p);
+                h
+            }
+            None => {
+                self.parcels.push(Some(p));
+                self.generations.push(0);
+                (self.parcels.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Frees messages that lost a fragment long ago (bulk transfers are the world's).
+    fn forget_stale(&mut self, now: SimTime) {
+        for (h, slot) in self.parcels.iter_mut().enumerate() {
+            if let Some(p) = slot {
+                if p.fragments > 0 && now.since(p.sent_at.min(now)) > FORGET_AFTER {
+                    *slot = None;
+                    self.free.push(h as u32);
+                }
+            }
+        }
+    }
+
+    /// Cuts the parcel into datagrams and injects them.
+    fn transmit(&mut self, engine: &mut Engine<Event>, net: &mut Network, handle: u32) {
+        let now = engine.now();
+        let generation = self.generations[handle as usize];
+        let Some(p) = self.parcels[handle as usize].as_mut() else {
+            return;
+        };
+        let per = self.s.mtu_payload;
+        let frags = p.bytes.div_ceil(per).max(1);
+        p.fragments = frags;
+        p.sent_at = now;
+        let (src, dst, sender, bytes) = (p.from_node, p.to_node, p.sender, p.bytes);
+        for k in 0..frags {
+            let len = if k + 1 == frags {
+                bytes - per * (frags - 1)
+            } else {
+                per
+            };
+            let seq = self.seq[sender];
+            self.seq[sender] += 1;
+            let packet = Packet {
+                flow: self.s.flows[sender],
+                src,
+                dst,
+                size: len + HEADER_BYTES,
+                seq,
+                created: now,
+                ecmp_hash: self.s.ecmp_hashes[sender],
+                ecn_ce: false,
+                payload: Payload::Message { handle, generation },
+            };
+            if let Some(local) = net.inject(engine, packet) {
+                self.local.push_back(local);
+            }
+        }
+    }
+
+    fn drain_local(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
+        while let Some(p) = self.local.pop_front() {
+            self.receive(engine, net, p);
+        }
+        self.sync_client_timer(engine);
+    }
+
+    fn receive(&mut self, engine: &mut Engine<Event>, net: &mut Network, p: Packet) {
+        let Payload::Message { handle, generation } = p.payload else {
+            return;
+        };
+        let h = handle as usize;
+        if self.generations.get(h) != Some(&generation) {
+            return;
+        }
+        let Some(parcel) = self.parcels[h].as_mut() else {
+            return;
+        };
+        parcel.received += 1;
+        if parcel.received < parcel.fragments {
+            return;
+        }
+        let parcel = self.parcels[h].take().expect("present");
+        self.free.push(handle);
+        let now = engine.now();
+        match parcel.wire {
+            Wire::Protocol { from, to, msg } => {
+                if !self.up[to as usize] {
+                    self.dropped_at_crashed += 1;
+                    return;
+                }
+                let mut out = std::mem::take(&mut self.out);
+                self.replicas[to as usize].step(now, from, msg, &mut out);
+                self.absorb(engine, net, to, out);
+            }
+            Wire::Request { to, request } => {
+                if !self.up[to as usize] {
+                    self.dropped_at_crashed += 1;
+                    return;
+                }
+                let mut out = std::mem::take(&mut self.out);
+                self.replicas[to as usize].propose(now, request, &mut out);
+                self.absorb(engine, net, to, out);
+            }
+            Wire::Reply {
+                from,
+                epoch,
+                request,
+            } => {
+                let n = self.replicas.len() as u64;
+                // The leader (Raft) or the primary of the view the reply names (PBFT).
+                self.client.hint = if self.s.replies_needed > 1 {
+                    (epoch % n) as ReplicaId
+                } else {
+                    from
+                };
+                let Some(pending) = self.client.pending.get_mut(&request) else {
+                    return;
+                };
+                pending.replies.insert(from);
+                if pending.replies.len() as u32 >= self.s.replies_needed {
+                    let first = pending.first_sent;
+                    self.client.pending.remove(&request);
+                    self.client.deadlines.retain(|&(_, id)| id != request);
+                    let lat = now.since(first);
+                    self.client.latency.record(lat.as_ps());
+                    self.client.latency_points.push((now, lat.as_secs_f64()));
+                    self.client.answered += 1;
+                }
+            }
+        }
+    }
+
+    /// Results rows, the latency series and the event log.
+    pub fn records(&self, end: SimTime) -> (Vec<MeasureRow>, Vec<TimeSeries>) {
+        let g = self.s.name.clone();
+        let mut rows: Vec<MeasureRow> = Vec::new();
+        let mut row = |entity: &str, metric: &'static str, value: f64, unit: &'static str| {
+            rows.push(("consensus", entity.to_string(), metric, value, unit));
+        };
+        let c = &self.client;
+        row(&g, "replicas", self.replicas.len() as f64, "replicas");
+        row(&g, "requests_sent", c.sent as f64, "requests");
+        row(&g, "requests_committed", c.answered as f64, "requests");
+        row(&g, "requests_resent", c.resent as f64, "requests");
+        row(
+            &g,
+            "requests_unanswered",
+            c.pending.len() as f64,
+            "requests",
+        );
+        let h = &c.latency;
+        if h.count() > 0 {
+            let s = |v: Option<u64>| v.map_or(f64::NAN, |ps| ps as f64 / 1e12);
+            row(&g, "commit_latency_mean", h.mean() / 1e12, "s");
+            row(&g, "commit_latency_min", s(h.min()), "s");
+            row(&g, "commit_latency_p50", s(h.quantile(0.5)), "s");
+            row(&g, "commit_latency_p90", s(h.quantile(0.9)), "s");
+            row(&g, "commit_latency_p99", s(h.quantile(0.99)), "s");
+            row(&g, "commit_latency_max", s(h.max()), "s");
+        }
+        let active = end.since(c.latency_points.first().map_or(end, |p| p.0));
+        if active.as_ps() > 0 {
+            row(
+                &g,
+                "throughput",
+                c.answered as f64 / active.as_secs_f64(),
+                "requests/s",
+            );
+        }
+        row(&g, "leaders", self.leaders.len() as f64, "leaders");
+        row(
+            &g,
+            "safety_violations",
+            self.violations as f64,
+            "violations",
+        );
+        row(
+            &g,
+            "messages_to_crashed",
+            self.dropped_at_crashed as f64,
+            "messages",
+        );
+        if let Some(&first) = self.election_times.first() {
+            row(&g, "election_time", first, "s");
+            let mean = self.election_times.iter().sum::<f64>() / self.election_times.len() as f64;
+            row(&g, "election_time_mean", mean, "s");
+        }
+        if self.awaiting_election.is_some() {
+            row(&g, "elections_unfinished", 1.0, "elections");
+        }
+        for (k, s) in self.syncs.iter().enumerate() {
+            let e = format!("{g}/r{}/restart{k}", s.replica);
+            row(&e, "sync_target", s.target as f64, "entries");
+            row(&e, "state_transferred", s.bulk_bytes as f64, "bytes");
+            if let Some(done) = s.done {
+                row(&e, "sync_time", done.since(s.started).as_secs_f64(), "s");
+            }
+            if s.bulk_time.as_ps() > 0 {
+                row(&e, "state_transfer_time", s.bulk_time.as_secs_f64(), "s");
+                row(
+                    &e,
+                    "state_transfer_throughput",
+                    s.bulk_bytes as f64 * 8.0 / s.bulk_time.as_secs_f64(),
+                    "bit/s",
+                );
+            }
+        }
+        let series = vec![TimeSeries {
+            entity: format!("consensus/{g}"),
+            metric: "commit_latency",
+            unit: "s",
+            points: c.latency_points.clone(),
+        }];
+        (rows, series)
+    }
+}
+
+/// The group of a run, whichever protocol it runs.
+pub enum ConsensusHost {
+    Raft(Box<Group<crate::consensus::raft::RaftReplica>>),
+    Pbft(Box<Group<crate::consensus::pbft::PbftReplica>>),
+}
+
+/// Calls the same method on either protocol's group.
+macro_rules! each {
+    ($host:expr, $g:ident => $body:expr) => {
+        match $host {
+            ConsensusHost::Raft($g) => $body,
+            ConsensusHost::Pbft($g) => $body,
+        }
+    };
+}
+
+impl ConsensusHost {
+    pub fn schedule_start(&mut self, engine: &mut Engine<Event>) {
+        each!(self, g => g.schedule_start(engine))
+    }
+    pub fn on_start(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
+        each!(self, g => g.on_start(engine, net))
+    }
+    pub fn on_replica_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: u32) {
+        each!(self, g => g.on_replica_timer(engine, net, i))
+    }
+    pub fn on_release(&mut self, engine: &mut Engine<Event>, net: &mut Network, h: u32) {
+        each!(self, g => g.on_release(engine, net, h))
+    }
+    pub fn on_packet(&mut self, engine: &mut Engine<Event>, net: &mut Network, p: Packet) {
+        each!(self, g => g.on_packet(engine, net, p))
+    }
+    pub fn on_client_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
+        each!(self, g => g.on_client_timer(engine, net))
+    }
+    pub fn on_bulk_done(
+        &mut self,
+        engine: &mut Engine<Event>,
+        net: &mut Network,
+        parcel: u32,
+        delivered: bool,
+        took: SimDuration,
+    ) {
+        each!(self, g => g.on_bulk_done(engine, net, parcel, delivered, took))
+    }
+    pub fn take_bulk(&mut self) -> Vec<BulkRequest> {
+        each!(self, g => std::mem::take(&mut g.bulk))
+    }
+    pub fn leader(&self) -> Option<ReplicaId> {
+        each!(self, g => g.leader())
+    }
+    pub fn replica_of_node(&self, node: NodeId) -> Option<ReplicaId> {
+        each!(self, g => g.replica_of_node(node))
+    }
+    pub fn replica_name(&self, i: ReplicaId) -> String {
+        each!(self, g => g.replica_name(i))
+    }
+    pub fn name(&self) -> &str {
+        each!(self, g => &g.s.name)
+    }
+    pub fn crash(&mut self, engine: &mut Engine<Event>, i: ReplicaId) {
+        each!(self, g => g.crash(engine, i))
+    }
+    pub fn restart(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: ReplicaId) {
+        each!(self, g => g.restart(engine, net, i))
+    }
+    pub fn take_log(&mut self) -> Vec<LogEntry> {
+        each!(self, g => std::mem::take(&mut g.log))
+    }
+    pub fn records(&self, end: SimTime) -> (Vec<MeasureRow>, Vec<TimeSeries>) {
+        each!(self, g => g.records(end))
+    }
+}
