@@ -716,7 +716,7 @@ mod tests {
         assert!(r.is_leader());
         for id in 0..40 {
             r.propose(now, Request { id, bytes: 10 }, &mut out);
-            now = now + SimDuration::from_millis(1);
+            now += SimDuration::from_millis(1);
             run_single(&mut r, now, &mut out);
             let applied_in_log = r.applied() + 1 - r.first_log_index();
             // The rule: compact as soon as the log holds every + keep = 7 applied entries, down
