@@ -12,6 +12,18 @@
 //! only hands out entries that are both committed and locally persisted, so an entry is
 //! applied no earlier than its own fsync. Every message carries its real protobuf size.
 //!
+//! **Log compaction and snapshots** (state transfer, off by default). With
+//! [`RaftConfig::snapshot_every`] set, every replica compacts its log after applying, keeping
+//! the last [`RaftConfig::catch_up_entries`] applied entries (etcd's `SnapshotCount` /
+//! `SnapshotCatchUpEntries`). A leader that no longer holds the entries a follower needs sends
+//! raft-rs's `MsgSnapshot`, whose wire size is its metadata plus the modelled state
+//! ([`RaftConfig::state_bytes`]); [`Consensus::is_state_transfer`] tells the world to carry it
+//! in bulk, and the world reports the outcome through [`Consensus::state_transfer_done`]
+//! (raft-rs `report_snapshot`). The follower installs it as a durable write costing one fsync,
+//! ahead of entries in the same `Ready` (raft-rs's documented order); its answer leaves when
+//! that write is durable. Its applied index jumps to the snapshot's: the entries it covers
+//! arrive as state, so they are not reported as commits by that replica.
+//!
 //! **Closed form** (quiet cluster, one-way delay `d`, fsync `F`, leader already elected):
 //! the leader appends at `t`, sends at once and starts its fsync (done `t+F`); a follower
 //! receives at `t+d`, is durable at `t+d+F` and answers; the answer arrives at `t+2d+F`. With
@@ -28,22 +40,32 @@
 //! checks that no reset went unnoticed. The crate's other maps use `FxHasher`; its
 //! `AckIndexer` uses std's `RandomState` but only for lookups: the run-twice tests cover it.
 //!
-//! **Left out.** Log compaction and snapshots, membership changes, pre-vote and check-quorum
-//! (raft-rs defaults: off), read-index, and CPU time for handling a message. Writes are
-//! written to the `MemStorage` when issued, so a crash inside an fsync window keeps them
-//! (safe: nothing claimed durable is lost; it only errs towards a luckier disk); messages
-//! already handed to the world still leave.
+//! **Left out.** Membership changes, pre-vote and check-quorum (raft-rs defaults: off),
+//! read-index, and CPU time for handling a message. Taking a snapshot costs nothing (etcd v3.5
+//! saves it from a background goroutine; recalled) and the snapshot's content is not stored: `MemStorage`
+//! describes the state on demand at its commit index, which may be a few entries past what
+//! the leader itself has applied (a real leader sends a snapshot it took earlier, at or below
+//! its applied index); etcd's pause of compaction while a snapshot is in flight is not needed
+//! for that reason. `MemStorage::compact` keeps no term for the entry just before the first
+//! one, so a follower needing exactly the first entry also gets a snapshot (etcd's
+//! `MemoryStorage` keeps that term in a dummy entry). Writes are written to the `MemStorage`
+//! when issued, so a crash inside an fsync window keeps them (safe: nothing claimed durable
+//! is lost; it only errs towards a luckier disk); messages already handed to the world still
+//! leave. A snapshot `Ready` is advanced in raft-rs at once rather than after its fsync (see
+//! `handle_ready`); only raft-rs's internal `persisted` index runs ahead, not any message.
 //!
-//! **Invariants.** Commits come out in log order, each slot once per replica, also across
-//! crash/restart (the applied index is kept with the state machine, like etcd's consistent
-//! index); no wall clock and no global RNG reach behaviour.
+//! **Invariants.** Commits come out in log order, each slot at most once per replica, also
+//! across crash/restart (the applied index is kept with the state machine, like etcd's
+//! consistent index); a replica skips slots only by installing a snapshot that covers them;
+//! the log never drops an entry that is not yet applied; no wall clock and no global RNG
+//! reach behaviour.
 
 use std::collections::VecDeque;
 
 use protobuf::Message as _;
-use raft::eraftpb::{ConfState, Entry, EntryType, Message};
+use raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
-use raft::{Config, RawNode, StateRole};
+use raft::{Config, RawNode, SnapshotStatus, StateRole};
 use rand::Rng;
 
 use super::{Commit, Consensus, Outgoing, Outputs, ReplicaId, Request};
@@ -57,6 +79,13 @@ const MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
 const MAX_INFLIGHT_MSGS: usize = 512;
 /// Bytes of the request header inside an entry: id (u64 LE) and payload size (u32 LE).
 const HEADER_BYTES: usize = 12;
+/// etcd server's `DefaultSnapshotCatchUpEntries` (`server/etcdserver/server.go`, read in the
+/// v3.5 source): applied entries kept in the log after a snapshot so that a follower a little
+/// behind catches up by appends rather than by a whole snapshot.
+pub const ETCD_SNAPSHOT_CATCH_UP_ENTRIES: u64 = 5000;
+/// Largest [`RaftConfig::state_bytes`]: [`Outgoing::bytes`] is a `u32`, and a snapshot message
+/// adds its own metadata (well under one append message's worth) on top of the state.
+pub const MAX_STATE_BYTES: u64 = u32::MAX as u64 - MAX_SIZE_PER_MSG;
 
 /// Raft timing and cost parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +104,24 @@ pub struct RaftConfig {
     /// Bytes an entry's payload takes beyond the request's own `bytes` (application framing);
     /// added as padding, so it shows in the encoded message size.
     pub entry_overhead: u32,
+    /// Log compaction period in entries. `Some(k)`: once the log holds `k + catch_up_entries`
+    /// applied entries, the replica snapshots its state at its applied index and compacts the
+    /// log down to the last [`RaftConfig::catch_up_entries`] of them, so the log keeps between
+    /// `catch_up_entries` and `k + catch_up_entries` applied entries (plus any not yet
+    /// applied). This is etcd's rule (`triggerSnapshot`: snapshot once
+    /// `appliedi - snapi > SnapshotCount`, then `Compact(snapi - SnapshotCatchUpEntries)`;
+    /// etcd `server/etcdserver/server.go`, read in the v3.5 source) with the last snapshot
+    /// index taken as `first log index - 1 + catch_up_entries`, which the log itself stores,
+    /// so nothing extra must survive a crash; etcd's strict `>` becomes `>=`. etcd's default
+    /// count is 100,000. `None`: never compact (the log grows without bound).
+    pub snapshot_every: Option<u64>,
+    /// Applied entries kept after a compaction (etcd `SnapshotCatchUpEntries`, default 5000);
+    /// at least 1 when compaction is on, as raft-rs needs the term of the applied entry.
+    pub catch_up_entries: u64,
+    /// Modelled size of the replicated state machine in bytes: the payload of a snapshot
+    /// message on the wire. The snapshot itself carries no data; this many bytes are added to
+    /// its [`Outgoing::bytes`]. At most [`MAX_STATE_BYTES`].
+    pub state_bytes: u64,
 }
 
 impl Default for RaftConfig {
@@ -89,7 +136,9 @@ impl RaftConfig {
     /// "Tuning": `--heartbeat-interval` 100 ms, `--election-timeout` 1000 ms), i.e. a 100 ms
     /// tick, heartbeat 1 tick, election 10 ticks. fsync 1 ms: an *assumption* (no measured
     /// source read) for a server SSD; etcd's docs ask for WAL fsync p99 under 10 ms, roughly a
-    /// spinning disk, and SSDs with power-loss protection sync in ~0.1–1 ms.
+    /// spinning disk, and SSDs with power-loss protection sync in ~0.1–1 ms. No log compaction
+    /// (`snapshot_every: None`) and an empty state, so runs that never need state transfer
+    /// behave as before it existed.
     pub fn internet(n: u32) -> Self {
         RaftConfig {
             n,
@@ -98,6 +147,9 @@ impl RaftConfig {
             election_tick: 10,
             fsync: SimDuration::from_millis(1),
             entry_overhead: 0,
+            snapshot_every: None,
+            catch_up_entries: ETCD_SNAPSHOT_CATCH_UP_ENTRIES,
+            state_bytes: 0,
         }
     }
 
@@ -106,6 +158,7 @@ impl RaftConfig {
     /// election at least 10× the RTT), which sub-millisecond RTTs easily meet; ACP v3's datacenter
     /// Raft gives consensus a 100 ms timeout (seed-system §1.4), which this election range
     /// matches. fsync 0.1 ms: an *assumption* for an NVMe SSD with power-loss protection.
+    /// Compaction off and state empty, as in [`RaftConfig::internet`].
     pub fn datacenter(n: u32) -> Self {
         RaftConfig {
             n,
@@ -114,6 +167,9 @@ impl RaftConfig {
             election_tick: 10,
             fsync: SimDuration::from_micros(100),
             entry_overhead: 0,
+            snapshot_every: None,
+            catch_up_entries: ETCD_SNAPSHOT_CATCH_UP_ENTRIES,
+            state_bytes: 0,
         }
     }
 
@@ -183,6 +239,19 @@ impl RaftReplica {
     pub fn new(id: ReplicaId, config: RaftConfig, streams: &RngStreams) -> Self {
         assert!(id < config.n, "replica {id} out of a group of {}", config.n);
         assert!(config.election_tick > config.heartbeat_tick && config.heartbeat_tick > 0);
+        if let Some(every) = config.snapshot_every {
+            assert!(
+                every > 0 && config.catch_up_entries > 0,
+                "raft replica {id}: snapshot_every ({every}) and catch_up_entries ({}) must be \
+                 at least 1 when compaction is on",
+                config.catch_up_entries
+            );
+        }
+        assert!(
+            config.state_bytes <= MAX_STATE_BYTES,
+            "raft replica {id}: state_bytes {} above {MAX_STATE_BYTES} (message sizes are u32)",
+            config.state_bytes
+        );
         let voters: Vec<u64> = (1..=config.n as u64).collect();
         let storage = MemStorage::new_with_conf_state(ConfState::from((voters, vec![])));
         RaftReplica {
@@ -209,6 +278,24 @@ impl RaftReplica {
     /// The persisted storage (the disk).
     pub fn storage(&self) -> &MemStorage {
         &self.storage
+    }
+
+    /// Last log index applied to the state machine, by entries or by an installed snapshot
+    /// (kept across crashes). The world compares it with the leader's
+    /// [`RaftReplica::commit_index`] to tell when a lagging replica has caught up.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// raft-rs's commit index (`RaftLog::committed`); `None` while crashed.
+    pub fn commit_index(&self) -> Option<u64> {
+        self.node.as_ref().map(|n| n.raft.raft_log.committed)
+    }
+
+    /// First index still in the log on disk: 1 until the first compaction or snapshot install.
+    pub fn first_log_index(&self) -> u64 {
+        raft::Storage::first_index(&self.storage)
+            .unwrap_or_else(|e| panic!("raft replica {}: MemStorage first_index: {e}", self.id))
     }
 
     /// The current randomized election timeout in ticks (`None` while crashed).
@@ -257,18 +344,29 @@ impl RaftReplica {
         }
     }
 
+    /// Queues `msgs` to leave at `at`. A snapshot's wire size is its encoding (metadata only:
+    /// `MemStorage` snapshots carry no data) plus the modelled state, [`RaftConfig::state_bytes`].
     fn emit(&self, msgs: Vec<Message>, at: SimTime, out: &mut Outputs<Message>) {
         for m in msgs {
             let to = (m.to - 1) as ReplicaId;
+            let mut bytes = m.compute_size();
+            if Self::is_state_transfer(&m) {
+                // Cannot overflow: `new` bounds state_bytes by MAX_STATE_BYTES.
+                bytes = u32::try_from(u64::from(bytes) + self.config.state_bytes)
+                    .unwrap_or_else(|_| panic!("raft replica {}: snapshot size overflow", self.id));
+            }
             out.messages.push(Outgoing {
                 to,
-                bytes: m.compute_size(),
+                bytes,
                 send_at: at,
                 msg: m,
             });
         }
     }
 
+    /// Applies committed entries in log order. Entries at or below `applied` are skipped: they
+    /// were applied before a crash, or covered by an installed snapshot (after which the next
+    /// entry is `snapshot index + 1`).
     fn apply(&mut self, entries: Vec<Entry>, now: SimTime, out: &mut Outputs<Message>) {
         for e in entries {
             if e.index <= self.applied {
@@ -303,12 +401,13 @@ impl RaftReplica {
             // 1. Messages that need nothing persisted (a leader's appends, heartbeats).
             let now_msgs = rd.take_messages();
             self.emit(now_msgs, now, out);
-            // 2. Write to the disk (durable after the fsync below).
-            assert!(
-                rd.snapshot().get_metadata().index == 0,
-                "raft replica {}: snapshots are not modelled",
-                self.id
-            );
+            // 2. Write to the disk (durable after the fsync below): a snapshot first, as raft-rs
+            // documents ("apply the snapshot at first"; lib.rs, "Processing the Ready State"),
+            // then entries, then the hard state.
+            let snap_index = rd.snapshot().get_metadata().index;
+            if snap_index > 0 {
+                self.install_snapshot(rd.snapshot().clone(), now);
+            }
             let entries = rd.take_entries();
             if !entries.is_empty() {
                 self.storage
@@ -333,15 +432,34 @@ impl RaftReplica {
             let persisted_msgs = rd.take_persisted_messages();
             self.emit(persisted_msgs, done, out);
             let node = self.node.as_mut().expect("running");
-            if done <= now && self.persisting.is_empty() {
+            let sync = done <= now && self.persisting.is_empty();
+            if sync || snap_index > 0 {
+                // A snapshot Ready is advanced synchronously even though its fsync is still
+                // pending: raft-rs drops the snapshot from its unstable log at once, after which
+                // its `hup` reads entries from `applied + 1`, below the new first index, and
+                // panics (raft.rs `hup`, "unexpected error getting unapplied entries") unless
+                // `applied` has reached the snapshot, which `applied_to` only allows once
+                // raft-rs counts the snapshot persisted. The outside world still sees the
+                // fsync: the answer to the snapshot leaves at `done` (above) and later writes
+                // queue behind it on the disk.
+                let number = rd.number();
                 let mut light = node.advance_append(rd);
                 if let Some(c) = light.commit_index() {
                     self.storage.wl().mut_hard_state().set_commit(c);
                 }
+                let at = if sync { now } else { done };
                 let msgs = light.take_messages();
                 let committed = light.take_committed_entries();
-                self.emit(msgs, now, out);
-                self.apply(committed, now, out);
+                debug_assert!(
+                    sync || committed.is_empty(),
+                    "raft replica {} at {now}: entries committed with a snapshot",
+                    self.id
+                );
+                self.emit(msgs, at, out);
+                self.apply(committed, at, out);
+                if !sync {
+                    self.persisting.push_back((done, number));
+                }
             } else {
                 let number = rd.number();
                 node.advance_append_async(rd);
@@ -350,6 +468,48 @@ impl RaftReplica {
             let node = self.node.as_mut().expect("running");
             node.advance_apply_to(self.applied);
             self.fix_election_timeout();
+        }
+        self.maybe_compact(now);
+    }
+
+    /// Installs a snapshot from the leader. The state it stands for was transferred whole, so
+    /// `applied` jumps to its index and the entries it covers are never reported as commits
+    /// here (other replicas report them); the log is replaced by the snapshot.
+    fn install_snapshot(&mut self, snap: raft::eraftpb::Snapshot, now: SimTime) {
+        let index = snap.get_metadata().index;
+        // raft-rs restores only a snapshot at or above its commit index, which is at or
+        // above what we applied.
+        assert!(
+            index >= self.applied,
+            "raft replica {} at {now}: snapshot at {index} below applied {}",
+            self.id,
+            self.applied
+        );
+        self.storage
+            .wl()
+            .apply_snapshot(snap)
+            .unwrap_or_else(|e| panic!("raft replica {} at {now}: apply_snapshot: {e}", self.id));
+        self.applied = index;
+    }
+
+    /// Log compaction ([`RaftConfig::snapshot_every`]): once the log holds
+    /// `snapshot_every + catch_up_entries` applied entries, drop all but the last
+    /// `catch_up_entries` of them. With `MemStorage` the snapshot is implicit: the state
+    /// machine is modelled, not stored, and `Storage::snapshot` describes it on demand at the
+    /// disk's commit index when a follower needs entries that are gone.
+    fn maybe_compact(&mut self, now: SimTime) {
+        let Some(every) = self.config.snapshot_every else {
+            return;
+        };
+        let keep = self.config.catch_up_entries;
+        let first = self.first_log_index();
+        if self.applied + 1 >= first + every + keep {
+            // Keeps `applied + 1 - keep ..= applied`: `keep >= 1` leaves the applied entry, whose
+            // term raft-rs needs, and `compact` may not pass raft-rs's applied index (its docs).
+            self.storage
+                .wl()
+                .compact(self.applied + 1 - keep)
+                .unwrap_or_else(|e| panic!("raft replica {} at {now}: compact: {e}", self.id));
         }
     }
 
@@ -383,6 +543,31 @@ impl Consensus for RaftReplica {
         };
         // Errors are stale responses from peers raft-rs no longer tracks: nothing to do.
         let _ = node.step(msg);
+        self.handle_ready(now, out);
+    }
+
+    fn is_state_transfer(msg: &Message) -> bool {
+        msg.get_msg_type() == MessageType::MsgSnapshot
+    }
+
+    /// raft-rs keeps a follower it sent a snapshot to paused (progress state `Snapshot`) until
+    /// told how the transfer went, or until the follower's answer shows it caught up.
+    fn state_transfer_done(
+        &mut self,
+        now: SimTime,
+        to: ReplicaId,
+        delivered: bool,
+        out: &mut Outputs<Message>,
+    ) {
+        let Some(node) = self.node.as_mut() else {
+            return;
+        };
+        let status = if delivered {
+            SnapshotStatus::Finish
+        } else {
+            SnapshotStatus::Failure
+        };
+        node.report_snapshot(to as u64 + 1, status);
         self.handle_ready(now, out);
     }
 
@@ -511,5 +696,81 @@ mod tests {
         assert_eq!(out.commits.len(), 1);
         assert_eq!(out.commits[0].request.id, 9);
         assert_eq!(out.commits[0].at, now + cfg.fsync);
+    }
+
+    /// Drives a single-node group (it elects itself) until `t`.
+    fn run_single(r: &mut RaftReplica, t: SimTime, out: &mut Outputs<Message>) {
+        while let Some(at) = r.poll_at().filter(|&at| at <= t) {
+            r.on_timer(at, out);
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_catch_up_entries_and_bounds_the_log() {
+        let cfg = RaftConfig {
+            snapshot_every: Some(5),
+            catch_up_entries: 2,
+            ..RaftConfig::datacenter(1)
+        };
+        let mut r = RaftReplica::new(0, cfg, &RngStreams::new(7));
+        let mut out = Outputs::default();
+        r.start(SimTime::ZERO, &mut out);
+        let mut now = SimTime::ZERO + SimDuration::from_millis(500);
+        run_single(&mut r, now, &mut out);
+        assert!(r.is_leader());
+        for id in 0..40 {
+            r.propose(now, Request { id, bytes: 10 }, &mut out);
+            now += SimDuration::from_millis(1);
+            run_single(&mut r, now, &mut out);
+            let applied_in_log = r.applied() + 1 - r.first_log_index();
+            // The rule: compact as soon as the log holds every + keep = 7 applied entries, down
+            // to keep = 2; so after any call it holds at most 6, and at least 2 once compacted.
+            assert!(
+                applied_in_log < 7,
+                "id {id}: {applied_in_log} applied in log"
+            );
+            if r.first_log_index() > 1 {
+                assert!(
+                    applied_in_log >= 2,
+                    "id {id}: {applied_in_log} applied in log"
+                );
+            }
+        }
+        // 41 entries (the leader's no-op and 40 requests), all applied and reported.
+        assert_eq!(r.applied(), 41);
+        assert_eq!(r.commit_index(), Some(41));
+        assert_eq!(out.commits.len(), 40);
+        // Compactions at applied 7, 12, ..., 37 (each keeps the last 2): first index 36.
+        assert_eq!(r.first_log_index(), 36);
+        // A restart recovers from the compacted log without replaying anything.
+        r.crash();
+        assert_eq!(r.commit_index(), None);
+        r.restart(now, &mut out);
+        run_single(&mut r, now + SimDuration::from_millis(500), &mut out);
+        assert_eq!(out.commits.len(), 40);
+        assert!(r.is_leader());
+    }
+
+    #[test]
+    fn snapshot_wire_size_includes_the_state() {
+        let cfg = RaftConfig {
+            state_bytes: 10_000_000,
+            ..RaftConfig::datacenter(3)
+        };
+        let r = RaftReplica::new(0, cfg, &RngStreams::new(7));
+        let mut snap = Message::default();
+        snap.set_msg_type(MessageType::MsgSnapshot);
+        snap.to = 2;
+        snap.mut_snapshot().mut_metadata().index = 100;
+        let mut append = snap.clone();
+        append.set_msg_type(MessageType::MsgAppend);
+        let mut out = Outputs::default();
+        r.emit(vec![snap.clone(), append.clone()], SimTime::ZERO, &mut out);
+        // Only the snapshot carries the state: metadata encoding plus 10 MB.
+        assert!(RaftReplica::is_state_transfer(&snap));
+        assert!(!RaftReplica::is_state_transfer(&append));
+        assert_eq!(out.messages[0].bytes, snap.compute_size() + 10_000_000);
+        assert_eq!(out.messages[1].bytes, append.compute_size());
+        assert_eq!(out.messages[0].to, 1);
     }
 }
