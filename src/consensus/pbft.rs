@@ -351,6 +351,13 @@ pub struct PbftReplica {
     new_view_timer: Option<SimTime>,
     /// New-view already sent for this view (as its primary).
     sent_new_view: Option<u64>,
+    /// The new-view message of the view we lead, re-sent to replicas found lagging
+    /// (persisted: it is what we vouched for as primary).
+    new_view_msg: Option<PbftMsg>,
+    /// When each lagging replica was last sent `new_view_msg` (at most once per T).
+    new_view_resent: BTreeMap<ReplicaId, SimTime>,
+    /// While changing view: when to multicast our view-change again.
+    view_change_resend: Option<SimTime>,
     cpu_free_at: SimTime,
 }
 
@@ -393,6 +400,9 @@ impl PbftReplica {
             request_timer: None,
             new_view_timer: None,
             sent_new_view: None,
+            new_view_msg: None,
+            new_view_resent: BTreeMap::new(),
+            view_change_resend: None,
             cpu_free_at: SimTime::ZERO,
         }
     }
@@ -792,6 +802,7 @@ impl PbftReplica {
             replica: self.id,
         };
         self.broadcast(now, PbftMsg::ViewChange(body.clone()), out);
+        self.view_change_resend = Some(now + self.cfg.view_change_timeout);
         self.on_view_change(now, body, out);
         // Messages already in for the new view (view-changes, new-view buffered) count.
         self.try_new_view(now, out);
@@ -849,6 +860,8 @@ impl PbftReplica {
             view_changes: vcs,
             pre_prepares: o.clone(),
         };
+        self.new_view_msg = Some(msg.clone());
+        self.new_view_resent.clear();
         self.broadcast(now, msg, out);
         self.enter_view(now, view, min_s, stable_d, o, out);
     }
@@ -897,6 +910,10 @@ impl PbftReplica {
     ) {
         self.view = view;
         self.new_view_timer = None;
+        self.view_change_resend = None;
+        if self.new_view_msg.as_ref().and_then(new_view_of) != Some(view) {
+            self.new_view_msg = None;
+        }
         self.view_changes = self.view_changes.split_off(&(view + 1));
         // Adopt the checkpoint while still inactive, so nothing is ordered before next_seq
         // is set below.
@@ -960,6 +977,38 @@ impl PbftReplica {
         }
     }
 
+    /// Retransmission (the role of the BFT library's status messages, Castro's thesis §5.2):
+    /// messages are datagrams and may be lost, so the primary of the current view re-sends
+    /// its new-view to a replica that shows it is behind — normal-case traffic of an older
+    /// view, or a view-change for a view at or below ours — at most once per T per replica.
+    fn help_lagging(
+        &mut self,
+        now: SimTime,
+        from: ReplicaId,
+        msg: &PbftMsg,
+        out: &mut Outputs<PbftMsg>,
+    ) {
+        if !self.active || !self.is_primary() {
+            return;
+        }
+        let behind = match msg {
+            PbftMsg::ViewChange(b) => b.new_view <= self.view,
+            m => msg_view(m).is_some_and(|v| v < self.view),
+        };
+        let Some(nv) = self.new_view_msg.clone().filter(|_| behind) else {
+            return;
+        };
+        if self
+            .new_view_resent
+            .get(&from)
+            .is_some_and(|&t| now < t + self.cfg.view_change_timeout)
+        {
+            return;
+        }
+        self.new_view_resent.insert(from, now);
+        self.send(now, from, nv, out);
+    }
+
     fn step_inner(
         &mut self,
         now: SimTime,
@@ -967,6 +1016,7 @@ impl PbftReplica {
         msg: PbftMsg,
         out: &mut Outputs<PbftMsg>,
     ) {
+        self.help_lagging(now, from, &msg, out);
         if let Some(v) = msg_view(&msg) {
             if v > self.view || (v == self.view && !self.active) {
                 if self.future.len() < FUTURE_CAP {
@@ -1043,6 +1093,14 @@ impl PbftReplica {
                 self.on_new_view(now, from, view, view_changes, pre_prepares, out);
             }
         }
+    }
+}
+
+/// The view a new-view message installs.
+fn new_view_of(m: &PbftMsg) -> Option<u64> {
+    match m {
+        PbftMsg::NewView { view, .. } => Some(*view),
+        _ => None,
     }
 }
 
@@ -1138,6 +1196,17 @@ impl Consensus for PbftReplica {
             self.new_view_timer = None;
             self.backoff += 1;
             self.start_view_change(now, self.view + 1, out);
+        } else if !self.active && self.view_change_resend.is_some_and(|t| t <= now) {
+            // Still changing view: our view-change may have been lost; say it again.
+            self.view_change_resend = Some(now + self.cfg.view_change_timeout);
+            let mine = self
+                .view_changes
+                .get(&self.view)
+                .and_then(|set| set.get(&self.id))
+                .cloned();
+            if let Some(body) = mine {
+                self.broadcast(now, PbftMsg::ViewChange(body), out);
+            }
         }
     }
 
@@ -1148,7 +1217,10 @@ impl Consensus for PbftReplica {
         if self.active {
             self.request_timer
         } else {
-            self.new_view_timer
+            match (self.new_view_timer, self.view_change_resend) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         }
     }
 
@@ -1188,6 +1260,10 @@ impl Consensus for PbftReplica {
         self.request_timer = None;
         self.new_view_timer = None;
         self.sent_new_view = None;
+        // `new_view_msg` stays: a primary persists the new-view it sends, like everything
+        // else it vouched for.
+        self.new_view_resent.clear();
+        self.view_change_resend = None;
     }
 
     fn restart(&mut self, now: SimTime, _out: &mut Outputs<PbftMsg>) {
@@ -1215,6 +1291,7 @@ impl Consensus for PbftReplica {
                 .entry(self.view)
                 .or_default()
                 .insert(self.id, body);
+            self.view_change_resend = Some(now);
         }
     }
 }

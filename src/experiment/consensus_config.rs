@@ -47,6 +47,10 @@ pub struct ConsensusConfig {
     pub raft: RaftSettings,
     #[serde(default)]
     pub pbft: PbftSettings,
+    /// Messages larger than this travel over a TCP transfer instead of as datagrams
+    /// (default 16KiB, about 11 full datagrams: a burst that a 100-packet queue absorbs
+    /// while other replicas send too).
+    pub bulk_threshold: Option<Bytes>,
     /// Bulk state transfer (Raft snapshots) over AMST streams.
     #[serde(default)]
     pub sync: SyncSettings,
@@ -267,6 +271,18 @@ impl ConsensusConfig {
         }
         if r.snapshot_every == Some(0) {
             return Err("`consensus.raft.snapshot_every` must be at least 1".into());
+        }
+        if r.catch_up_entries == Some(0) {
+            return Err(
+                "`consensus.raft.catch_up_entries` must be at least 1 (raft-rs needs the term of the last applied entry)"
+                    .into(),
+            );
+        }
+        let max = crate::consensus::raft::MAX_STATE_BYTES;
+        if r.state_bytes.is_some_and(|b| b.0 > max) {
+            return Err(format!(
+                "`consensus.raft.state_bytes` must be at most {max} bytes (a snapshot message's size is 32-bit)"
+            ));
         }
         if self.pbft.checkpoint_interval == Some(0) {
             return Err("`consensus.pbft.checkpoint_interval` must be at least 1".into());

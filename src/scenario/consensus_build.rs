@@ -12,6 +12,7 @@ use crate::experiment::consensus_config::{
 };
 use crate::net::loss::LossConfig;
 use crate::net::{LinkChange, LinkId, Network, NodeId, Topology};
+use rand::Rng;
 
 /// Signature cost when `auth = "signature"` and none is given: an *assumption* of ~50 µs for
 /// one Ed25519 signature on a current core (ed25519-dalek's benchmarks report tens of µs;
@@ -47,7 +48,14 @@ pub fn raft_config(c: &ConsensusConfig) -> RaftConfig {
 
 /// Log compaction and state size (see `RaftConfig`).
 fn apply_snapshot_settings(r: &mut RaftConfig, c: &ConsensusConfig) {
-    let _ = (r, c); // SNAPSHOT-MERGE
+    let s = &c.raft;
+    r.snapshot_every = s.snapshot_every;
+    if let Some(k) = s.catch_up_entries {
+        r.catch_up_entries = k;
+    }
+    if let Some(b) = s.state_bytes {
+        r.state_bytes = b.0;
+    }
 }
 
 /// The PBFT parameters: `PbftConfig::new` under the file's keys.
@@ -130,11 +138,26 @@ pub fn build_group(
     let pbft = pbft_config(c);
     let settings = GroupSettings {
         name: name.clone(),
-        protocol: c.protocol_name(),
         node_names: c.nodes.clone(),
         nodes,
         client_node,
         start: SimTime::ZERO + c.start.map_or(SimDuration::ZERO, |d| d.0),
+        boot_offsets: {
+            let phase = match protocol {
+                ProtocolKind::Pbft => 0,
+                _ => raft_config(c).tick.as_ps(),
+            };
+            let mut rng = cx.streams.stream(&format!("consensus/{name}/boot"));
+            (0..n)
+                .map(|_| {
+                    SimDuration::from_ps(if phase > 0 {
+                        rng.random_range(0..phase)
+                    } else {
+                        0
+                    })
+                })
+                .collect()
+        },
         interval: r.interval.map_or(SimDuration::from_millis(10), |d| d.0),
         poisson: r
             .poisson
@@ -153,6 +176,9 @@ pub fn build_group(
             _ => 1,
         },
         mtu_payload: cx.min_mtu - HEADER_BYTES,
+        bulk_threshold: c
+            .bulk_threshold
+            .map_or(16 << 10, |b| b.0.min(u32::MAX as u64) as u32),
         flows,
         ecmp_hashes: hashes,
     };

@@ -5,8 +5,11 @@
 //! signature) as datagrams of its real encoded size plus [`HEADER_BYTES`], cut to the path
 //! MTU; it is delivered when its last fragment arrives, lost if any fragment is. Raft and
 //! PBFT recover lost messages themselves (heartbeats and appends retry, clients resend, view
-//! changes), so TCP's retransmission of control traffic is not modelled. A message carrying
-//! state in bulk (a Raft snapshot) instead goes over an AMST transfer that the world opens.
+//! changes), so TCP's retransmission of small control messages is not modelled. A message
+//! carrying state in bulk (a Raft snapshot), or any message above `bulk_threshold` (a PBFT
+//! new-view with its certificates, a Raft catch-up append), instead goes over a TCP (AMST)
+//! transfer that the world opens: reliable and congestion-controlled as the real systems'
+//! TCP links are, where a burst of dozens of datagrams would overflow the sender's queue.
 //!
 //! **Client.** An open loop of requests at a fixed or exponential interval, sent to the
 //! replica the client believes leads (Raft: the last leader that answered; PBFT: the primary
@@ -83,6 +86,8 @@ pub struct BulkRequest {
     pub to_node: NodeId,
     pub bytes: u64,
     pub parcel: u32,
+    /// A state transfer (snapshot), rather than a merely large message.
+    pub state: bool,
 }
 
 struct Pending {
@@ -128,11 +133,13 @@ struct Sync {
 /// Settings of a group, resolved from the experiment.
 pub struct GroupSettings {
     pub name: String,
-    pub protocol: &'static str,
     pub nodes: Vec<NodeId>,
     pub node_names: Vec<String>,
     pub client_node: NodeId,
     pub start: SimTime,
+    /// Each replica boots at `start` plus its own offset: real servers' tick clocks are not
+    /// in phase, and lock-stepped ticks would make split votes artificially common.
+    pub boot_offsets: Vec<SimDuration>,
     pub interval: SimDuration,
     pub poisson: Option<SimRng>,
     pub request_bytes: u32,
@@ -143,6 +150,8 @@ pub struct GroupSettings {
     pub replies_needed: u32,
     /// Largest datagram payload: smallest MTU minus headers.
     pub mtu_payload: u32,
+    /// Messages above this many bytes travel as bulk transfers.
+    pub bulk_threshold: u32,
     /// Sender flows: replicas 0..n, then the client.
     pub flows: Vec<FlowId>,
     pub ecmp_hashes: Vec<u32>,
@@ -153,6 +162,7 @@ pub struct Group<C: Consensus> {
     s: GroupSettings,
     replicas: Vec<C>,
     up: Vec<bool>,
+    booted: Vec<bool>,
     timers: Vec<Option<(SimTime, EventId)>>,
     seq: Vec<u64>,
     parcels: Vec<Option<Parcel<C::Msg>>>,
@@ -201,6 +211,7 @@ impl<C: Consensus> Group<C> {
         Group {
             seq: vec![0; n + 1],
             up: vec![false; n],
+            booted: vec![false; n],
             timers: vec![None; n],
             replicas,
             s,
@@ -226,28 +237,27 @@ impl<C: Consensus> Group<C> {
 
     /// When the replicas boot and the first request is due.
     pub fn schedule_start(&mut self, engine: &mut Engine<Event>) {
-        engine.schedule_at(self.s.start, Event::ConsensusStart);
+        for i in 0..self.replicas.len() {
+            let at = self.s.start + self.s.boot_offsets[i];
+            let id = engine.schedule_at(at, Event::ConsensusReplica(i as u32));
+            self.timers[i] = Some((at, id));
+        }
         if let Some(t) = self.client.next_arrival {
             let id = engine.schedule_at(t, Event::ConsensusClient);
             self.client.timer = Some((t, id));
         }
     }
 
-    pub fn on_start(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
-        let now = engine.now();
-        for i in 0..self.replicas.len() {
-            self.up[i] = true;
-            let mut out = std::mem::take(&mut self.out);
-            self.replicas[i].start(now, &mut out);
-            self.absorb(engine, net, i as ReplicaId, out);
-        }
-        self.drain_local(engine, net);
-    }
-
     pub fn on_replica_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: u32) {
         let now = engine.now();
         self.timers[i as usize] = None;
-        if self.up[i as usize] {
+        if !self.booted[i as usize] {
+            self.booted[i as usize] = true;
+            self.up[i as usize] = true;
+            let mut out = std::mem::take(&mut self.out);
+            self.replicas[i as usize].start(now, &mut out);
+            self.absorb(engine, net, i, out);
+        } else if self.up[i as usize] {
             let mut out = std::mem::take(&mut self.out);
             self.replicas[i as usize].on_timer(now, &mut out);
             self.absorb(engine, net, i, out);
@@ -283,6 +293,16 @@ impl<C: Consensus> Group<C> {
             return;
         };
         let now = engine.now();
+        let state = C::is_state_transfer(&msg);
+        if !state {
+            if delivered && self.up[to as usize] {
+                let mut out = std::mem::take(&mut self.out);
+                self.replicas[to as usize].step(now, from, msg, &mut out);
+                self.absorb(engine, net, to, out);
+            }
+            self.drain_local(engine, net);
+            return;
+        }
         if let Some(s) = self
             .syncs
             .iter_mut()
@@ -413,7 +433,7 @@ impl<C: Consensus> Group<C> {
 
     pub fn restart(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: ReplicaId) {
         let iu = i as usize;
-        if self.up[iu] {
+        if self.up[iu] || !self.booted[iu] {
             return;
         }
         let now = engine.now();
@@ -481,7 +501,8 @@ impl<C: Consensus> Group<C> {
             }
         }
         for o in out.messages.drain(..) {
-            if C::is_state_transfer(&o.msg) {
+            let state = C::is_state_transfer(&o.msg);
+            if state || o.bytes > self.s.bulk_threshold {
                 let handle = self.store(Parcel {
                     wire: Wire::Protocol {
                         from: i,
@@ -501,6 +522,7 @@ impl<C: Consensus> Group<C> {
                     to_node: self.s.nodes[o.to as usize],
                     bytes: o.bytes as u64,
                     parcel: handle,
+                    state,
                 });
                 continue;
             }
@@ -877,6 +899,12 @@ impl<C: Consensus> Group<C> {
             self.dropped_at_crashed as f64,
             "messages",
         );
+        for (i, r) in self.replicas.iter().enumerate() {
+            let e = format!("{g}/r{i}");
+            row(&e, "epoch", r.epoch() as f64, "term/view");
+            row(&e, "applied", r.progress() as f64, "entries");
+            row(&e, "up", self.up[i] as u8 as f64, "bool");
+        }
         if let Some(&first) = self.election_times.first() {
             row(&g, "election_time", first, "s");
             let mean = self.election_times.iter().sum::<f64>() / self.election_times.len() as f64;
@@ -931,9 +959,6 @@ macro_rules! each {
 impl ConsensusHost {
     pub fn schedule_start(&mut self, engine: &mut Engine<Event>) {
         each!(self, g => g.schedule_start(engine))
-    }
-    pub fn on_start(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
-        each!(self, g => g.on_start(engine, net))
     }
     pub fn on_replica_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: u32) {
         each!(self, g => g.on_replica_timer(engine, net, i))

@@ -20,8 +20,6 @@ pub enum Event {
     Transport(u32),
     /// Apply scheduled link change `i`.
     LinkChange(u32),
-    /// Boot the consensus group's replicas.
-    ConsensusStart,
     /// Timer of consensus replica `i`.
     ConsensusReplica(u32),
     /// The consensus client's next request or resend.
@@ -118,7 +116,6 @@ impl Traced for Event {
             Event::Sample => (4, 0, 0),
             Event::Transport(i) => (5, i as u64, 0),
             Event::LinkChange(i) => (7, i as u64, 0),
-            Event::ConsensusStart => (8, 0, 0),
             Event::ConsensusReplica(i) => (9, i as u64, 0),
             Event::ConsensusClient => (10, 0, 0),
             Event::ConsensusRelease(h) => (11, h as u64, 0),
@@ -307,12 +304,6 @@ impl World {
                     let label = self.link_change_labels[i as usize].clone();
                     self.log.push((now, "link", label));
                 }
-                Event::ConsensusStart => {
-                    if let Some(c) = &mut self.consensus {
-                        c.on_start(&mut self.engine, &mut self.net);
-                    }
-                    self.after_consensus();
-                }
                 Event::ConsensusReplica(i) => {
                     if let Some(c) = &mut self.consensus {
                         c.on_replica_timer(&mut self.engine, &mut self.net, i);
@@ -455,7 +446,8 @@ impl World {
             .clone()
             .expect("bulk settings with a consensus group");
         let group = self.consensus.as_ref().map_or("", |c| c.name()).to_string();
-        let name = format!("{group}/state{}", self.transports.len());
+        let what = if b.state { "state" } else { "bulk" };
+        let name = format!("{group}/{what}{}", self.transports.len());
         let seed = self.streams.master_seed();
         let ends: Vec<crate::transport::Ends> = (0..settings.streams)
             .map(|k| {
