@@ -170,7 +170,13 @@ fn resume_after_interruption_gives_identical_bytes() {
     for id in ["p0-r0", "p3-r1", "p7-r0"] {
         let to = runs.join(id);
         std::fs::create_dir_all(&to).unwrap();
-        for f in ["config.toml", "results.csv", "timeseries.csv", "run.json"] {
+        for f in [
+            "config.toml",
+            "results.csv",
+            "timeseries.csv",
+            "events.csv",
+            "run.json",
+        ] {
             std::fs::copy(reference.join("runs").join(id).join(f), to.join(f)).unwrap();
         }
     }
