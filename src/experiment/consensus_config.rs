@@ -134,7 +134,8 @@ pub struct SyncSettings {
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
-    /// A replica's process dies (`node`, or "leader"); with `duration` it restarts after.
+    /// A replica's process dies (`node`, "leader" or "follower"); with `duration` it
+    /// restarts after.
     Crash,
     Restart,
     /// The network splits into `groups`; with `duration` it heals after.
@@ -155,7 +156,8 @@ pub enum FaultKind {
 pub struct FaultConfig {
     pub at: Duration,
     pub kind: FaultKind,
-    /// crash/restart: the replica's node, or "leader" (whoever leads at `at`).
+    /// crash/restart: the replica's node; a crash may also name "leader" (whoever leads at
+    /// `at`) or "follower" (the highest-numbered running replica that does not lead).
     pub node: Option<String>,
     /// partition: sets of node names; nodes in no set still reach everyone.
     pub groups: Option<Vec<Vec<String>>>,

@@ -32,13 +32,16 @@ pub enum PlotKind {
     Timeseries,
     /// One point per sweep point: x = the mean of `x_metric`, y = the mean of `metric`.
     Scatter,
+    /// The distribution of the values of time series `entity/metric` (e.g. every request's
+    /// commit latency), pooled over all runs of each `series` value.
+    SeriesCdf,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PlotSpec {
     pub kind: PlotKind,
-    /// `scope/entity/metric` (line, bar, cdf) or `entity/metric` (timeseries).
+    /// `scope/entity/metric` (line, bar, cdf) or `entity/metric` (timeseries, series_cdf).
     pub metric: String,
     /// File name under `plots/` (default: `<kind>-<metric>` with `/` as `-`).
     pub name: Option<String>,
@@ -79,8 +82,9 @@ pub fn parse_specs(v: toml::Value) -> Result<Vec<PlotSpec>, String> {
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            item.try_into::<PlotSpec>()
-                .map_err(|e| format!("plot[{i}]: {e} (kinds: line, bar, cdf, timeseries, scatter)"))
+            item.try_into::<PlotSpec>().map_err(|e| {
+                format!("plot[{i}]: {e} (kinds: line, bar, cdf, timeseries, scatter, series_cdf)")
+            })
         })
         .collect()
 }
@@ -90,7 +94,7 @@ impl PlotSpec {
     pub fn check(&self, swept: &[String]) -> Result<(), String> {
         let what = format!("plot `{}`", self.file_name());
         let parts = self.metric.split('/').count();
-        let want = if self.kind == PlotKind::Timeseries {
+        let want = if matches!(self.kind, PlotKind::Timeseries | PlotKind::SeriesCdf) {
             2
         } else {
             3
@@ -198,6 +202,7 @@ impl PlotSpec {
                 PlotKind::Cdf => "cdf",
                 PlotKind::Timeseries => "timeseries",
                 PlotKind::Scatter => "scatter",
+                PlotKind::SeriesCdf => "series-cdf",
             };
             format!("{kind}-{}", self.metric.replace('/', "-"))
         })
@@ -268,6 +273,7 @@ pub fn draw(
             PlotKind::Scatter => draw_scatter(study, stats, spec, &stem, &title)?,
             PlotKind::Cdf => draw_cdf(study, runs_dir, spec, &stem, &title)?,
             PlotKind::Timeseries => draw_timeseries(study, runs_dir, spec, &stem, &title)?,
+            PlotKind::SeriesCdf => draw_series_cdf(study, runs_dir, spec, &stem, &title)?,
         }
         .map_err(|e: PlotError| e.to_string())?;
         written.push(format!("plots/{}.png", spec.file_name()));
@@ -593,6 +599,65 @@ fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title:
     if samples.is_empty() {
         return Err(format!(
             "plot `{}`: no `{}` in the results",
+            spec.file_name(),
+            spec.metric
+        ));
+    }
+    let max = samples
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let (scale, u) = scale_for(&unit, max);
+    for (_, v) in &mut samples {
+        v.iter_mut().for_each(|x| *x *= scale);
+    }
+    let x_label = spec.x_label.clone().unwrap_or_else(|| label(metric, &u));
+    Ok(write_cdf_chart(stem, title, &x_label, &samples))
+}
+
+/// The values of one time series of each run, pooled by series label.
+fn draw_series_cdf(
+    study: &Study,
+    runs_dir: &Path,
+    spec: &PlotSpec,
+    stem: &Path,
+    title: &str,
+) -> Drawn {
+    let (entity, metric) = spec.metric.rsplit_once('/').unwrap_or(("", ""));
+    let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut unit = String::new();
+    let keep = point_filter(study, spec)?;
+    for r in study.runs.iter().filter(|r| keep[r.point]) {
+        let path = runs_dir.join(&r.id).join("timeseries.csv");
+        let (mut rd, cols) = crate::experiment::study::open_csv(
+            &path,
+            &["time", "entity", "metric", "value", "unit"],
+        )?;
+        let [_, e, m, v, u] = cols[..] else {
+            unreachable!("open_csv returns one index per name")
+        };
+        let l = series_label(spec, &study.sweep.points[r.point]);
+        let at = match samples.iter().position(|(g, _)| *g == l) {
+            Some(i) => i,
+            None => {
+                samples.push((l, Vec::new()));
+                samples.len() - 1
+            }
+        };
+        for rec in rd.records() {
+            let rec = rec.map_err(|e| e.to_string())?;
+            if &rec[e] == entity && &rec[m] == metric {
+                unit = rec[u].to_string();
+                if let Ok(x) = rec[v].parse::<f64>() {
+                    samples[at].1.push(x);
+                }
+            }
+        }
+    }
+    samples.retain(|(_, v)| !v.is_empty());
+    if samples.is_empty() {
+        return Err(format!(
+            "plot `{}`: no time series `{}` in the runs",
             spec.file_name(),
             spec.metric
         ));

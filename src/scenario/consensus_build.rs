@@ -2,7 +2,7 @@
 //! node and link names, applies the mode's presets under the file's overrides.
 
 use super::consensus_host::{ConsensusHost, Group, GroupSettings, HEADER_BYTES};
-use super::world::{BulkSettings, NodeFault};
+use super::world::{BulkSettings, CrashTarget, NodeFault};
 use crate::consensus::pbft::{PbftConfig, PbftReplica};
 use crate::consensus::raft::{RaftConfig, RaftReplica};
 use crate::engine::rng::stable_hash;
@@ -236,14 +236,19 @@ pub fn build_faults(
         match f.kind {
             FaultKind::Crash | FaultKind::Restart => {
                 let name = f.node.as_deref().unwrap_or_default();
-                let replica = if name == "leader" && f.kind == FaultKind::Crash {
+                let target = match (name, f.kind) {
+                    ("leader", FaultKind::Crash) => Some(CrashTarget::Leader),
+                    ("follower", FaultKind::Crash) => Some(CrashTarget::Follower),
+                    _ => None,
+                };
+                let replica = if target.is_some() {
                     None
                 } else {
                     let c =
                         consensus.ok_or_else(|| format!("{at_s}: needs a [consensus] group"))?;
                     let pos = c.nodes.iter().position(|n| n == name).ok_or_else(|| {
                         format!(
-                            "{at_s}: `node` = `{name}` hosts no replica (consensus.nodes: {}; or \"leader\" for a crash)",
+                            "{at_s}: `node` = `{name}` hosts no replica (consensus.nodes: {}; or \"leader\" or \"follower\" for a crash)",
                             c.nodes.join(", ")
                         )
                     })?;
@@ -251,7 +256,9 @@ pub fn build_faults(
                 };
                 let fault = if f.kind == FaultKind::Crash {
                     NodeFault::Crash {
-                        replica,
+                        replica: target.unwrap_or_else(|| {
+                            CrashTarget::Replica(replica.expect("a named replica"))
+                        }),
                         restart_after: f.duration.map(|d| d.0),
                     }
                 } else {

@@ -395,6 +395,14 @@ impl<C: Consensus> Group<C> {
         self.drain_local(engine, net);
     }
 
+    /// A running replica that does not lead, the highest-numbered one (deterministic).
+    pub fn follower(&self) -> Option<ReplicaId> {
+        (0..self.replicas.len())
+            .rev()
+            .find(|&i| self.up[i] && !self.replicas[i].is_leader())
+            .map(|i| i as ReplicaId)
+    }
+
     /// The replica leading now (the highest term/view among those that believe so).
     pub fn leader(&self) -> Option<ReplicaId> {
         (0..self.replicas.len())
@@ -913,8 +921,10 @@ impl<C: Consensus> Group<C> {
         if self.awaiting_election.is_some() {
             row(&g, "elections_unfinished", 1.0, "elections");
         }
+        // Restarts in order: `restart0` is the first, whichever replica it was.
         for (k, s) in self.syncs.iter().enumerate() {
-            let e = format!("{g}/r{}/restart{k}", s.replica);
+            let e = format!("{g}/restart{k}");
+            row(&e, "replica", s.replica as f64, "replica");
             row(&e, "sync_target", s.target as f64, "entries");
             row(&e, "state_transferred", s.bulk_bytes as f64, "bytes");
             if let Some(done) = s.done {
@@ -987,6 +997,9 @@ impl ConsensusHost {
     }
     pub fn leader(&self) -> Option<ReplicaId> {
         each!(self, g => g.leader())
+    }
+    pub fn follower(&self) -> Option<ReplicaId> {
+        each!(self, g => g.follower())
     }
     pub fn replica_of_node(&self, node: NodeId) -> Option<ReplicaId> {
         each!(self, g => g.replica_of_node(node))

@@ -33,9 +33,10 @@ pub enum Event {
 /// A scheduled fault on nodes rather than links (those are [`LinkChange`]s).
 #[derive(Clone, Debug)]
 pub(crate) enum NodeFault {
-    /// Crash a replica (`None`: whichever leads then); restart it after the delay if given.
+    /// Crash a replica (or whichever leads, or follows, then); restart it after the delay
+    /// if given.
     Crash {
-        replica: Option<crate::consensus::ReplicaId>,
+        replica: CrashTarget,
         restart_after: Option<SimDuration>,
     },
     Restart(crate::consensus::ReplicaId),
@@ -45,6 +46,14 @@ pub(crate) enum NodeFault {
         label: String,
     },
     Heal,
+}
+
+/// Which replica a crash fault takes down.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CrashTarget {
+    Replica(crate::consensus::ReplicaId),
+    Leader,
+    Follower,
 }
 
 /// How bulk state transfers (Raft snapshots) travel: AMST over TCP.
@@ -516,9 +525,17 @@ impl World {
                 let Some(c) = &mut self.consensus else {
                     return;
                 };
-                let Some(r) = replica.or_else(|| c.leader()) else {
-                    self.log
-                        .push((now, "crash", "no leader to crash".to_string()));
+                let target = match replica {
+                    CrashTarget::Replica(r) => Some(r),
+                    CrashTarget::Leader => c.leader(),
+                    CrashTarget::Follower => c.follower(),
+                };
+                let Some(r) = target else {
+                    self.log.push((
+                        now,
+                        "crash",
+                        format!("no {replica:?} to crash").to_lowercase(),
+                    ));
                     return;
                 };
                 let name = c.replica_name(r);
