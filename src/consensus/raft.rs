@@ -99,6 +99,9 @@ pub struct RaftConfig {
     /// Minimum election timeout in ticks; the timeout is drawn uniformly from
     /// `[election_tick, 2 * election_tick)`, raft-rs's default range.
     pub election_tick: u32,
+    /// Upper end (exclusive) of the election timeout draw, in ticks; `None`: raft-rs's
+    /// default `2 * election_tick`. A narrow range makes split votes likely (Raft §9.3).
+    pub max_election_tick: Option<u32>,
     /// Modelled latency of one durable write (fsync) of log entries and hard state.
     pub fsync: SimDuration,
     /// Bytes an entry's payload takes beyond the request's own `bytes` (application framing);
@@ -145,6 +148,7 @@ impl RaftConfig {
             tick: SimDuration::from_millis(100),
             heartbeat_tick: 1,
             election_tick: 10,
+            max_election_tick: None,
             fsync: SimDuration::from_millis(1),
             entry_overhead: 0,
             snapshot_every: None,
@@ -165,6 +169,7 @@ impl RaftConfig {
             tick: SimDuration::from_millis(10),
             heartbeat_tick: 1,
             election_tick: 10,
+            max_election_tick: None,
             fsync: SimDuration::from_micros(100),
             entry_overhead: 0,
             snapshot_every: None,
@@ -173,11 +178,18 @@ impl RaftConfig {
         }
     }
 
+    /// End (exclusive) of the election timeout range in ticks.
+    pub fn max_election_tick(&self) -> u32 {
+        self.max_election_tick.unwrap_or(2 * self.election_tick)
+    }
+
     fn raft_config(&self, id: u64, applied: u64) -> Config {
         Config {
             id,
             election_tick: self.election_tick as usize,
             heartbeat_tick: self.heartbeat_tick as usize,
+            min_election_tick: self.election_tick as usize,
+            max_election_tick: self.max_election_tick() as usize,
             applied,
             max_size_per_msg: MAX_SIZE_PER_MSG,
             max_inflight_msgs: MAX_INFLIGHT_MSGS,
@@ -239,6 +251,7 @@ impl RaftReplica {
     pub fn new(id: ReplicaId, config: RaftConfig, streams: &RngStreams) -> Self {
         assert!(id < config.n, "replica {id} out of a group of {}", config.n);
         assert!(config.election_tick > config.heartbeat_tick && config.heartbeat_tick > 0);
+        assert!(config.max_election_tick() > config.election_tick);
         if let Some(every) = config.snapshot_every {
             assert!(
                 every > 0 && config.catch_up_entries > 0,
@@ -320,7 +333,9 @@ impl RaftReplica {
     fn redraw_election_timeout(&mut self) {
         let node = self.node.as_mut().expect("running");
         let min = self.config.election_tick as usize;
-        let t = self.election_rng.random_range(min..2 * min);
+        let t = self
+            .election_rng
+            .random_range(min..self.config.max_election_tick() as usize);
         node.raft.set_randomized_election_timeout(t);
         self.timeout_set = t;
         self.elections_drawn += 1;

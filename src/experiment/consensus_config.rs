@@ -82,6 +82,9 @@ pub struct RaftSettings {
     pub tick: Option<Duration>,
     pub heartbeat_tick: Option<u32>,
     pub election_tick: Option<u32>,
+    /// Election timeouts are drawn from [election_tick, max_election_tick) ticks (default
+    /// 2 × election_tick).
+    pub max_election_tick: Option<u32>,
     /// Durable write latency per node: one value for all.
     pub fsync: Option<Duration>,
     /// Bytes of framing per entry beyond the request.
@@ -270,6 +273,13 @@ impl ConsensusConfig {
             return Err(format!(
                 "`consensus.raft`: need 0 < heartbeat_tick ({hb}) < election_tick ({el})"
             ));
+        }
+        if let Some(max) = r.max_election_tick {
+            if max <= el {
+                return Err(format!(
+                    "`consensus.raft.max_election_tick` ({max}) must exceed election_tick ({el}): timeouts are drawn from [election_tick, max_election_tick)"
+                ));
+            }
         }
         if r.snapshot_every == Some(0) {
             return Err("`consensus.raft.snapshot_every` must be at least 1".into());

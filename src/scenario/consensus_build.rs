@@ -36,6 +36,7 @@ pub fn raft_config(c: &ConsensusConfig) -> RaftConfig {
     if let Some(e) = s.election_tick {
         r.election_tick = e;
     }
+    r.max_election_tick = s.max_election_tick;
     if let Some(f) = s.fsync {
         r.fsync = f.0;
     }
