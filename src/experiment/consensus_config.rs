@@ -131,6 +131,8 @@ pub struct SyncSettings {
     pub streams: Option<u32>,
     /// Chunk size (default 64KiB).
     pub chunk: Option<Bytes>,
+    /// Congestion control of the streams (default "cubic", Linux's default).
+    pub cc: Option<crate::transport::tcp::CcKind>,
 }
 
 /// What a fault does.

@@ -198,7 +198,8 @@ pub fn build_group(
             ConsensusHost::Raft(Box::new(Group::new(settings, replicas)))
         }
     };
-    let mut tcp = crate::transport::tcp::TcpConfig::for_mtu(cx.min_mtu, Default::default());
+    let cc = c.sync.cc.unwrap_or(crate::transport::tcp::CcKind::Cubic);
+    let mut tcp = crate::transport::tcp::TcpConfig::for_mtu(cx.min_mtu, cc);
     tcp.bytes = None;
     let bulk = BulkSettings {
         streams: c.sync.streams.unwrap_or(8),

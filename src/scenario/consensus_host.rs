@@ -908,7 +908,7 @@ impl<C: Consensus> Group<C> {
             "messages",
         );
         for (i, r) in self.replicas.iter().enumerate() {
-            let e = format!("{g}/r{i}");
+            let e = format!("{g}.r{i}");
             row(&e, "epoch", r.epoch() as f64, "term/view");
             row(&e, "applied", r.progress() as f64, "entries");
             row(&e, "up", self.up[i] as u8 as f64, "bool");
@@ -921,9 +921,9 @@ impl<C: Consensus> Group<C> {
         if self.awaiting_election.is_some() {
             row(&g, "elections_unfinished", 1.0, "elections");
         }
-        // Restarts in order: `restart0` is the first, whichever replica it was.
+        // Restarts in order: `<group>.restart0` is the first, whichever replica it was.
         for (k, s) in self.syncs.iter().enumerate() {
-            let e = format!("{g}/restart{k}");
+            let e = format!("{g}.restart{k}");
             row(&e, "replica", s.replica as f64, "replica");
             row(&e, "sync_target", s.target as f64, "entries");
             row(&e, "state_transferred", s.bulk_bytes as f64, "bytes");
