@@ -88,8 +88,44 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         .replace("repetitions = 3", "repetitions = 2");
     assert!(hde.contains("bytes = \"1MiB\""));
     std::fs::write(dir.join("hde.toml"), hde).unwrap();
+    // Consensus latency: the six groups, 8 s, two seeds.
+    let consensus = std::fs::read_to_string("experiments/consensus.toml")
+        .unwrap()
+        .replace("duration = \"20s\"", "duration = \"8s\"")
+        .replace("stop = \"18s\"", "stop = \"7s\"")
+        .replace("repetitions = 10", "repetitions = 2");
+    assert!(consensus.contains("duration = \"8s\"") && consensus.contains("repetitions = 2"));
+    std::fs::write(dir.join("consensus.toml"), consensus).unwrap();
+    let election = std::fs::read_to_string("experiments/consensus-election.toml")
+        .unwrap()
+        .replace("repetitions = 20", "repetitions = 2");
+    assert!(election.contains("repetitions = 2"));
+    std::fs::write(dir.join("consensus-election.toml"), election).unwrap();
+    // Raft §9.3: no randomness and +50 ms only, 8 s.
+    let ranges = std::fs::read_to_string("experiments/raft-election.toml")
+        .unwrap()
+        .replace("duration = \"25s\"", "duration = \"8s\"")
+        .replace("[151, 156, 176, 201, 301]", "[151, 201]")
+        .replace("repetitions = 40", "repetitions = 2");
+    assert!(ranges.contains("[151, 201]") && ranges.contains("repetitions = 2"));
+    std::fs::write(dir.join("raft-election.toml"), ranges).unwrap();
+    // State sync: BBR only, one seed.
+    let sync = std::fs::read_to_string("experiments/state-sync.toml")
+        .unwrap()
+        .replace("cc = [\"bbr\", \"cubic\"]", "cc = \"bbr\"")
+        .replace("repetitions = 5", "repetitions = 1");
+    assert!(sync.contains("cc = \"bbr\"") && sync.contains("repetitions = 1"));
+    std::fs::write(dir.join("state-sync.toml"), sync).unwrap();
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
+    for topo in ["dc-leafspine-32.toml", "wan-3region.toml"] {
+        std::fs::create_dir_all(dir.join("../topologies")).unwrap();
+        std::fs::copy(
+            Path::new("topologies").join(topo),
+            dir.join("../topologies").join(topo),
+        )
+        .unwrap();
+    }
     dir.join("phase5.toml")
 }
 
@@ -97,7 +133,7 @@ fn tiny_suite(dir: &Path) -> PathBuf {
 fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
     let tmp = std::env::temp_dir().join(format!("dwcp-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    let file = tiny_suite(&tmp);
+    let file = tiny_suite(&tmp.join("experiments"));
     let suite = Suite::load(&file).unwrap();
     let opts = |out: &str, jobs| StudyOptions {
         out: Some(tmp.join(out)),
@@ -192,6 +228,43 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         assert!(row.contains("Mbit/s") && row.contains(" ± "), "{row}");
         assert!(!row.contains("not simulated"), "{row}");
     }
+    // Consensus latency: each group with a datacenter and an internet cell and statuses.
+    for label in [
+        "| Raft (3 nodes) | 3 |",
+        "| Raft (7 nodes) | 7 |",
+        "| PBFT (4 nodes) | 4 |",
+    ] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row"));
+        assert!(row.contains("µs") && row.contains(" ms"), "{row}");
+        assert!(
+            row.contains("DC ✅ met") && row.contains("internet ✅"),
+            "{row}"
+        );
+    }
+    for kpi in [
+        "| **Consensus Latency (Datacenter)** |",
+        "| **Consensus Latency (Internet)** |",
+    ] {
+        let row = report.lines().find(|l| l.starts_with(kpi)).unwrap();
+        assert!(
+            !row.contains("not simulated") && row.contains("met"),
+            "{row}"
+        );
+    }
+    // State sync: the seed's three rows, datacenter and internet cells in MB/s.
+    for label in ["| 1MB | 3 |", "| 10MB | 7 |", "| 100MB | 7 |"] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row"));
+        assert_eq!(row.matches("MB/s").count(), 2, "{row}");
+    }
+    assert!(report.contains("| Raft (3 nodes), datacenter |"));
+    assert!(report.contains("| 150–150 ms | none elected |"));
+    assert!(a.join("consensus/plots/latency-cdf-internet.png").exists());
     assert!(a
         .join("fabric-scaling/plots/throughput-vs-hosts.png")
         .exists());

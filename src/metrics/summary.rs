@@ -12,6 +12,11 @@ pub struct Summary {
     pub std_dev: f64,
     /// Half-width of the two-sided confidence interval for the mean; NaN when n < 2.
     pub ci_half: f64,
+    /// Smallest, middle (mean of the two middle values for even n) and largest value: the
+    /// distribution over repetitions, e.g. of an election time over seeds. NaN when n = 0.
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
 }
 
 impl Summary {
@@ -24,8 +29,19 @@ impl Summary {
                 mean: f64::NAN,
                 std_dev: f64::NAN,
                 ci_half: f64::NAN,
+                min: f64::NAN,
+                median: f64::NAN,
+                max: f64::NAN,
             };
         }
+        let mut sorted = xs.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        let (min, max) = (sorted[0], sorted[n - 1]);
         // Two-pass mean and variance: exact enough for any realistic spread.
         let mean = xs.iter().sum::<f64>() / n as f64;
         if n < 2 {
@@ -34,6 +50,9 @@ impl Summary {
                 mean,
                 std_dev: f64::NAN,
                 ci_half: f64::NAN,
+                min,
+                median,
+                max,
             };
         }
         let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
@@ -44,6 +63,9 @@ impl Summary {
             mean,
             std_dev,
             ci_half: t * std_dev / (n as f64).sqrt(),
+            min,
+            median,
+            max,
         }
     }
 }
@@ -179,8 +201,12 @@ mod tests {
         // t(0.975, 7) = 2.3646.
         let want = 2.3646 * (32.0f64 / 7.0).sqrt() / 8f64.sqrt();
         assert!((s.ci_half - want).abs() < 1e-3);
+        // Even n: the median is the mean of the two middle values; input order is irrelevant.
+        let s = Summary::of(&[9.0, 2.0, 5.0, 4.0, 7.0, 4.0, 4.0, 5.0], 0.95);
+        assert_eq!((s.min, s.median, s.max), (2.0, 4.5, 9.0));
         let one = Summary::of(&[3.0], 0.95);
         assert_eq!(one.mean, 3.0);
+        assert_eq!((one.min, one.median, one.max), (3.0, 3.0, 3.0));
         assert!(one.ci_half.is_nan());
     }
 }
