@@ -85,8 +85,12 @@ pub struct RaftSettings {
     /// Election timeouts are drawn from [election_tick, max_election_tick) ticks (default
     /// 2 × election_tick).
     pub max_election_tick: Option<u32>,
-    /// Durable write latency per node: one value for all.
+    /// Durable write latency (fsync) of every replica, over the mode's preset.
     pub fsync: Option<Duration>,
+    /// Per-node fsync, by node name, over `fsync`: e.g. one replica on a spinning disk
+    /// (etcd's hardware guide: fdatasync ~10 ms on HDD, under 1 ms on SSD).
+    #[serde(default)]
+    pub fsync_by_node: std::collections::BTreeMap<String, Duration>,
     /// Bytes of framing per entry beyond the request.
     pub entry_overhead: Option<Bytes>,
     /// Compact the log into a snapshot every this many applied entries (default: never).

@@ -192,8 +192,22 @@ pub fn build_group(
         }
         _ => {
             let cfg = raft_config(c);
+            for name in c.raft.fsync_by_node.keys() {
+                if !c.nodes.contains(name) {
+                    return Err(format!(
+                        "`consensus.raft.fsync_by_node` names `{name}`, which hosts no replica (consensus.nodes: {})",
+                        c.nodes.join(", ")
+                    ));
+                }
+            }
             let replicas = (0..n as u32)
-                .map(|i| RaftReplica::new(i, cfg, cx.streams))
+                .map(|i| {
+                    let mut own = cfg;
+                    if let Some(f) = c.raft.fsync_by_node.get(&c.nodes[i as usize]) {
+                        own.fsync = f.0;
+                    }
+                    RaftReplica::new(i, own, cx.streams)
+                })
                 .collect();
             ConsensusHost::Raft(Box::new(Group::new(settings, replicas)))
         }
