@@ -988,6 +988,27 @@ impl PbftReplica {
         msg: &PbftMsg,
         out: &mut Outputs<PbftMsg>,
     ) {
+        // A replica still collecting view-changes for a view we have left may lack ours,
+        // lost while we moved on: send the one we sent then (channels are eventually
+        // reliable in the paper's model; this is the retransmission that makes them so).
+        if let PbftMsg::ViewChange(b) = msg {
+            let mine = self
+                .view_changes
+                .get(&b.new_view)
+                .and_then(|set| set.get(&self.id))
+                .cloned();
+            if let Some(old) = mine.filter(|_| b.new_view < self.view) {
+                if self
+                    .new_view_resent
+                    .get(&from)
+                    .is_none_or(|&t| now >= t + self.cfg.view_change_timeout)
+                {
+                    self.new_view_resent.insert(from, now);
+                    self.send(now, from, PbftMsg::ViewChange(old), out);
+                }
+                return;
+            }
+        }
         if !self.active || !self.is_primary() {
             return;
         }

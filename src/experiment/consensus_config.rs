@@ -124,6 +124,22 @@ pub struct PbftSettings {
     pub checkpoint_interval: Option<u64>,
     pub view_change_timeout: Option<Duration>,
     pub request_timeout: Option<Duration>,
+    /// Byzantine replicas by node name (tests of PBFT's f-fault tolerance); their own
+    /// commits are left out of the safety check, as a faulty replica may claim anything.
+    #[serde(default)]
+    pub byzantine: std::collections::BTreeMap<String, ByzantineKind>,
+}
+
+/// How a Byzantine PBFT replica misbehaves (`consensus::pbft::Behaviour`).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ByzantineKind {
+    /// Sends nothing.
+    Silent,
+    /// As primary, pre-prepares different requests to the two halves of the backups.
+    EquivocatingPrimary,
+    /// Prepares and commits with corrupted digests.
+    WrongDigest,
 }
 
 /// What carries a snapshot.

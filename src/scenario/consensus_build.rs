@@ -185,10 +185,42 @@ pub fn build_group(
     };
     let host = match protocol {
         ProtocolKind::Pbft => {
+            use crate::consensus::pbft::Behaviour;
+            use crate::experiment::consensus_config::ByzantineKind;
+            let mut faulty = vec![false; n];
+            for name in c.pbft.byzantine.keys() {
+                let Some(i) = c.nodes.iter().position(|x| x == name) else {
+                    return Err(format!(
+                        "`consensus.pbft.byzantine` names `{name}`, which hosts no replica (consensus.nodes: {})",
+                        c.nodes.join(", ")
+                    ));
+                };
+                faulty[i] = true;
+            }
+            if faulty.iter().filter(|&&b| b).count() as u32 > pbft.f() {
+                return Err(format!(
+                    "`consensus.pbft.byzantine` lists {} replicas; {} replicas tolerate f = {}",
+                    faulty.iter().filter(|&&b| b).count(),
+                    n,
+                    pbft.f()
+                ));
+            }
             let replicas = (0..n as u32)
-                .map(|i| PbftReplica::new(i, pbft.clone()))
+                .map(|i| {
+                    let mut r = PbftReplica::new(i, pbft.clone());
+                    if let Some(k) = c.pbft.byzantine.get(&c.nodes[i as usize]) {
+                        r.set_behaviour(match k {
+                            ByzantineKind::Silent => Behaviour::Silent,
+                            ByzantineKind::EquivocatingPrimary => Behaviour::EquivocatingPrimary,
+                            ByzantineKind::WrongDigest => Behaviour::WrongDigest,
+                        });
+                    }
+                    r
+                })
                 .collect();
-            ConsensusHost::Pbft(Box::new(Group::new(settings, replicas)))
+            let mut group = Group::new(settings, replicas);
+            group.set_faulty(faulty);
+            ConsensusHost::Pbft(Box::new(group))
         }
         _ => {
             let cfg = raft_config(c);

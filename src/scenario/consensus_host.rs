@@ -175,6 +175,8 @@ pub struct Group<C: Consensus> {
     /// Bulk transfers for the world to open.
     pub bulk: Vec<BulkRequest>,
     chosen: BTreeMap<u64, u64>,
+    /// Request id → the slot it was first committed at (the reverse of `chosen`).
+    slot_of: BTreeMap<u64, u64>,
     last_slot: Vec<u64>,
     leaders: BTreeMap<u64, ReplicaId>,
     violations: u64,
@@ -183,6 +185,8 @@ pub struct Group<C: Consensus> {
     election_times: Vec<f64>,
     syncs: Vec<Sync>,
     dropped_at_crashed: u64,
+    /// Byzantine replicas: their commits and leadership claims are not checked.
+    faulty: Vec<bool>,
     pub log: Vec<LogEntry>,
 }
 
@@ -224,6 +228,7 @@ impl<C: Consensus> Group<C> {
             out: Outputs::default(),
             bulk: Vec::new(),
             chosen: BTreeMap::new(),
+            slot_of: BTreeMap::new(),
             last_slot: vec![0; n],
             leaders: BTreeMap::new(),
             violations: 0,
@@ -231,8 +236,15 @@ impl<C: Consensus> Group<C> {
             election_times: Vec::new(),
             syncs: Vec::new(),
             dropped_at_crashed: 0,
+            faulty: vec![false; n],
             log: Vec::new(),
         }
+    }
+
+    /// Marks Byzantine replicas (left out of the safety checks).
+    pub fn set_faulty(&mut self, faulty: Vec<bool>) {
+        assert_eq!(faulty.len(), self.replicas.len());
+        self.faulty = faulty;
     }
 
     /// When the replicas boot and the first request is due.
@@ -479,6 +491,11 @@ impl<C: Consensus> Group<C> {
         let iu = i as usize;
         let leading = self.replicas[iu].is_leader();
         for c in out.commits.drain(..) {
+            if self.faulty[iu] {
+                // A faulty replica's claims are not evidence, and it helps no client: the
+                // f+1 replies a PBFT client needs come from correct replicas.
+                continue;
+            }
             match self.chosen.get(&c.slot) {
                 Some(&id) if id != c.request.id => {
                     self.violations += 1;
@@ -496,6 +513,7 @@ impl<C: Consensus> Group<C> {
                 Some(_) => {}
                 None => {
                     self.chosen.insert(c.slot, c.request.id);
+                    self.slot_of.entry(c.request.id).or_insert(c.slot);
                 }
             }
             if c.slot <= self.last_slot[iu] {
@@ -562,7 +580,7 @@ impl<C: Consensus> Group<C> {
 
     fn note_leadership(&mut self, now: SimTime, i: ReplicaId) {
         let r = &self.replicas[i as usize];
-        if !self.up[i as usize] || !r.is_leader() {
+        if !self.up[i as usize] || !r.is_leader() || self.faulty[i as usize] {
             return;
         }
         let epoch = r.epoch();
@@ -823,6 +841,16 @@ impl<C: Consensus> Group<C> {
                 if !self.up[to as usize] {
                     self.dropped_at_crashed += 1;
                     return;
+                }
+                // PBFT §4.1: a replica that already executed a request re-sends its reply
+                // (from its last-reply table, which state transfer carries too).
+                let done = self.slot_of.get(&request.id).copied();
+                if let Some(slot) = done.filter(|_| self.s.replies_needed > 1) {
+                    let r = &self.replicas[to as usize];
+                    if !self.faulty[to as usize] && r.progress() >= slot {
+                        let epoch = r.epoch();
+                        self.send_reply(engine, net, to, epoch, request.id);
+                    }
                 }
                 let mut out = std::mem::take(&mut self.out);
                 self.replicas[to as usize].propose(now, request, &mut out);
