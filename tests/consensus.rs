@@ -247,15 +247,22 @@ fn chaos(seed: u64, n: usize, crashes: bool) -> String {
 /// order, and no term or view has two leaders (checked online by the world for every
 /// commit and every leadership change). Liveness: after everything heals, every request
 /// is answered before the end (clients resend; elections or view changes finish).
+///
+/// 200 seeds per protocol here; a longer check: `DWCP_CHAOS_SEEDS=5000 cargo test --release
+/// --test consensus safety`.
 #[test]
 fn safety_and_liveness_under_random_faults() {
+    let seeds: u64 = std::env::var("DWCP_CHAOS_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let mut faults_seen = 0usize;
     for (protocol, n, seeds, timers) in [
-        ("raft", 5usize, 0..200u64, ""),
+        ("raft", 5usize, 0..seeds, ""),
         (
             "pbft",
             4,
-            0..200,
+            0..seeds,
             "[consensus.pbft]\nrequest_timeout = \"300ms\"\nview_change_timeout = \"300ms\"\n",
         ),
     ] {
