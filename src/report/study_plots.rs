@@ -603,16 +603,28 @@ fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title:
             spec.metric
         ));
     }
+    Ok(scaled_cdf(samples, &unit, metric, spec, stem, title))
+}
+
+/// Draws the CDFs of `samples` (in `unit`) with the axis in a readable multiple of it.
+fn scaled_cdf(
+    mut samples: Vec<(String, Vec<f64>)>,
+    unit: &str,
+    metric: &str,
+    spec: &PlotSpec,
+    stem: &Path,
+    title: &str,
+) -> Result<(), PlotError> {
     let max = samples
         .iter()
         .flat_map(|(_, v)| v.iter())
         .fold(0.0f64, |m, v| m.max(v.abs()));
-    let (scale, u) = scale_for(&unit, max);
+    let (scale, u) = scale_for(unit, max);
     for (_, v) in &mut samples {
         v.iter_mut().for_each(|x| *x *= scale);
     }
     let x_label = spec.x_label.clone().unwrap_or_else(|| label(metric, &u));
-    Ok(write_cdf_chart(stem, title, &x_label, &samples))
+    write_cdf_chart(stem, title, &x_label, &samples)
 }
 
 /// The values of one time series of each run, pooled by series label.
@@ -662,16 +674,7 @@ fn draw_series_cdf(
             spec.metric
         ));
     }
-    let max = samples
-        .iter()
-        .flat_map(|(_, v)| v.iter())
-        .fold(0.0f64, |m, v| m.max(v.abs()));
-    let (scale, u) = scale_for(&unit, max);
-    for (_, v) in &mut samples {
-        v.iter_mut().for_each(|x| *x *= scale);
-    }
-    let x_label = spec.x_label.clone().unwrap_or_else(|| label(metric, &u));
-    Ok(write_cdf_chart(stem, title, &x_label, &samples))
+    Ok(scaled_cdf(samples, &unit, metric, spec, stem, title))
 }
 
 fn draw_timeseries(

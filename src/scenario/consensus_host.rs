@@ -305,6 +305,9 @@ impl<C: Consensus> Group<C> {
             return;
         };
         let now = engine.now();
+        // Data reaching a crashed replica is lost with its volatile state: a failure, which
+        // the leader must hear of (raft-rs keeps a follower paused until it does).
+        let delivered = delivered && self.up[to as usize];
         let state = C::is_state_transfer(&msg);
         if !state {
             if delivered && self.up[to as usize] {
@@ -527,47 +530,36 @@ impl<C: Consensus> Group<C> {
             }
         }
         for o in out.messages.drain(..) {
-            let state = C::is_state_transfer(&o.msg);
-            if state || o.bytes > self.s.bulk_threshold {
-                let handle = self.store(Parcel {
-                    wire: Wire::Protocol {
-                        from: i,
-                        to: o.to,
-                        msg: o.msg,
-                    },
-                    bytes: o.bytes,
-                    from_node: self.s.nodes[iu],
-                    to_node: self.s.nodes[o.to as usize],
-                    sender: iu,
-                    fragments: 0,
-                    received: 0,
-                    sent_at: o.send_at.max(now),
-                });
-                self.bulk.push(BulkRequest {
-                    from_node: self.s.nodes[iu],
-                    to_node: self.s.nodes[o.to as usize],
-                    bytes: o.bytes as u64,
-                    parcel: handle,
-                    state,
-                });
-                continue;
-            }
+            let bulk = C::is_state_transfer(&o.msg)
+                .then_some(true)
+                .or_else(|| (o.bytes > self.s.bulk_threshold).then_some(false));
+            let (to_node, bytes, send_at) = (self.s.nodes[o.to as usize], o.bytes, o.send_at);
             let handle = self.store(Parcel {
                 wire: Wire::Protocol {
                     from: i,
                     to: o.to,
                     msg: o.msg,
                 },
-                bytes: o.bytes,
+                bytes,
                 from_node: self.s.nodes[iu],
-                to_node: self.s.nodes[o.to as usize],
+                to_node,
                 sender: iu,
                 fragments: 0,
                 received: 0,
-                sent_at: o.send_at.max(now),
+                sent_at: send_at.max(now),
             });
-            if o.send_at > now {
-                engine.schedule_at(o.send_at, Event::ConsensusRelease(handle));
+            if let Some(state) = bulk {
+                self.bulk.push(BulkRequest {
+                    from_node: self.s.nodes[iu],
+                    to_node,
+                    bytes: bytes as u64,
+                    parcel: handle,
+                    state,
+                });
+                continue;
+            }
+            if send_at > now {
+                engine.schedule_at(send_at, Event::ConsensusRelease(handle));
             } else {
                 self.transmit(engine, net, handle);
             }
