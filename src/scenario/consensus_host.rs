@@ -456,7 +456,17 @@ impl<C: Consensus> Group<C> {
 
     pub fn restart(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: ReplicaId) {
         let iu = i as usize;
-        if self.up[iu] || !self.booted[iu] {
+        if self.up[iu] {
+            return;
+        }
+        if !self.booted[iu] {
+            // Crashed before it first booted: this is its first start.
+            self.booted[iu] = true;
+            self.up[iu] = true;
+            let mut out = std::mem::take(&mut self.out);
+            self.replicas[iu].start(engine.now(), &mut out);
+            self.absorb(engine, net, i, out);
+            self.drain_local(engine, net);
             return;
         }
         let now = engine.now();
