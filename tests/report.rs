@@ -266,6 +266,9 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
     assert!(report.contains("| 150–150 ms | none elected |"));
     assert!(a.join("consensus/plots/latency-cdf-internet.png").exists());
     assert!(a
+        .join("consensus-election/plots/election-time-histogram-datacenter.png")
+        .exists());
+    assert!(a
         .join("fabric-scaling/plots/throughput-vs-hosts.png")
         .exists());
     assert!(a.join("fabric-scaling/summary.csv").exists());

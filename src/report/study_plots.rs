@@ -35,6 +35,9 @@ pub enum PlotKind {
     /// The distribution of the values of time series `entity/metric` (e.g. every request's
     /// commit latency), pooled over all runs of each `series` value.
     SeriesCdf,
+    /// Counts of `metric` over all runs in `bins` equal bins, one bar group per bin and a
+    /// bar per `series` value (e.g. election time over seeds).
+    Histogram,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -60,6 +63,8 @@ pub struct PlotSpec {
     /// Only the points for which this expression over swept parameters holds (the
     /// `sweep.filter` language), e.g. `flows.0.copies == 8`.
     pub filter: Option<String>,
+    /// Histogram: number of equal-width bins (default 10).
+    pub bins: Option<u32>,
     /// Line plots of a TCP flow's goodput: closed-form models drawn beside each series,
     /// evaluated at every point with that run's measured loss rate, smoothed RTT and RTO.
     pub overlay: Option<Vec<Overlay>>,
@@ -83,7 +88,7 @@ pub fn parse_specs(v: toml::Value) -> Result<Vec<PlotSpec>, String> {
         .enumerate()
         .map(|(i, item)| {
             item.try_into::<PlotSpec>().map_err(|e| {
-                format!("plot[{i}]: {e} (kinds: line, bar, cdf, timeseries, scatter, series_cdf)")
+                format!("plot[{i}]: {e} (kinds: line, bar, cdf, histogram, timeseries, scatter, series_cdf)")
             })
         })
         .collect()
@@ -203,6 +208,7 @@ impl PlotSpec {
                 PlotKind::Timeseries => "timeseries",
                 PlotKind::Scatter => "scatter",
                 PlotKind::SeriesCdf => "series-cdf",
+                PlotKind::Histogram => "histogram",
             };
             format!("{kind}-{}", self.metric.replace('/', "-"))
         })
@@ -274,6 +280,7 @@ pub fn draw(
             PlotKind::Cdf => draw_cdf(study, runs_dir, spec, &stem, &title)?,
             PlotKind::Timeseries => draw_timeseries(study, runs_dir, spec, &stem, &title)?,
             PlotKind::SeriesCdf => draw_series_cdf(study, runs_dir, spec, &stem, &title)?,
+            PlotKind::Histogram => draw_histogram(study, runs_dir, spec, &stem, &title)?,
         }
         .map_err(|e: PlotError| e.to_string())?;
         written.push(format!("plots/{}.png", spec.file_name()));
@@ -578,6 +585,91 @@ fn model_at(
 }
 
 fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title: &str) -> Drawn {
+    let (samples, unit) = run_samples(study, runs_dir, spec)?;
+    Ok(scaled_cdf(
+        samples,
+        &unit,
+        spec.metric_parts().2,
+        spec,
+        stem,
+        title,
+    ))
+}
+
+/// A bin edge with three significant digits.
+fn short(x: f64) -> String {
+    match x.abs() {
+        a if a >= 100.0 => format!("{x:.0}"),
+        a if a >= 10.0 => format!("{x:.1}"),
+        _ => format!("{x:.2}"),
+    }
+}
+
+/// Equal-width bins over all values; bars grouped by bin, one per series.
+fn draw_histogram(
+    study: &Study,
+    runs_dir: &Path,
+    spec: &PlotSpec,
+    stem: &Path,
+    title: &str,
+) -> Drawn {
+    let (samples, unit) = run_samples(study, runs_dir, spec)?;
+    let all = || samples.iter().flat_map(|(_, v)| v.iter().copied());
+    let (lo, hi) = (
+        all().fold(f64::INFINITY, f64::min),
+        all().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let bins = spec.bins.unwrap_or(10).max(1) as usize;
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
+    let (scale, u) = scale_for(&unit, hi.abs().max(lo.abs()));
+    let categories: Vec<String> = (0..bins)
+        .map(|b| {
+            let a = lo + width * b as f64;
+            format!("{}–{}", short(a * scale), short((a + width) * scale))
+        })
+        .collect();
+    let series: Vec<ErrorSeries> = samples
+        .iter()
+        .map(|(label, values)| {
+            let mut counts = vec![0u64; bins];
+            for v in values {
+                let b = (((v - lo) / width) as usize).min(bins - 1);
+                counts[b] += 1;
+            }
+            ErrorSeries {
+                label: label.clone(),
+                points: counts
+                    .iter()
+                    .enumerate()
+                    .map(|(b, &c)| (b as f64, c as f64, 0.0))
+                    .collect(),
+            }
+        })
+        .collect();
+    let metric = spec.metric_parts().2;
+    let x_label = spec.x_label.clone().unwrap_or_else(|| label(metric, &u));
+    let y_label = spec.y_label.clone().unwrap_or_else(|| "runs".into());
+    Ok(write_bar_chart(
+        stem,
+        title,
+        &x_label,
+        &y_label,
+        &categories,
+        &series,
+    ))
+}
+
+/// The values of `metric` (scope/entity/metric) in every run's results, grouped by series
+/// label, and their unit.
+fn run_samples(
+    study: &Study,
+    runs_dir: &Path,
+    spec: &PlotSpec,
+) -> Result<(Vec<(String, Vec<f64>)>, String), String> {
     let (scope, entity, metric) = spec.metric_parts();
     let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
     let mut unit = String::new();
@@ -603,7 +695,7 @@ fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title:
             spec.metric
         ));
     }
-    Ok(scaled_cdf(samples, &unit, metric, spec, stem, title))
+    Ok((samples, unit))
 }
 
 /// Draws the CDFs of `samples` (in `unit`) with the axis in a readable multiple of it.
