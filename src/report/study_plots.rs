@@ -663,13 +663,16 @@ fn draw_histogram(
     ))
 }
 
+/// Values grouped by series label.
+type Samples = Vec<(String, Vec<f64>)>;
+
 /// The values of `metric` (scope/entity/metric) in every run's results, grouped by series
 /// label, and their unit.
 fn run_samples(
     study: &Study,
     runs_dir: &Path,
     spec: &PlotSpec,
-) -> Result<(Vec<(String, Vec<f64>)>, String), String> {
+) -> Result<(Samples, String), String> {
     let (scope, entity, metric) = spec.metric_parts();
     let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
     let mut unit = String::new();
