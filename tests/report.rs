@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 fn tiny_suite(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("phase5")).unwrap();
+    std::fs::create_dir_all(dir.join("consensus")).unwrap();
     let member = std::fs::read_to_string("experiments/phase5/fabric-scaling.toml")
         .unwrap()
         .replace("duration = \"2ms\"", "duration = \"200us\"")
@@ -89,35 +90,37 @@ fn tiny_suite(dir: &Path) -> PathBuf {
     assert!(hde.contains("bytes = \"1MiB\""));
     std::fs::write(dir.join("hde.toml"), hde).unwrap();
     // Consensus latency: the six groups, 8 s, two seeds.
-    let consensus = std::fs::read_to_string("experiments/consensus.toml")
+    let consensus = std::fs::read_to_string("experiments/consensus/latency.toml")
         .unwrap()
         .replace("duration = \"20s\"", "duration = \"8s\"")
         .replace("stop = \"18s\"", "stop = \"7s\"")
         .replace("repetitions = 10", "repetitions = 2");
     assert!(consensus.contains("duration = \"8s\"") && consensus.contains("repetitions = 2"));
-    std::fs::write(dir.join("consensus.toml"), consensus).unwrap();
-    let election = std::fs::read_to_string("experiments/consensus-election.toml")
+    std::fs::write(dir.join("consensus/latency.toml"), consensus).unwrap();
+    let election = std::fs::read_to_string("experiments/consensus/election.toml")
         .unwrap()
         .replace("repetitions = 20", "repetitions = 2");
     assert!(election.contains("repetitions = 2"));
-    std::fs::write(dir.join("consensus-election.toml"), election).unwrap();
+    std::fs::write(dir.join("consensus/election.toml"), election).unwrap();
     // Raft §9.3: no randomness and +50 ms only, 8 s.
-    let ranges = std::fs::read_to_string("experiments/raft-election.toml")
+    let ranges = std::fs::read_to_string("experiments/consensus/raft-election.toml")
         .unwrap()
         .replace("duration = \"25s\"", "duration = \"8s\"")
         .replace("[151, 156, 176, 201, 301]", "[151, 201]")
         .replace("repetitions = 40", "repetitions = 2");
     assert!(ranges.contains("[151, 201]") && ranges.contains("repetitions = 2"));
-    std::fs::write(dir.join("raft-election.toml"), ranges).unwrap();
+    std::fs::write(dir.join("consensus/raft-election.toml"), ranges).unwrap();
     // State sync: BBR only, one seed.
-    let sync = std::fs::read_to_string("experiments/state-sync.toml")
+    let sync = std::fs::read_to_string("experiments/consensus/state-sync.toml")
         .unwrap()
         .replace("cc = [\"bbr\", \"cubic\"]", "cc = \"bbr\"")
         .replace("repetitions = 5", "repetitions = 1");
     assert!(sync.contains("cc = \"bbr\"") && sync.contains("repetitions = 1"));
-    std::fs::write(dir.join("state-sync.toml"), sync).unwrap();
+    std::fs::write(dir.join("consensus/state-sync.toml"), sync).unwrap();
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
+    let consensus_suite = std::fs::read_to_string("experiments/consensus.toml").unwrap();
+    std::fs::write(dir.join("consensus.toml"), consensus_suite).unwrap();
     for topo in ["dc-leafspine-32.toml", "wan-3region.toml"] {
         std::fs::create_dir_all(dir.join("../topologies")).unwrap();
         std::fs::copy(
@@ -265,6 +268,22 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
     assert!(report.contains("| Raft (3 nodes), datacenter |"));
     assert!(report.contains("| 150–150 ms | none elected |"));
     assert!(a.join("consensus/plots/latency-cdf-internet.png").exists());
+    // The §1.4 suite alone writes the same section with its own header.
+    let section = Suite::load(&file.with_file_name("consensus.toml")).unwrap();
+    let c = execute(&section, &opts("c", 2)).unwrap();
+    let alone = std::fs::read_to_string(c.join("REPORT.md")).unwrap();
+    assert!(alone.starts_with("# DWCP v3 Phase 5, §1.4"), "{alone}");
+    let table = |r: &str| {
+        r.lines()
+            .find(|l| l.starts_with("| Raft (7 nodes) | 7 |"))
+            .map(String::from)
+    };
+    assert_eq!(
+        table(&alone),
+        table(&report),
+        "the same simulated runs, the same row"
+    );
+    assert!(!alone.contains("PENDING") && !alone.contains("not simulated"));
     assert!(a
         .join("consensus-election/plots/election-time-histogram-datacenter.png")
         .exists());

@@ -21,7 +21,8 @@ struct SuiteFile {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SuiteSection {
-    /// Report layout: `"phase5"` (the DWCP v3 Phase 5 benchmark report).
+    /// Report layout: `"phase5"` (the DWCP v3 Phase 5 benchmark report) or `"consensus"`
+    /// (its section 1.4 alone).
     report: String,
     experiments: Vec<MemberEntry>,
 }
@@ -46,7 +47,7 @@ pub struct Suite {
 }
 
 /// Report layouts this build can write.
-pub const REPORTS: [&str; 1] = ["phase5"];
+pub const REPORTS: [&str; 2] = ["phase5", "consensus"];
 
 /// True if the parsed file is a suite (has a `[suite]` table).
 pub fn is_suite(table: &toml::Table) -> bool {
@@ -141,7 +142,10 @@ pub fn execute(suite: &Suite, opts: &StudyOptions) -> Result<PathBuf, RunError> 
         results.push((id.clone(), s, stats));
     }
     let env = crate::report::manifest::Environment::detect();
-    let report = crate::report::phase5::write(suite, &results, &env);
+    let report = match suite.report.as_str() {
+        "consensus" => crate::report::phase5::write_consensus(suite, &results, &env),
+        _ => crate::report::phase5::write(suite, &results, &env),
+    };
     std::fs::write(work.join("REPORT.md"), report).map_err(|e| io(&work, &e))?;
     let mut manifest = crate::report::manifest::provenance();
     let fields = serde_json::json!({

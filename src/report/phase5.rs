@@ -184,6 +184,45 @@ fn status(met: bool) -> &'static str {
     }
 }
 
+/// Writes section 1.4 alone (ACP/ASS), for `experiments/consensus.toml`: the same tables
+/// as in the full report, with the suite's provenance and the machine it ran on.
+pub fn write_consensus(suite: &Suite, members: &[MemberResults], env: &Environment) -> String {
+    let mut o = String::new();
+    let total_runs: usize = members.iter().map(|(_, s, _)| s.runs.len()).sum();
+    let _ = writeln!(
+        o,
+        "# DWCP v3 Phase 5, §1.4: ACP & ASS (simulated)\n\n**Produced by:** dwcp-sim {} from `{}`, in virtual time  \n**Experiments:** {} ({} simulated runs)  \n**Reproduce:** `cargo run --release -- run {}`\n\n{}\n",
+        env!("CARGO_PKG_VERSION"),
+        suite.path.display(),
+        members.len(),
+        total_runs,
+        suite.path.display(),
+        suite.description.trim()
+    );
+    let _ = writeln!(
+        o,
+        "### 1.4 ASS (Adaptive State Synchronizer) & ACP (Adaptive Consensus Protocol)\n"
+    );
+    if !consensus::write(&mut o, members) {
+        model_note(&mut o, "consensus");
+    }
+    let _ = writeln!(o, "### Raw data\n");
+    for (id, study, _) in members {
+        let _ = writeln!(
+            o,
+            "- `{id}/results.csv`, `{id}/summary.csv`, `{id}/events.csv`, `{id}/plots/`: {} runs of `{}`",
+            study.runs.len(),
+            study.path.display()
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nRan on {} ({} cores), {} (kernel {}), {}; results are in virtual time and do not depend on it.",
+        env.cpu, env.cores, env.os, env.kernel, env.rustc
+    );
+    o
+}
+
 /// Writes the whole report.
 pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> String {
     let member = |id: &str| members.iter().find(|(m, _, _)| m == id);
