@@ -96,14 +96,10 @@ struct Pending {
     bytes: u32,
 }
 
-/// The open-loop client.
+/// The open-loop client's state (its parameters are in [`GroupSettings`]).
 struct Client {
-    node: NodeId,
-    interval: SimDuration,
+    /// Draws exponential gaps (`None`: fixed gaps).
     poisson: Option<SimRng>,
-    bytes: u32,
-    stop: SimTime,
-    timeout: SimDuration,
     next_arrival: Option<SimTime>,
     next_id: u64,
     pending: BTreeMap<u64, Pending>,
@@ -141,6 +137,7 @@ pub struct GroupSettings {
     /// in phase, and lock-stepped ticks would make split votes artificially common.
     pub boot_offsets: Vec<SimDuration>,
     pub interval: SimDuration,
+    /// The client's arrival stream when gaps are exponential (moved into the client).
     pub poisson: Option<SimRng>,
     pub request_bytes: u32,
     pub requests_start: SimTime,
@@ -191,15 +188,10 @@ pub struct Group<C: Consensus> {
 }
 
 impl<C: Consensus> Group<C> {
-    pub fn new(s: GroupSettings, replicas: Vec<C>) -> Self {
+    pub fn new(mut s: GroupSettings, replicas: Vec<C>) -> Self {
         let n = replicas.len();
         let client = Client {
-            node: s.client_node,
-            interval: s.interval,
-            poisson: s.poisson.clone(),
-            bytes: s.request_bytes,
-            stop: s.requests_stop,
-            timeout: s.timeout,
+            poisson: s.poisson.take(),
             next_arrival: (s.requests_start < s.requests_stop).then_some(s.requests_start),
             next_id: 0,
             pending: BTreeMap::new(),
@@ -358,7 +350,7 @@ impl<C: Consensus> Group<C> {
             let id = self.client.next_id;
             self.client.next_id += 1;
             self.client.sent += 1;
-            let bytes = self.client.bytes;
+            let bytes = self.s.request_bytes;
             self.client.pending.insert(
                 id,
                 Pending {
@@ -367,21 +359,19 @@ impl<C: Consensus> Group<C> {
                     bytes,
                 },
             );
-            self.client
-                .deadlines
-                .insert((now + self.client.timeout, id));
+            self.client.deadlines.insert((now + self.s.timeout, id));
             let to = self.client.hint;
             self.send_request(engine, net, to, Request { id, bytes });
             let gap = match &mut self.client.poisson {
                 Some(rng) => {
                     let u: f64 = rng.random::<f64>();
-                    let mean = self.client.interval.as_ps() as f64;
+                    let mean = self.s.interval.as_ps() as f64;
                     SimDuration::from_ps(((-(1.0 - u).ln()) * mean).max(1.0) as u64)
                 }
-                None => self.client.interval,
+                None => self.s.interval,
             };
             let next = t + gap;
-            self.client.next_arrival = (next < self.client.stop).then_some(next);
+            self.client.next_arrival = (next < self.s.requests_stop).then_some(next);
         }
         while let Some(&(t, id)) = self.client.deadlines.first() {
             if t > now {
@@ -393,9 +383,7 @@ impl<C: Consensus> Group<C> {
             };
             let request = Request { id, bytes: p.bytes };
             self.client.resent += 1;
-            self.client
-                .deadlines
-                .insert((now + self.client.timeout, id));
+            self.client.deadlines.insert((now + self.s.timeout, id));
             if self.s.replies_needed > 1 {
                 for to in 0..self.replicas.len() as ReplicaId {
                     self.send_request(engine, net, to, request);
@@ -695,7 +683,7 @@ impl<C: Consensus> Group<C> {
         let handle = self.store(Parcel {
             wire: Wire::Request { to, request },
             bytes,
-            from_node: self.client.node,
+            from_node: self.s.client_node,
             to_node: self.s.nodes[to as usize],
             sender: n,
             fragments: 0,
@@ -726,7 +714,7 @@ impl<C: Consensus> Group<C> {
             },
             bytes,
             from_node: self.s.nodes[from as usize],
-            to_node: self.client.node,
+            to_node: self.s.client_node,
             sender: from as usize,
             fragments: 0,
             received: 0,

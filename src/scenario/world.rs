@@ -313,21 +313,17 @@ impl World {
                     let label = self.link_change_labels[i as usize].clone();
                     self.log.push((now, "link", label));
                 }
-                Event::ConsensusReplica(i) => {
+                Event::ConsensusReplica(_)
+                | Event::ConsensusClient
+                | Event::ConsensusRelease(_) => {
                     if let Some(c) = &mut self.consensus {
-                        c.on_replica_timer(&mut self.engine, &mut self.net, i);
-                    }
-                    self.after_consensus();
-                }
-                Event::ConsensusClient => {
-                    if let Some(c) = &mut self.consensus {
-                        c.on_client_timer(&mut self.engine, &mut self.net);
-                    }
-                    self.after_consensus();
-                }
-                Event::ConsensusRelease(h) => {
-                    if let Some(c) = &mut self.consensus {
-                        c.on_release(&mut self.engine, &mut self.net, h);
+                        let (engine, net) = (&mut self.engine, &mut self.net);
+                        match event {
+                            Event::ConsensusReplica(i) => c.on_replica_timer(engine, net, i),
+                            Event::ConsensusClient => c.on_client_timer(engine, net),
+                            Event::ConsensusRelease(h) => c.on_release(engine, net, h),
+                            _ => unreachable!("matched above"),
+                        }
                     }
                     self.after_consensus();
                 }
