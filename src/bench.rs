@@ -2,9 +2,9 @@
 //! `<name> events=<N> wall_s=<S> events_per_s=<R>`. Wall time is measured here, at the edge,
 //! and never enters a simulation.
 
+use crate::config::LoadedExperiment;
 use crate::engine::hold_bench::{hold_model, hold_model_binary_heap};
 use crate::experiment::run::RunError;
-use crate::experiment::LoadedExperiment;
 use crate::scenario;
 use std::path::Path;
 use std::time::Instant;

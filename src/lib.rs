@@ -1,6 +1,7 @@
 //! dwcp-sim: a deterministic discrete-event network simulator for wide-area VM migration.
 pub mod bench;
 pub mod compress;
+pub mod config;
 pub mod consensus;
 pub mod engine;
 pub mod experiment;

@@ -2,10 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::experiment::run::{run_file, RunOptions};
 use dwcp_sim::experiment::study::{execute, execute_run_to, merge, Study, StudyOptions};
 use dwcp_sim::experiment::suite::Suite;
-use dwcp_sim::experiment::LoadedExperiment;
 use dwcp_sim::net::Topology;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -419,7 +419,7 @@ fn is_experiment(path: &Path) -> Result<bool> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let table: toml::Table =
         toml::from_str(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?;
-    Ok(!dwcp_sim::experiment::config::looks_like_topology(&table))
+    Ok(!dwcp_sim::config::looks_like_topology(&table))
 }
 
 fn validate(file: &Path) -> Result<()> {

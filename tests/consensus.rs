@@ -2,7 +2,7 @@
 //! timers as events, faults from the experiment file. Each test states the property and the
 //! closed form or invariant it checks.
 
-use dwcp_sim::experiment::LoadedExperiment;
+use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::metrics::RunRecords;
 use dwcp_sim::scenario;
 

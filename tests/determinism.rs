@@ -1,8 +1,8 @@
 //! Determinism: the same experiment and seed give byte-identical outputs and the same event
 //! digest; another seed gives another digest where randomness is involved.
 
+use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::experiment::run::{run_file, simulate, RunOptions};
-use dwcp_sim::experiment::LoadedExperiment;
 use std::path::{Path, PathBuf};
 
 fn temp_dir(tag: &str) -> PathBuf {

@@ -2,8 +2,8 @@
 //! M/M/1 queueing, loss rates, ECMP, jitter without reordering, ECN, and conservation on
 //! every scenario.
 
+use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::experiment::run::simulate;
-use dwcp_sim::experiment::LoadedExperiment;
 use dwcp_sim::metrics::{FlowRecord, PortRecord, RunRecords};
 use std::path::Path;
 

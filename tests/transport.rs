@@ -3,8 +3,8 @@
 //! utilization of competing flows, and RoCE go-back-N collapsing under loss. Every run also
 //! checks packet conservation per network flow (data and ACK directions).
 
+use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::experiment::run::simulate;
-use dwcp_sim::experiment::LoadedExperiment;
 use dwcp_sim::metrics::{FlowRecord, RunRecords};
 use std::path::Path;
 

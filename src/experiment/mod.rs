@@ -1,14 +1,9 @@
-//! Experiments: the config schema and overrides, and running one experiment to its output
-//! folder.
+//! Experiments: running one experiment to its output folder, sweeps, studies, suites,
+//! shards and Slurm. The schema they read is in [`crate::config`].
 
-pub mod config;
-pub mod consensus_config;
-pub mod filter;
 pub mod progress;
 pub mod run;
 pub mod slurm;
 pub mod study;
 pub mod suite;
 pub mod sweep;
-
-pub use config::{ConfigError, ExperimentConfig, LoadedExperiment};

@@ -1,6 +1,6 @@
 //! Running one experiment: load, build, simulate, write `output/<name>/` atomically.
 
-use super::config::{ConfigError, LoadedExperiment};
+use crate::config::{ConfigError, LoadedExperiment};
 use crate::metrics::RunRecords;
 use crate::report::csv_out::RunColumns;
 use crate::report::manifest::{git_state, Manifest};

@@ -7,11 +7,11 @@
 //! `manifest.json`. Every aggregate file is computed from the run folders on disk, by one
 //! function, so a sharded study merged afterwards gives exactly the bytes of a single one.
 
-use super::config::{
-    looks_like_topology, set_path, ConfigError, LoadedExperiment, NOT_AN_EXPERIMENT,
-};
 use super::run::RunError;
 use super::sweep::{self, Point, Sweep};
+use crate::config::{
+    looks_like_topology, set_path, ConfigError, LoadedExperiment, NOT_AN_EXPERIMENT,
+};
 use crate::engine::rng::stable_hash;
 use crate::metrics::summary::Summary;
 use crate::report::csv_out::{write_results, write_timeseries, RunColumns};
@@ -104,7 +104,7 @@ impl Study {
             });
         }
         for a in overrides {
-            super::config::apply_override(&mut table, a)?;
+            crate::config::schema::apply_override(&mut table, a)?;
         }
         let resolved_toml = toml::to_string(&table).map_err(|e| ConfigError::Parse {
             path: shown.clone(),

@@ -2,9 +2,9 @@
 //! (`experiments/phase5.toml`). Each member is an ordinary experiment file; the suite adds
 //! only the list and the report layout, so every member can also be run on its own.
 
-use super::config::ConfigError;
 use super::run::RunError;
 use super::study::{self, Study, StudyOptions};
+use crate::config::ConfigError;
 use crate::report::output::replace_dir;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

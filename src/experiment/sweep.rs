@@ -9,7 +9,7 @@
 //! point's parameter values, repetition): independent of thread, shard and of which other
 //! points the sweep has, so any run can be reproduced alone.
 
-use super::filter;
+use crate::config::filter;
 use crate::engine::rng::stable_hash;
 
 /// Keys whose value is a list by schema; a list there is not a sweep (use `sweep.params`).
@@ -129,7 +129,7 @@ pub fn expand(mut table: toml::Table) -> Result<Sweep, String> {
                         return Err(format!("`{key}` is swept twice (inline and in sweep.params)"));
                     }
                     check_sweepable(&key)?;
-                    if get_path(&table, &key).is_none() && !key.contains('.') {
+                    if crate::config::get_path(&table, &key).is_none() && !key.contains('.') {
                         // A top-level key absent from the file is almost surely a typo; nested
                         // ones may be optional fields, which the schema check will judge.
                         return Err(format!("`sweep.params.\"{key}\"`: the experiment has no `{key}`"));
@@ -378,20 +378,6 @@ fn range_values(path: &str, t: &toml::Table) -> Result<Vec<toml::Value>, String>
     Ok((0..n)
         .map(|i| toml::Value::Float(tidy(a + i as f64 * s)))
         .collect())
-}
-
-/// Reads a dotted path (numeric segments index lists).
-pub fn get_path<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
-    let mut segs = key.split('.');
-    let mut cur = table.get(segs.next()?)?;
-    for s in segs {
-        cur = match cur {
-            toml::Value::Table(t) => t.get(s)?,
-            toml::Value::Array(a) => a.get(s.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-    }
-    Some(cur)
 }
 
 #[cfg(test)]

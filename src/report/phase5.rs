@@ -137,7 +137,7 @@ fn point_int(study: &Study, point: usize, key: &str) -> Option<i64> {
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v)
-        .or_else(|| crate::experiment::sweep::get_path(&study.sweep.base, key))
+        .or_else(|| crate::config::get_path(&study.sweep.base, key))
         .and_then(|v| v.as_integer())
 }
 
@@ -1223,7 +1223,7 @@ fn point_value(study: &Study, point: usize, key: &str) -> Option<toml::Value> {
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.clone())
-        .or_else(|| crate::experiment::sweep::get_path(&study.sweep.base, key).cloned())
+        .or_else(|| crate::config::get_path(&study.sweep.base, key).cloned())
 }
 
 /// One point of the ITP study.

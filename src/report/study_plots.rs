@@ -118,7 +118,7 @@ impl PlotSpec {
             ));
         }
         let known = |k: &Option<String>, role: &str| match k {
-            Some(k) if crate::experiment::filter::swept_prefix(k, swept).is_none() => Err(format!(
+            Some(k) if crate::config::filter::swept_prefix(k, swept).is_none() => Err(format!(
                 "{what}: `{role}` = {k:?} is not a swept parameter (swept: {})",
                 if swept.is_empty() {
                     "none".to_string()
@@ -129,7 +129,7 @@ impl PlotSpec {
             _ => Ok(()),
         };
         if let Some(f) = &self.filter {
-            crate::experiment::filter::parse(f, swept)
+            crate::config::filter::parse(f, swept)
                 .map_err(|e| format!("{what}: `filter` = {f:?}: {e}"))?;
         }
         if self.kind == PlotKind::Scatter {
@@ -180,16 +180,16 @@ impl PlotSpec {
     pub fn names_a_fixed_parameter(&self, base: &toml::Table, swept: &[String]) -> bool {
         let mut keys: Vec<String> = self.x.iter().chain(&self.series).cloned().collect();
         if let Some(f) = &self.filter {
-            keys.extend(crate::experiment::filter::referenced_keys(f).unwrap_or_default());
+            keys.extend(crate::config::filter::referenced_keys(f).unwrap_or_default());
         }
         let unswept: Vec<&String> = keys
             .iter()
-            .filter(|k| crate::experiment::filter::swept_prefix(k, swept).is_none())
+            .filter(|k| crate::config::filter::swept_prefix(k, swept).is_none())
             .collect();
         !unswept.is_empty()
             && unswept
                 .iter()
-                .all(|k| crate::experiment::sweep::get_path(base, k).is_some())
+                .all(|k| crate::config::get_path(base, k).is_some())
     }
 
     /// `(scope, entity, metric)` of a `scope/entity/metric` spec (checked by [`Self::check`]).
@@ -257,7 +257,7 @@ fn label(name: &str, unit: &str) -> String {
 
 /// A swept parameter's value at `p`, or a part of it (`loss_ab.0.p`).
 fn value_of(p: &Point, key: &str) -> Option<toml::Value> {
-    crate::experiment::filter::lookup(&p.assignments, key)
+    crate::config::filter::lookup(&p.assignments, key)
 }
 
 /// Draws every `[[plot]]` of the study; returns the files written (relative to the output).
@@ -376,14 +376,14 @@ fn point_filter(study: &Study, spec: &PlotSpec) -> Result<Vec<bool>, String> {
     let Some(src) = &spec.filter else {
         return Ok(vec![true; study.sweep.points.len()]);
     };
-    let expr = crate::experiment::filter::parse(src, &study.sweep.keys())?;
+    let expr = crate::config::filter::parse(src, &study.sweep.keys())?;
     study
         .sweep
         .points
         .iter()
         .map(|p| {
-            let lookup = |k: &str| crate::experiment::filter::lookup(&p.assignments, k);
-            crate::experiment::filter::eval(&expr, &lookup)
+            let lookup = |k: &str| crate::config::filter::lookup(&p.assignments, k);
+            crate::config::filter::eval(&expr, &lookup)
         })
         .collect()
 }
@@ -560,9 +560,8 @@ fn model_at(
             .map(|s| s.summary.mean)
             .filter(|v| v.is_finite() && *v > 0.0)
     };
-    let param = |k: &str| {
-        value_of(p, k).or_else(|| crate::experiment::sweep::get_path(&study.sweep.base, k).cloned())
-    };
+    let param =
+        |k: &str| value_of(p, k).or_else(|| crate::config::get_path(&study.sweep.base, k).cloned());
     let mss = param("tcp.mss")
         .and_then(|v| v.as_integer())
         .map_or(1448.0, |m| m as f64);

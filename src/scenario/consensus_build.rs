@@ -3,13 +3,12 @@
 
 use super::consensus_host::{ConsensusHost, Group, GroupSettings, HEADER_BYTES};
 use super::world::{BulkSettings, CrashTarget, NodeFault};
+use crate::config::consensus::{AuthKind, ConsensusConfig, ConsensusMode, ProtocolKind};
+use crate::config::faults::{serde_plain_name, FaultKind};
 use crate::consensus::pbft::{PbftConfig, PbftReplica};
 use crate::consensus::raft::{RaftConfig, RaftReplica};
 use crate::engine::rng::stable_hash;
 use crate::engine::{RngStreams, SimDuration, SimTime};
-use crate::experiment::consensus_config::{
-    serde_plain_name, AuthKind, ConsensusConfig, ConsensusMode, FaultKind, ProtocolKind,
-};
 use crate::net::loss::LossConfig;
 use crate::net::{LinkChange, LinkId, Network, NodeId, Topology};
 use rand::Rng;
@@ -185,8 +184,8 @@ pub fn build_group(
     };
     let host = match protocol {
         ProtocolKind::Pbft => {
+            use crate::config::consensus::ByzantineKind;
             use crate::consensus::pbft::Behaviour;
-            use crate::experiment::consensus_config::ByzantineKind;
             let mut faulty = vec![false; n];
             for name in c.pbft.byzantine.keys() {
                 let Some(i) = c.nodes.iter().position(|x| x == name) else {
@@ -262,7 +261,7 @@ pub struct Faults {
 }
 
 pub fn build_faults(
-    faults: &[crate::experiment::consensus_config::FaultConfig],
+    faults: &[crate::config::faults::FaultConfig],
     topo: &Topology,
     consensus: Option<&ConsensusConfig>,
     end: SimTime,

@@ -7,11 +7,11 @@ pub mod world;
 
 pub use world::{Event, World};
 
+use crate::config::LoadedExperiment;
+use crate::config::{AppKind, FlowPattern, SizeDistribution, TcpSettings};
+use crate::config::{InitialMode, StreamKind};
 use crate::engine::rng::stable_hash;
 use crate::engine::{Engine, RngStreams, SimDuration, SimTime};
-use crate::experiment::config::{AppKind, FlowPattern, SizeDistribution, TcpSettings};
-use crate::experiment::config::{InitialMode, StreamKind};
-use crate::experiment::LoadedExperiment;
 use crate::metrics::TimeSeries;
 use crate::net::{LinkChange, Network, NodeId, Topology, TopologyError};
 use crate::traffic::{poisson_pattern, Pattern, SizeModel, Source};
@@ -330,9 +330,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
                 delay: e.delay.map(|d| d.0),
                 loss: e.loss.clone(),
                 loss_ba: None,
-                up: e
-                    .state
-                    .map(|s| s == crate::experiment::config::LinkState::Up),
+                up: e.state.map(|s| s == crate::config::LinkState::Up),
             },
             format!("link_events[{i}] {}", e.link),
         ));
@@ -407,7 +405,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
 /// calibration file the speed. `None` for codec "none".
 fn chunk_compression(
     exp: &LoadedExperiment,
-    a: &crate::experiment::config::AdaptiveSettings,
+    a: &crate::config::AdaptiveSettings,
     seed: u64,
 ) -> Result<Option<crate::transport::multistream::ChunkCompression>, String> {
     use crate::compress::{codec::Codec, pages, sampling};
@@ -474,7 +472,7 @@ fn load_calibration(
 /// calibration file.
 fn compression_measures(
     exp: &LoadedExperiment,
-    c: &crate::experiment::config::CompressConfig,
+    c: &crate::config::CompressConfig,
     seed: u64,
 ) -> Result<Vec<crate::metrics::MeasureRow>, String> {
     let mut study = c.study()?;
@@ -508,14 +506,14 @@ pub(crate) fn connection_ends(net: &mut Network, src: NodeId, dst: NodeId, ecmp_
 /// The RDMA parameters of flow `f` from `src`: `[rdma]` with the flow's keys over it, the
 /// line rate of `src`'s link unless set, and the transfer size.
 fn rdma_for(
-    cfg: &crate::experiment::config::ExperimentConfig,
-    f: &crate::experiment::config::FlowConfig,
+    cfg: &crate::config::ExperimentConfig,
+    f: &crate::config::FlowConfig,
     topo: &Topology,
     src: NodeId,
     bytes: Option<u64>,
     min_mtu: u32,
 ) -> Result<crate::transport::rdma::RdmaConfig, String> {
-    let mut t = crate::experiment::config::rdma_table(cfg, f);
+    let mut t = crate::config::rdma_table(cfg, f);
     if !t.contains_key("line_rate_bps") {
         // The NIC runs at its host link's rate unless told otherwise.
         let rate = topo
@@ -528,7 +526,7 @@ fn rdma_for(
     if let Some(b) = bytes {
         t.insert("total_bytes".into(), toml::Value::Integer(b as i64));
     }
-    let rdma = crate::experiment::config::rdma_config(t)?;
+    let rdma = crate::config::rdma_config(t)?;
     let overhead = crate::transport::rdma::ROCE_OVERHEAD_BYTES;
     if rdma.mtu_payload + overhead > min_mtu {
         return Err(format!(
@@ -585,7 +583,7 @@ fn tcp_config(t: &TcpSettings, bytes: Option<u64>, min_mtu: u32) -> Result<TcpCo
     Ok(c)
 }
 
-fn rate_of(f: &crate::experiment::config::FlowConfig) -> u64 {
+fn rate_of(f: &crate::config::FlowConfig) -> u64 {
     f.rate.map(|r| r.bps()).unwrap_or(1)
 }
 

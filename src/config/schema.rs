@@ -44,10 +44,10 @@ pub struct ExperimentConfig {
     #[serde(default)]
     pub link_events: Vec<LinkEventConfig>,
     /// A replicated group (Raft or PBFT) and its client.
-    pub consensus: Option<super::consensus_config::ConsensusConfig>,
+    pub consensus: Option<super::consensus::ConsensusConfig>,
     /// Scheduled faults: crashes, partitions, link outages, loss bursts, delay spikes.
     #[serde(default)]
-    pub faults: Vec<super::consensus_config::FaultConfig>,
+    pub faults: Vec<super::faults::FaultConfig>,
     #[serde(default)]
     pub record: RecordConfig,
     /// A compression study instead of a network simulation (seed report table 1.2).
@@ -944,6 +944,20 @@ pub fn apply_override(table: &mut toml::Table, assignment: &str) -> Result<(), C
         Err(_) => toml::Value::String(raw.to_string()),
     };
     set_path(table, key, value).map_err(err)
+}
+
+/// Reads a dotted path (numeric segments index lists).
+pub fn get_path<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let mut segs = key.split('.');
+    let mut cur = table.get(segs.next()?)?;
+    for s in segs {
+        cur = match cur {
+            toml::Value::Table(t) => t.get(s)?,
+            toml::Value::Array(a) => a.get(s.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
 }
 
 /// Sets `dotted.path = value` in a TOML table, creating tables on the way; numeric segments

@@ -1,0 +1,11 @@
+//! The experiment file schema, `--set` overrides and every check that needs no simulation.
+//!
+//! Below `scenario` in the layering: the scenario builder reads these types, and nothing
+//! here knows how a world is built or run. Unknown keys are errors (`deny_unknown_fields`).
+
+pub mod consensus;
+pub mod faults;
+pub mod filter;
+pub mod schema;
+
+pub use schema::*;
