@@ -1,213 +1,51 @@
-//! PBFT properties on a tiny deterministic harness: n replicas, a message queue ordered by
-//! (deliver time, sequence number), a fixed one-way delay per link plus optional seeded extra
-//! delay, replica timers through `poll_at`, and clients that send to the primary and, after a
-//! client timeout without f+1 commits (PBFT's f+1 matching replies), to every replica.
+//! PBFT properties in the shared test world ([`common::harness`]): n replicas, a message
+//! queue ordered by (deliver time, sequence number), a fixed one-way delay per link plus
+//! optional seeded extra delay, replica timers through `poll_at`, and clients that send to the
+//! primary and, after a client timeout without f+1 commits (PBFT's f+1 matching replies), to
+//! every replica.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
 
-use dwcp_sim::consensus::pbft::{Behaviour, PbftConfig, PbftMsg, PbftReplica};
-use dwcp_sim::consensus::{Commit, Consensus, Outputs, ReplicaId, Request};
-use dwcp_sim::engine::{RngStreams, SimDuration, SimRng, SimTime};
+use std::collections::BTreeSet;
+
+use common::harness::{Harness, Protocol};
+use dwcp_sim::consensus::pbft::{Behaviour, PbftConfig, PbftReplica};
+use dwcp_sim::consensus::{Consensus, ReplicaId};
+use dwcp_sim::engine::{RngStreams, SimDuration, SimTime};
 use rand::Rng;
 
-#[derive(Debug)]
-enum Ev {
-    Deliver {
-        from: ReplicaId,
-        to: ReplicaId,
-        msg: PbftMsg,
-    },
-    /// A client submits request `id` (to the primary it believes in).
-    Propose(u64),
-    /// The client's timer for request `id`: without f+1 commits, broadcast it.
-    ClientTimeout(u64),
-    Crash(ReplicaId),
-    Restart(ReplicaId),
-}
-
-struct Sim {
-    cfg: PbftConfig,
-    reps: Vec<PbftReplica>,
-    queue: BTreeMap<(SimTime, u64), Ev>,
-    seq: u64,
-    now: SimTime,
-    delay: SimDuration,
-    /// Seeded extra one-way delay, uniform in [0, max] picoseconds.
-    jitter: Option<(SimRng, u64)>,
-    down: Vec<bool>,
-    commits: Vec<Vec<Commit>>,
-    requests: BTreeMap<u64, Request>,
-    /// Which replicas committed each request (the client's replies).
-    replies: BTreeMap<u64, BTreeSet<ReplicaId>>,
-    client_timeout: SimDuration,
-    max_log: usize,
-}
-
-impl Sim {
-    fn new(cfg: PbftConfig, delay: SimDuration) -> Sim {
-        let n = cfg.n as usize;
-        let mut reps: Vec<PbftReplica> = (0..cfg.n)
-            .map(|i| PbftReplica::new(i, cfg.clone()))
-            .collect();
-        let mut out = Outputs::default();
-        for r in &mut reps {
-            r.start(SimTime::ZERO, &mut out);
-        }
-        Sim {
-            cfg,
-            reps,
-            queue: BTreeMap::new(),
-            seq: 0,
-            now: SimTime::ZERO,
-            delay,
-            jitter: None,
-            down: vec![false; n],
-            commits: vec![Vec::new(); n],
-            requests: BTreeMap::new(),
-            replies: BTreeMap::new(),
-            client_timeout: SimDuration::from_secs(1),
-            max_log: 0,
-        }
-    }
-
-    fn push(&mut self, at: SimTime, ev: Ev) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), ev);
-    }
-
-    /// Request `id` of `bytes` submitted by a client at `at`.
-    fn submit(&mut self, at: SimTime, id: u64, bytes: u32) {
-        self.requests.insert(id, Request { id, bytes });
-        self.push(at, Ev::Propose(id));
-    }
-
-    fn handle(&mut self, r: ReplicaId, out: Outputs<PbftMsg>) {
-        for c in out.commits {
-            self.replies.entry(c.request.id).or_default().insert(r);
-            self.commits[r as usize].push(c);
-        }
-        for m in out.messages {
-            assert!(m.send_at >= self.now, "message leaves before it is made");
-            let extra = match &mut self.jitter {
-                Some((rng, max)) => SimDuration::from_ps(rng.random_range(0..=*max)),
-                None => SimDuration::ZERO,
-            };
-            let at = m.send_at + self.delay + extra;
-            self.push(
-                at,
-                Ev::Deliver {
-                    from: r,
-                    to: m.to,
-                    msg: m.msg,
-                },
-            );
-        }
-    }
+impl Protocol for PbftReplica {
+    /// PBFT filters requests it already executed by id.
+    const AT_MOST_ONCE: bool = true;
 
     /// The primary a client believes in: that of the highest view an up replica is in.
-    fn believed_primary(&self) -> ReplicaId {
-        let v = (0..self.reps.len())
-            .filter(|&i| !self.down[i] && self.reps[i].in_view())
-            .map(|i| self.reps[i].epoch())
+    fn client_target(h: &Harness<Self>) -> ReplicaId {
+        let v = (0..h.nodes.len())
+            .filter(|&i| h.up[i] && h.nodes[i].in_view())
+            .map(|i| h.nodes[i].epoch())
             .max()
             .unwrap_or(0);
-        (v % self.cfg.n as u64) as ReplicaId
+        (v % h.nodes.len() as u64) as ReplicaId
     }
 
-    fn run_until(&mut self, end: SimTime) {
-        loop {
-            let next_msg = self.queue.keys().next().map(|k| k.0);
-            let next_timer = (0..self.reps.len())
-                .filter(|&i| !self.down[i])
-                .filter_map(|i| self.reps[i].poll_at().map(|t| (t, i)))
-                .min();
-            // Ties: queued events first, then timers (a fixed, documented order).
-            let timer_first = match (next_msg, next_timer) {
-                (Some(m), Some((t, _))) => t < m,
-                (None, Some(_)) => true,
-                _ => false,
-            };
-            if timer_first {
-                let (t, i) = next_timer.unwrap();
-                if t > end {
-                    break;
-                }
-                self.now = t;
-                let mut out = Outputs::default();
-                self.reps[i].on_timer(t, &mut out);
-                self.handle(i as ReplicaId, out);
-            } else {
-                let Some((&(t, k), _)) = self.queue.iter().next() else {
-                    break;
-                };
-                if t > end {
-                    break;
-                }
-                let ev = self.queue.remove(&(t, k)).unwrap();
-                self.now = t;
-                self.dispatch(ev);
-            }
-            self.max_log = self
-                .max_log
-                .max(self.reps.iter().map(|r| r.log_len()).max().unwrap());
-        }
-        self.now = end;
+    /// PBFT's client accepts a result once f+1 replicas reply.
+    fn client_quorum(&self) -> usize {
+        self.config().f() as usize + 1
     }
 
-    fn dispatch(&mut self, ev: Ev) {
-        let now = self.now;
-        let mut out = Outputs::default();
-        match ev {
-            Ev::Deliver { from, to, msg } => {
-                if self.down[to as usize] {
-                    return;
-                }
-                self.reps[to as usize].step(now, from, msg, &mut out);
-                self.handle(to, out);
-            }
-            Ev::Propose(id) => {
-                let p = self.believed_primary();
-                let r = self.requests[&id];
-                if !self.down[p as usize] {
-                    self.reps[p as usize].propose(now, r, &mut out);
-                    self.handle(p, out);
-                }
-                self.push(now + self.client_timeout, Ev::ClientTimeout(id));
-            }
-            Ev::ClientTimeout(id) => {
-                let f = self.cfg.f() as usize;
-                if self.replies.get(&id).map_or(0, |s| s.len()) > f {
-                    return;
-                }
-                let r = self.requests[&id];
-                for i in 0..self.cfg.n {
-                    if !self.down[i as usize] {
-                        let mut out = Outputs::default();
-                        self.reps[i as usize].propose(now, r, &mut out);
-                        self.handle(i, out);
-                    }
-                }
-                self.push(now + self.client_timeout, Ev::ClientTimeout(id));
-            }
-            Ev::Crash(i) => {
-                self.down[i as usize] = true;
-                self.reps[i as usize].crash();
-            }
-            Ev::Restart(i) => {
-                self.down[i as usize] = false;
-                self.reps[i as usize].restart(now, &mut out);
-                self.handle(i, out);
-            }
-        }
+    fn log_entries(&self) -> Option<usize> {
+        Some(self.log_len())
     }
+}
 
-    /// slot → request id of replica `i`.
-    fn slots(&self, i: usize) -> BTreeMap<u64, u64> {
-        self.commits[i]
-            .iter()
-            .map(|c| (c.slot, c.request.id))
-            .collect()
-    }
+type Sim = Harness<PbftReplica>;
+
+/// `cfg.n` replicas, every link `delay` one way. PBFT draws nothing random itself; `seed`
+/// names the streams a test adds (jitter).
+fn new_sim(cfg: PbftConfig, seed: u64, delay: SimDuration) -> Sim {
+    Harness::new(cfg.n as usize, seed, delay, |i, _| {
+        PbftReplica::new(i, cfg.clone())
+    })
 }
 
 fn ms(x: u64) -> SimDuration {
@@ -218,56 +56,23 @@ fn at_ms(x: u64) -> SimTime {
 }
 
 /// Checks agreement among `correct` replicas; panics with `ctx` (the seed) on a violation.
+/// The harness's checks: slots strictly increasing at each replica (execution is in sequence
+/// order); a request executes at most once per replica; same slot → same request at every
+/// pair of correct replicas, which is PBFT's safety (and, with in-order execution, their
+/// committed prefixes agree); and one primary per view.
 fn assert_agreement(sim: &Sim, correct: &[usize], ctx: &str) {
-    for &i in correct {
-        let mut seen = BTreeSet::new();
-        let mut last = 0;
-        for c in &sim.commits[i] {
-            // Slots come out strictly increasing: execution is in sequence order.
-            assert!(
-                c.slot > last,
-                "{ctx}: replica {i} committed slot {} after {last}",
-                c.slot
-            );
-            last = c.slot;
-            // A request executes at most once per replica.
-            assert!(
-                seen.insert(c.request.id),
-                "{ctx}: replica {i} executed {} twice",
-                c.request.id
-            );
-        }
-    }
-    for (a, &i) in correct.iter().enumerate() {
-        let si = sim.slots(i);
-        for &j in &correct[a + 1..] {
-            let sj = sim.slots(j);
-            // Same slot → same request at every pair of correct replicas: this is PBFT's
-            // safety (and, with in-order execution above, their committed prefixes agree).
-            for (slot, id) in &si {
-                if let Some(other) = sj.get(slot) {
-                    assert_eq!(
-                        id, other,
-                        "{ctx}: replicas {i} and {j} disagree at slot {slot}"
-                    );
-                }
-            }
-        }
-    }
+    sim.assert_safe(ctx, correct);
 }
 
 /// 1. Normal case, n = 4, 100 requests.
 #[test]
 fn normal_case_all_commit_same_requests_in_same_slots() {
-    let mut sim = Sim::new(PbftConfig::new(4), ms(10));
+    let mut sim = new_sim(PbftConfig::new(4), 0, ms(10));
     for id in 0..100 {
         sim.submit(at_ms(id), id, 200);
     }
     sim.run_until(at_ms(5_000));
-    let reference: Vec<(u64, u64)> = sim.commits[0]
-        .iter()
-        .map(|c| (c.slot, c.request.id))
-        .collect();
+    let reference = sim.ids(0);
     // Every request committed, once, in slots 1..=100: nothing was lost or duplicated.
     let ids: BTreeSet<u64> = reference.iter().map(|&(_, id)| id).collect();
     assert_eq!(ids, (0..100).collect());
@@ -276,15 +81,12 @@ fn normal_case_all_commit_same_requests_in_same_slots() {
         (1..=100).collect::<Vec<_>>()
     );
     for i in 1..4 {
-        let mine: Vec<(u64, u64)> = sim.commits[i]
-            .iter()
-            .map(|c| (c.slot, c.request.id))
-            .collect();
+        let mine = sim.ids(i);
         // Identical (slot, request) sequences at every replica: agreement and total order.
         assert_eq!(mine, reference, "replica {i}");
     }
     // No view change was needed with everyone correct.
-    assert!(sim.reps.iter().all(|r| r.epoch() == 0));
+    assert!(sim.nodes.iter().all(|r| r.epoch() == 0));
 }
 
 /// 2. Latency: one request proposed at the primary at t = 0, one-way delay d, MAC cost c.
@@ -295,7 +97,7 @@ fn commit_latency_is_three_one_way_delays_plus_authenticators() {
     let c = SimDuration::from_micros(100);
     let mut cfg = PbftConfig::new(n as u32);
     cfg.mac_cost = c;
-    let mut sim = Sim::new(cfg, d);
+    let mut sim = new_sim(cfg, 0, d);
     sim.submit(SimTime::ZERO, 1, 100);
     sim.run_until(at_ms(100));
     // Closed form (each multicast carries one authenticator of n−1 = 3 MACs, 3c):
@@ -320,8 +122,7 @@ fn commit_latency_is_three_one_way_delays_plus_authenticators() {
 /// A random scenario for the safety and determinism tests; returns the sim and which
 /// replicas are correct (possibly crash-restarted, which a correct replica survives).
 fn random_run(seed: u64) -> (Sim, Vec<usize>) {
-    let streams = RngStreams::new(seed);
-    let mut rng = streams.stream("pbft-test/scenario");
+    let mut rng = RngStreams::new(seed).stream("pbft-test/scenario");
     let n = if seed % 5 == 4 { 7 } else { 4 };
     let mut cfg = PbftConfig::new(n);
     cfg.checkpoint_interval = 5;
@@ -330,11 +131,11 @@ fn random_run(seed: u64) -> (Sim, Vec<usize>) {
     cfg.view_change_timeout = ms(300);
     cfg.mac_cost = SimDuration::from_micros(rng.random_range(0..20));
     let f = cfg.f() as usize;
-    let mut sim = Sim::new(cfg, ms(rng.random_range(1..10)));
-    sim.jitter = Some((
-        streams.stream("pbft-test/jitter"),
-        ms(rng.random_range(0..10)).as_ps(),
-    ));
+    let mut sim = new_sim(cfg, seed, ms(rng.random_range(1..10)));
+    // Extra delay uniform in [0, max] (inclusive): the harness's bound is exclusive, so one
+    // picosecond more. `0..max + 1` and `0..=max` draw the same values from the same stream.
+    let max = ms(rng.random_range(0..10));
+    sim.set_jitter(max + SimDuration::from_ps(1), "pbft-test/jitter");
     sim.client_timeout = ms(500);
     // f faulty replicas; half the time the primary of view 0 is among them.
     let mut faulty = BTreeSet::new();
@@ -346,18 +147,15 @@ fn random_run(seed: u64) -> (Sim, Vec<usize>) {
     }
     for &i in &faulty {
         match rng.random_range(0..4) {
-            0 => sim.reps[i].set_behaviour(Behaviour::Silent),
-            1 => sim.reps[i].set_behaviour(Behaviour::EquivocatingPrimary),
-            2 => sim.reps[i].set_behaviour(Behaviour::WrongDigest),
+            0 => sim.nodes[i].set_behaviour(Behaviour::Silent),
+            1 => sim.nodes[i].set_behaviour(Behaviour::EquivocatingPrimary),
+            2 => sim.nodes[i].set_behaviour(Behaviour::WrongDigest),
             _ => {
                 // Crash (and maybe come back): a benign fault counted among the f.
                 let t = rng.random_range(0..1_500);
-                sim.push(at_ms(t), Ev::Crash(i as ReplicaId));
+                sim.crash_at(at_ms(t), i);
                 if rng.random_bool(0.5) {
-                    sim.push(
-                        at_ms(t + rng.random_range(100..3_000)),
-                        Ev::Restart(i as ReplicaId),
-                    );
+                    sim.restart_at(at_ms(t + rng.random_range(100..3_000)), i);
                 }
             }
         }
@@ -368,11 +166,8 @@ fn random_run(seed: u64) -> (Sim, Vec<usize>) {
     if rng.random_bool(0.25) {
         let i = correct[rng.random_range(0..correct.len())];
         let t = rng.random_range(0..1_500);
-        sim.push(at_ms(t), Ev::Crash(i as ReplicaId));
-        sim.push(
-            at_ms(t + rng.random_range(50..2_000)),
-            Ev::Restart(i as ReplicaId),
-        );
+        sim.crash_at(at_ms(t), i);
+        sim.restart_at(at_ms(t + rng.random_range(50..2_000)), i);
     }
     for id in 0..30 {
         sim.submit(at_ms(rng.random_range(0..2_000)), id, 100);
@@ -390,18 +185,11 @@ fn safety_under_faults_many_seeds() {
     for seed in 0..seeds {
         let (sim, correct) = random_run(seed);
         assert_agreement(&sim, &correct, &format!("seed {seed}"));
-        let f = sim.cfg.f() as usize;
-        if correct.iter().any(|&i| sim.reps[i].epoch() > 0) {
+        let f = sim.nodes[0].config().f() as usize;
+        if correct.iter().any(|&i| sim.nodes[i].epoch() > 0) {
             view_changed += 1;
         }
-        if (0..30).all(|id| {
-            sim.replies.get(&id).is_some_and(|s| {
-                s.iter()
-                    .filter(|&&r| correct.contains(&(r as usize)))
-                    .count()
-                    > f
-            })
-        }) {
+        if (0..30).all(|id| sim.committed_by(id, &correct) > f) {
             complete += 1;
         }
     }
@@ -418,8 +206,8 @@ fn safety_under_faults_many_seeds() {
 #[test]
 fn silent_primary_is_replaced() {
     let cfg = PbftConfig::new(4);
-    let mut sim = Sim::new(cfg.clone(), ms(20));
-    sim.reps[0].set_behaviour(Behaviour::Silent);
+    let mut sim = new_sim(cfg.clone(), 0, ms(20));
+    sim.nodes[0].set_behaviour(Behaviour::Silent);
     for id in 0..10 {
         sim.submit(at_ms(id * 10), id, 100);
     }
@@ -439,7 +227,7 @@ fn silent_primary_is_replaced() {
             "replica {i} finished at {last}, bound {bound}"
         );
         // The work was done in a later view: a view change really happened.
-        assert!(sim.reps[i].epoch() >= 1);
+        assert!(sim.nodes[i].epoch() >= 1);
     }
     assert_agreement(&sim, &[1, 2, 3], "silent primary");
 }
@@ -448,17 +236,17 @@ fn silent_primary_is_replaced() {
 #[test]
 fn crashed_primary_is_replaced() {
     let cfg = PbftConfig::new(4);
-    let mut sim = Sim::new(cfg.clone(), ms(20));
+    let mut sim = new_sim(cfg.clone(), 0, ms(20));
     for id in 0..20 {
         sim.submit(at_ms(id * 100), id, 100);
     }
-    sim.push(at_ms(950), Ev::Crash(0));
+    sim.crash_at(at_ms(950), 0);
     sim.run_until(at_ms(30_000));
     for i in 1..4 {
         // All 20 commit, including those submitted after the crash, which only a new
         // primary could order.
         assert_eq!(sim.commits[i].len(), 20, "replica {i}");
-        assert!(sim.reps[i].epoch() >= 1);
+        assert!(sim.nodes[i].epoch() >= 1);
         let last = sim.commits[i].iter().map(|c| c.at).max().unwrap();
         let bound =
             at_ms(1_900) + sim.client_timeout + cfg.request_timeout + SimDuration::from_secs(1);
@@ -472,9 +260,9 @@ fn crashed_primary_is_replaced() {
 #[test]
 fn successive_faulty_primaries_are_skipped() {
     let cfg = PbftConfig::new(7);
-    let mut sim = Sim::new(cfg.clone(), ms(20));
-    sim.reps[0].set_behaviour(Behaviour::Silent);
-    sim.reps[1].set_behaviour(Behaviour::Silent);
+    let mut sim = new_sim(cfg.clone(), 0, ms(20));
+    sim.nodes[0].set_behaviour(Behaviour::Silent);
+    sim.nodes[1].set_behaviour(Behaviour::Silent);
     for id in 0..5 {
         sim.submit(at_ms(id * 10), id, 100);
     }
@@ -488,7 +276,7 @@ fn successive_faulty_primaries_are_skipped() {
     for i in 2..7 {
         assert_eq!(sim.commits[i].len(), 5, "replica {i}");
         assert!(
-            sim.reps[i].epoch() >= 2,
+            sim.nodes[i].epoch() >= 2,
             "view 1's primary is silent: only view ≥ 2 can commit"
         );
         assert!(
@@ -503,7 +291,7 @@ fn successive_faulty_primaries_are_skipped() {
 #[test]
 fn checkpoints_garbage_collect_the_log() {
     let cfg = PbftConfig::new(4); // K = 100, L = 200
-    let mut sim = Sim::new(cfg.clone(), ms(5));
+    let mut sim = new_sim(cfg.clone(), 0, ms(5));
     for id in 0..1000 {
         sim.submit(SimTime::ZERO + SimDuration::from_micros(id * 500), id, 100);
     }
@@ -511,8 +299,8 @@ fn checkpoints_garbage_collect_the_log() {
     for i in 0..4 {
         assert_eq!(sim.commits[i].len(), 1000, "replica {i}");
         // The last checkpoint (seq 1000) became stable and everything up to it was dropped.
-        assert_eq!(sim.reps[i].low_watermark(), 1000);
-        assert_eq!(sim.reps[i].log_len(), 0);
+        assert_eq!(sim.nodes[i].low_watermark(), 1000);
+        assert_eq!(sim.nodes[i].log_len(), 0);
     }
     // Throughout the run no log held more than L entries; without garbage collection it
     // would have grown to 1000.
@@ -547,9 +335,9 @@ fn same_seed_same_commits_and_times() {
 #[test]
 fn new_view_wait_doubles_on_successive_view_changes() {
     let cfg = PbftConfig::new(10);
-    let mut sim = Sim::new(cfg.clone(), ms(20));
+    let mut sim = new_sim(cfg.clone(), 0, ms(20));
     for i in 0..3 {
-        sim.reps[i].set_behaviour(Behaviour::Silent);
+        sim.nodes[i].set_behaviour(Behaviour::Silent);
     }
     sim.submit(SimTime::ZERO, 1, 100);
     sim.run_until(at_ms(60_000));
@@ -560,7 +348,7 @@ fn new_view_wait_doubles_on_successive_view_changes() {
     let lo = start + cfg.view_change_timeout + cfg.view_change_timeout;
     let hi = lo + SimDuration::from_secs(1);
     for i in 3..10 {
-        assert_eq!(sim.reps[i].epoch(), 3, "replica {i}");
+        assert_eq!(sim.nodes[i].epoch(), 3, "replica {i}");
         let t = sim.commits[i].first().expect("committed").at;
         assert!(
             t >= lo && t <= hi,
