@@ -9,10 +9,12 @@
 //! - In fragments, `{name}` is the file's name (e.g. `exp_zero_duration.toml`); a fragment
 //!   starting with `!` must NOT appear.
 //!
-//! `KNOWN_GAPS` holds cases that fail today because of a bug or a poor message in src/. They
-//! are run and their problems printed (`cargo test --test bad_input -- --nocapture`), but
-//! not asserted; once src is fixed, move the line to `CASES` (and drop its weaker twin there,
-//! if any).
+//! `KNOWN_GAPS` holds cases that fail today because of a bug or a poor message in src/, each
+//! with the problems it is known to have, exactly as `check` words them. They are asserted
+//! to still fail in exactly that way: when src is fixed the gap's test fails and says so;
+//! then move the case to `CASES` (and drop its weaker twin there, if any). A gap that fails
+//! differently (worse, or only partly fixed) fails too, showing the recorded and the new
+//! problems, so the record is updated rather than silently going stale.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -130,15 +132,30 @@ const CASES: &[Case] = &[
     ("", &["merge", "{out}"], &["shard.json", "is this a shard folder?"]),
 ];
 
-/// Cases that fail today (src bug or poor message). Printed, not asserted.
+/// A case that fails today (src bug or poor message), and how: the problems `check`
+/// reports for it, in its order, without the trailing copy of stderr.
+struct KnownGap {
+    case: Case,
+    fails_with: &'static [&'static str],
+}
+
 #[rustfmt::skip]
-const KNOWN_GAPS: &[Case] = &[
+const KNOWN_GAPS: &[KnownGap] = &[
     // Errors inside [generate] point at the [generate] header, not at the offending line:
     // serde's internally tagged enums buffer their content and lose TOML spans. The key and
     // the allowed values are still named (see CASES).
-    ("exp_unknown_loss_kind.toml", V, &["{name}", "`burst`", "line 11,"]),
-    ("exp_generator_link_unknown_key.toml", V, &["{name}", "`latency`", "line 10,"]),
-    ("topo_generator_unknown_key.toml", V, &["{name}", "`hosts`", "line 5,"]),
+    KnownGap {
+        case: ("exp_unknown_loss_kind.toml", V, &["{name}", "`burst`", "line 11,"]),
+        fails_with: &["stderr lacks \"line 11,\""],
+    },
+    KnownGap {
+        case: ("exp_generator_link_unknown_key.toml", V, &["{name}", "`latency`", "line 10,"]),
+        fails_with: &["stderr lacks \"line 10,\""],
+    },
+    KnownGap {
+        case: ("topo_generator_unknown_key.toml", V, &["{name}", "`hosts`", "line 5,"]),
+        fails_with: &["stderr lacks \"line 5,\""],
+    },
 ];
 
 /// Set to false once `--out <existing regular file>` is refused without touching the file.
@@ -219,7 +236,11 @@ fn check(case: &Case, out: &Path) -> (String, Vec<String>) {
 
 #[test]
 fn every_corpus_file_is_used() {
-    let mut used: Vec<&str> = CASES.iter().chain(KNOWN_GAPS).map(|c| c.0).collect();
+    let mut used: Vec<&str> = CASES
+        .iter()
+        .chain(KNOWN_GAPS.iter().map(|g| &g.case))
+        .map(|c| c.0)
+        .collect();
     used.sort();
     for entry in std::fs::read_dir(root().join(CORPUS)).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
@@ -261,21 +282,34 @@ fn bad_inputs_fail_cleanly() {
 }
 
 #[test]
-fn known_gaps_are_reported() {
+fn known_gaps_still_fail_as_recorded() {
     let tmp = TempDir::new("gaps");
-    let mut still_failing = 0;
-    for (i, case) in KNOWN_GAPS.iter().enumerate() {
-        let (shown, problems) = check(case, &tmp.0.join(format!("gap{i}")));
+    let mut changed = Vec::new();
+    for (i, gap) in KNOWN_GAPS.iter().enumerate() {
+        let (shown, mut problems) = check(&gap.case, &tmp.0.join(format!("gap{i}")));
+        // `check` ends a failing case with a copy of stderr: context, not a problem.
+        let stderr = match problems.last() {
+            Some(p) if p.starts_with("stderr was:") => problems.pop().unwrap(),
+            _ => String::new(),
+        };
         if problems.is_empty() {
-            println!("KNOWN GAP NOW PASSES (move it to CASES): {shown}");
-        } else {
-            still_failing += 1;
-            println!("KNOWN GAP: {shown}\n  - {}\n", problems.join("\n  - "));
+            changed.push(format!(
+                "KNOWN GAP NOW PASSES: {shown}\n  move it from KNOWN_GAPS to CASES (and drop its weaker twin in CASES, if any)"
+            ));
+        } else if problems != gap.fails_with {
+            changed.push(format!(
+                "KNOWN GAP FAILS DIFFERENTLY: {shown}\n  recorded:\n  - {}\n  now:\n  - {}\n  {stderr}\n  update `fails_with` (or fix src)",
+                gap.fails_with.join("\n  - "),
+                problems.join("\n  - ")
+            ));
         }
     }
-    println!(
-        "{still_failing} of {} known gaps still fail",
-        KNOWN_GAPS.len()
+    assert!(
+        changed.is_empty(),
+        "{} of {} known gaps changed:\n\n{}",
+        changed.len(),
+        KNOWN_GAPS.len(),
+        changed.join("\n\n")
     );
 }
 

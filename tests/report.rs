@@ -132,6 +132,57 @@ fn tiny_suite(dir: &Path) -> PathBuf {
     dir.join("phase5.toml")
 }
 
+/// The cells of a Markdown table row, trimmed: `| a | b |` gives `["a", "b"]`.
+fn cells(row: &str) -> Vec<&str> {
+    let inner = row
+        .trim()
+        .strip_prefix('|')
+        .and_then(|r| r.strip_suffix('|'));
+    let inner = inner.unwrap_or_else(|| panic!("not a table row: {row:?}"));
+    inner.split('|').map(str::trim).collect()
+}
+
+/// The `Status` cell of the table row starting with `label`: the cell under the `Status`
+/// heading of the table the row belongs to (its first line), so a word elsewhere in the
+/// row (a "parameter", a "method") can never stand in for the status.
+fn status_of<'a>(report: &'a str, label: &str) -> &'a str {
+    let lines: Vec<&str> = report.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} row"));
+    let mut head = at;
+    while head > 0 && lines[head - 1].starts_with('|') {
+        head -= 1;
+    }
+    let header = cells(lines[head]);
+    let col = header
+        .iter()
+        .position(|h| *h == "Status")
+        .unwrap_or_else(|| panic!("the table of {label} has no Status column: {header:?}"));
+    let row = cells(lines[at]);
+    assert_eq!(
+        row.len(),
+        header.len(),
+        "{label}: {} cells under {} headings: {:?}",
+        row.len(),
+        header.len(),
+        lines[at]
+    );
+    row[col]
+}
+
+/// A target's status, exactly as the report writes it.
+const MET_OR_MISSED: [&str; 2] = ["✅ met", "❌ missed"];
+
+fn assert_status(report: &str, label: &str, allowed: &[&str]) {
+    let st = status_of(report, label);
+    assert!(
+        allowed.contains(&st),
+        "{label}: status {st:?} is not one of {allowed:?}"
+    );
+}
+
 #[test]
 fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
     let tmp = std::env::temp_dir().join(format!("dwcp-report-{}", std::process::id()));
@@ -170,10 +221,7 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         .find(|l| l.starts_with("| 100 |"))
         .expect("a 100-host row");
     assert!(row100.contains(" ± "), "{row100}");
-    assert!(
-        row100.contains("met") || row100.contains("missed"),
-        "{row100}"
-    );
+    assert_status(&report, "| 100 |", &MET_OR_MISSED);
     assert!(report.contains("| 10 | "));
     // The AMST rows: throughput in GB/s against the 2.4 GB/s target, and efficiencies.
     for label in [
@@ -186,7 +234,7 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
             .find(|l| l.starts_with(label))
             .unwrap_or_else(|| panic!("no {label} row"));
         assert!(row.contains("GB/s"), "{row}");
-        assert!(row.contains("met") || row.contains("missed"), "{row}");
+        assert_status(&report, label, &MET_OR_MISSED);
     }
     // The mode-switching rows: a latency in ms and a status, both directions.
     for label in [
@@ -198,7 +246,7 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
             .find(|l| l.starts_with(label))
             .unwrap_or_else(|| panic!("no {label} row"));
         assert!(row.contains(" ms |") && !row.contains("never"), "{row}");
-        assert!(row.contains("met") || row.contains("missed"), "{row}");
+        assert_status(&report, label, &MET_OR_MISSED);
     }
     let kpi = report
         .lines()
@@ -212,7 +260,12 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         .expect("an HDE VM memory row");
     // Four measured cells (three codecs, no codec) and the 75-85% target.
     assert_eq!(vm.matches("% |").count(), 5, "{vm}");
-    assert!(vm.contains("met") || vm.contains("missed"), "{vm}");
+    // VM memory is judged on zstd's saving, and says so.
+    assert_status(
+        &report,
+        "| VM Memory (generated guest memory) |",
+        &["✅ met (ZSTD)", "❌ missed (ZSTD)"],
+    );
     assert!(report.contains("| LZ4 | ") && report.contains(" MB/s | "));
     assert!(
         report.contains("| random 1.00% | 80.0 ms | roce-gbn | 8 |"),
@@ -242,20 +295,17 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
             .find(|l| l.starts_with(label))
             .unwrap_or_else(|| panic!("no {label} row"));
         assert!(row.contains("µs") && row.contains(" ms"), "{row}");
-        assert!(
-            row.contains("DC ✅ met") && row.contains("internet ✅"),
-            "{row}"
-        );
+        // Both settings meet their targets (DC < 100 ms, internet < 5 s) in this suite.
+        assert_status(&report, label, &["DC ✅ met, internet ✅ met"]);
     }
     for kpi in [
         "| **Consensus Latency (Datacenter)** |",
         "| **Consensus Latency (Internet)** |",
     ] {
         let row = report.lines().find(|l| l.starts_with(kpi)).unwrap();
-        assert!(
-            !row.contains("not simulated") && row.contains("met"),
-            "{row}"
-        );
+        assert!(!row.contains("not simulated"), "{row}");
+        // The slowest group's median decides; every group met both targets above.
+        assert_status(&report, kpi, &["✅ met"]);
     }
     // State sync: the seed's three rows, datacenter and internet cells in MB/s.
     for label in ["| 1MB | 3 |", "| 10MB | 7 |", "| 100MB | 7 |"] {
