@@ -34,7 +34,7 @@
 //! and why. A refactor that is meant to change nothing (such as one of `src/scenario`) must
 //! pass without blessing. A missing table fails unless blessing.
 
-use dwcp_sim::experiment::LoadedExperiment;
+use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::metrics::{DropReason, FlowRecord, Histogram, PortRecord, RunRecords};
 use dwcp_sim::scenario;
 use std::fmt::Write as _;
