@@ -115,7 +115,7 @@ const CASES: &[Case] = &[
     ("exp_consensus_unknown_node.toml", V, &["{name}", "`consensus.nodes`", "`h9`", "not a node"]),
     ("exp_consensus_pbft_too_few.toml", V, &["{name}", "`consensus.nodes`", "3 node(s)", "at least 4"]),
     ("exp_fault_missing_key.toml", V, &["{name}", "faults[0]", "\"loss_burst\"", "needs `loss`"]),
-    ("exp_fault_crash_not_replica.toml", V, &["{name}", "faults[0]", "`h3`", "hosts no replica", "\"leader\""]),
+    ("exp_fault_crash_unknown_node.toml", V, &["{name}", "faults[0]", "`h9`", "is not a node of topology", "\"leader\""]),
     ("exp_link_event_no_change.toml", V, &["{name}", "link_events[0]", "changes nothing", "`state`"]),
     // Sweeps, plots and suites.
     ("sweep_filter_unknown_key.toml", V, &["{name}", "`sweep.filter`", "`flows.0.ratee` is not a swept parameter", "flows.0.rate"]),

@@ -704,11 +704,6 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 f.at, cfg.duration
             ));
         }
-        if f.node.is_some() && cfg.consensus.is_none() {
-            return Err(format!(
-                "{at}: crash/restart acts on consensus replicas; add a [consensus] group"
-            ));
-        }
     }
     for (i, f) in cfg.flows.iter().enumerate() {
         let at = format!("flows[{i}]");

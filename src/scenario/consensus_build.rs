@@ -1,16 +1,19 @@
 //! Builds a run's consensus group and its scheduled faults from the experiment: resolves
 //! node and link names, applies the mode's presets under the file's overrides.
 
-use super::consensus_host::{ConsensusHost, Group, GroupSettings, HEADER_BYTES};
-use super::world::{BulkSettings, CrashTarget, NodeFault};
+use super::component::{Setup, TransferSettings};
+use super::consensus_host::{Group, GroupSettings};
+use super::event::ComponentId;
+use super::world::{CrashTarget, NodeFault, World};
 use crate::config::consensus::{AuthKind, ConsensusConfig, ConsensusMode, ProtocolKind};
 use crate::config::faults::{serde_plain_name, FaultKind};
 use crate::consensus::pbft::{PbftConfig, PbftReplica};
 use crate::consensus::raft::{RaftConfig, RaftReplica};
 use crate::engine::rng::stable_hash;
-use crate::engine::{RngStreams, SimDuration, SimTime};
+use crate::engine::{SimDuration, SimTime};
 use crate::net::loss::LossConfig;
-use crate::net::{LinkChange, LinkId, Network, NodeId, Topology};
+use crate::net::{LinkChange, LinkId, NodeId, Topology};
+use crate::transport::datagram::HEADER_BYTES;
 use rand::Rng;
 
 /// Signature cost when `auth = "signature"` and none is given: an *assumption* of ~50 µs for
@@ -84,18 +87,103 @@ pub fn pbft_config(c: &ConsensusConfig) -> PbftConfig {
 /// What the group needs from the scenario being built.
 pub struct GroupContext<'a> {
     pub topo: &'a Topology,
-    pub streams: &'a RngStreams,
     pub seed: u64,
     pub end: SimTime,
     pub min_mtu: u32,
 }
 
-/// Places the group on its nodes and gives each sender a flow.
-pub fn build_group(
+/// Places the group on its nodes as a component of `world`, each replica and the client a
+/// message sender with its own flow.
+pub fn add_group(
+    world: &mut World,
     c: &ConsensusConfig,
-    net: &mut Network,
     cx: &GroupContext,
-) -> Result<(ConsensusHost, BulkSettings), String> {
+) -> Result<ComponentId, String> {
+    match c.effective_protocol() {
+        ProtocolKind::Pbft => world.add_component(|setup| pbft_group(c, cx, setup)),
+        _ => world.add_component(|setup| raft_group(c, cx, setup)),
+    }
+}
+
+fn pbft_group(
+    c: &ConsensusConfig,
+    cx: &GroupContext,
+    setup: &mut Setup,
+) -> Result<Group<PbftReplica>, String> {
+    use crate::config::consensus::ByzantineKind;
+    use crate::consensus::pbft::Behaviour;
+    let settings = group_settings(c, cx, setup)?;
+    let pbft = pbft_config(c);
+    let n = c.nodes.len();
+    let mut faulty = vec![false; n];
+    for name in c.pbft.byzantine.keys() {
+        let Some(i) = c.nodes.iter().position(|x| x == name) else {
+            return Err(format!(
+                "`consensus.pbft.byzantine` names `{name}`, which hosts no replica (consensus.nodes: {})",
+                c.nodes.join(", ")
+            ));
+        };
+        faulty[i] = true;
+    }
+    if faulty.iter().filter(|&&b| b).count() as u32 > pbft.f() {
+        return Err(format!(
+            "`consensus.pbft.byzantine` lists {} replicas; {} replicas tolerate f = {}",
+            faulty.iter().filter(|&&b| b).count(),
+            n,
+            pbft.f()
+        ));
+    }
+    let replicas = (0..n as u32)
+        .map(|i| {
+            let mut r = PbftReplica::new(i, pbft.clone());
+            if let Some(k) = c.pbft.byzantine.get(&c.nodes[i as usize]) {
+                r.set_behaviour(match k {
+                    ByzantineKind::Silent => Behaviour::Silent,
+                    ByzantineKind::EquivocatingPrimary => Behaviour::EquivocatingPrimary,
+                    ByzantineKind::WrongDigest => Behaviour::WrongDigest,
+                });
+            }
+            r
+        })
+        .collect();
+    let mut group = Group::new(settings, replicas);
+    group.set_faulty(faulty);
+    Ok(group)
+}
+
+fn raft_group(
+    c: &ConsensusConfig,
+    cx: &GroupContext,
+    setup: &mut Setup,
+) -> Result<Group<RaftReplica>, String> {
+    let settings = group_settings(c, cx, setup)?;
+    let cfg = raft_config(c);
+    for name in c.raft.fsync_by_node.keys() {
+        if !c.nodes.contains(name) {
+            return Err(format!(
+                "`consensus.raft.fsync_by_node` names `{name}`, which hosts no replica (consensus.nodes: {})",
+                c.nodes.join(", ")
+            ));
+        }
+    }
+    let replicas = (0..c.nodes.len() as u32)
+        .map(|i| {
+            let mut own = cfg;
+            if let Some(f) = c.raft.fsync_by_node.get(&c.nodes[i as usize]) {
+                own.fsync = f.0;
+            }
+            RaftReplica::new(i, own, setup.streams)
+        })
+        .collect();
+    Ok(Group::new(settings, replicas))
+}
+
+/// Resolves the group's nodes, client, timing and transfers; registers its senders.
+fn group_settings(
+    c: &ConsensusConfig,
+    cx: &GroupContext,
+    setup: &mut Setup,
+) -> Result<GroupSettings, String> {
     let node = |key: &str, name: &str| -> Result<NodeId, String> {
         cx.topo.node_id(name).ok_or_else(|| {
             format!(
@@ -121,21 +209,29 @@ pub fn build_group(
     }
     let name = c.group_name();
     let n = nodes.len();
-    let mut flows = Vec::with_capacity(n + 1);
-    let mut hashes = Vec::with_capacity(n + 1);
-    for k in 0..=n {
-        flows.push(net.add_flow());
+    let mut senders = Vec::with_capacity(n + 1);
+    let at = nodes.iter().copied().chain(std::iter::once(client_node));
+    for (k, at) in at.enumerate() {
         let who = if k == n {
             "client".to_string()
         } else {
             format!("r{k}")
         };
-        hashes.push(stable_hash(cx.seed, format!("flow/{name}/{who}").as_bytes()) as u32);
+        let hash = stable_hash(cx.seed, format!("flow/{name}/{who}").as_bytes()) as u32;
+        senders.push(setup.add_sender(at, hash));
     }
     let internet = c.mode == ConsensusMode::Internet;
     let r = &c.requests;
     let protocol = c.effective_protocol();
     let pbft = pbft_config(c);
+    let cc = c.sync.cc.unwrap_or(crate::transport::tcp::CcKind::Cubic);
+    let mut tcp = crate::transport::tcp::TcpConfig::for_mtu(cx.min_mtu, cc);
+    tcp.bytes = None;
+    let transfer = TransferSettings {
+        streams: c.sync.streams.unwrap_or(8),
+        chunk: c.sync.chunk.map_or(64 << 10, |b| b.0),
+        transport: crate::transport::multistream::StreamTransport::Tcp(tcp),
+    };
     let settings = GroupSettings {
         name: name.clone(),
         node_names: c.nodes.clone(),
@@ -147,7 +243,7 @@ pub fn build_group(
                 ProtocolKind::Pbft => 0,
                 _ => raft_config(c).tick.as_ps(),
             };
-            let mut rng = cx.streams.stream(&format!("consensus/{name}/boot"));
+            let mut rng = setup.streams.stream(&format!("consensus/{name}/boot"));
             (0..n)
                 .map(|_| {
                     SimDuration::from_ps(if phase > 0 {
@@ -162,7 +258,7 @@ pub fn build_group(
         poisson: r
             .poisson
             .unwrap_or(false)
-            .then(|| cx.streams.stream(&format!("consensus/{name}/arrivals"))),
+            .then(|| setup.streams.stream(&format!("consensus/{name}/arrivals"))),
         request_bytes: r.bytes.map_or(256, |b| b.0 as u32),
         requests_start: SimTime::ZERO + r.start.map_or(SimDuration::from_secs(1), |d| d.0),
         requests_stop: r.stop.map_or(cx.end, |d| SimTime::ZERO + d.0).min(cx.end),
@@ -175,83 +271,13 @@ pub fn build_group(
             ProtocolKind::Pbft => pbft.f() + 1,
             _ => 1,
         },
-        mtu_payload: cx.min_mtu - HEADER_BYTES,
         bulk_threshold: c
             .bulk_threshold
             .map_or(16 << 10, |b| b.0.min(u32::MAX as u64) as u32),
-        flows,
-        ecmp_hashes: hashes,
+        transfer,
+        senders,
     };
-    let host = match protocol {
-        ProtocolKind::Pbft => {
-            use crate::config::consensus::ByzantineKind;
-            use crate::consensus::pbft::Behaviour;
-            let mut faulty = vec![false; n];
-            for name in c.pbft.byzantine.keys() {
-                let Some(i) = c.nodes.iter().position(|x| x == name) else {
-                    return Err(format!(
-                        "`consensus.pbft.byzantine` names `{name}`, which hosts no replica (consensus.nodes: {})",
-                        c.nodes.join(", ")
-                    ));
-                };
-                faulty[i] = true;
-            }
-            if faulty.iter().filter(|&&b| b).count() as u32 > pbft.f() {
-                return Err(format!(
-                    "`consensus.pbft.byzantine` lists {} replicas; {} replicas tolerate f = {}",
-                    faulty.iter().filter(|&&b| b).count(),
-                    n,
-                    pbft.f()
-                ));
-            }
-            let replicas = (0..n as u32)
-                .map(|i| {
-                    let mut r = PbftReplica::new(i, pbft.clone());
-                    if let Some(k) = c.pbft.byzantine.get(&c.nodes[i as usize]) {
-                        r.set_behaviour(match k {
-                            ByzantineKind::Silent => Behaviour::Silent,
-                            ByzantineKind::EquivocatingPrimary => Behaviour::EquivocatingPrimary,
-                            ByzantineKind::WrongDigest => Behaviour::WrongDigest,
-                        });
-                    }
-                    r
-                })
-                .collect();
-            let mut group = Group::new(settings, replicas);
-            group.set_faulty(faulty);
-            ConsensusHost::Pbft(Box::new(group))
-        }
-        _ => {
-            let cfg = raft_config(c);
-            for name in c.raft.fsync_by_node.keys() {
-                if !c.nodes.contains(name) {
-                    return Err(format!(
-                        "`consensus.raft.fsync_by_node` names `{name}`, which hosts no replica (consensus.nodes: {})",
-                        c.nodes.join(", ")
-                    ));
-                }
-            }
-            let replicas = (0..n as u32)
-                .map(|i| {
-                    let mut own = cfg;
-                    if let Some(f) = c.raft.fsync_by_node.get(&c.nodes[i as usize]) {
-                        own.fsync = f.0;
-                    }
-                    RaftReplica::new(i, own, cx.streams)
-                })
-                .collect();
-            ConsensusHost::Raft(Box::new(Group::new(settings, replicas)))
-        }
-    };
-    let cc = c.sync.cc.unwrap_or(crate::transport::tcp::CcKind::Cubic);
-    let mut tcp = crate::transport::tcp::TcpConfig::for_mtu(cx.min_mtu, cc);
-    tcp.bytes = None;
-    let bulk = BulkSettings {
-        streams: c.sync.streams.unwrap_or(8),
-        chunk: c.sync.chunk.map_or(64 << 10, |b| b.0),
-        tcp,
-    };
-    Ok((host, bulk))
+    Ok(settings)
 }
 
 /// Scheduled faults: node faults for the world, link faults as link changes with labels.
@@ -263,7 +289,6 @@ pub struct Faults {
 pub fn build_faults(
     faults: &[crate::config::faults::FaultConfig],
     topo: &Topology,
-    consensus: Option<&ConsensusConfig>,
     end: SimTime,
 ) -> Result<Faults, String> {
     let mut out = Faults {
@@ -283,33 +308,20 @@ pub fn build_faults(
         match f.kind {
             FaultKind::Crash | FaultKind::Restart => {
                 let name = f.node.as_deref().unwrap_or_default();
-                let target = match (name, f.kind) {
-                    ("leader", FaultKind::Crash) => Some(CrashTarget::Leader),
-                    ("follower", FaultKind::Crash) => Some(CrashTarget::Follower),
-                    _ => None,
-                };
-                let replica = if target.is_some() {
-                    None
-                } else {
-                    let c =
-                        consensus.ok_or_else(|| format!("{at_s}: needs a [consensus] group"))?;
-                    let pos = c.nodes.iter().position(|n| n == name).ok_or_else(|| {
-                        format!(
-                            "{at_s}: `node` = `{name}` hosts no replica (consensus.nodes: {}; or \"leader\" or \"follower\" for a crash)",
-                            c.nodes.join(", ")
-                        )
-                    })?;
-                    Some(pos as u32)
-                };
-                let fault = if f.kind == FaultKind::Crash {
-                    NodeFault::Crash {
-                        replica: target.unwrap_or_else(|| {
-                            CrashTarget::Replica(replica.expect("a named replica"))
-                        }),
-                        restart_after: f.duration.map(|d| d.0),
+                let fault = match (name, f.kind) {
+                    ("leader" | "follower", FaultKind::Crash) if topo.node_id(name).is_none() => {
+                        NodeFault::Crash {
+                            target: CrashTarget::Role(name.to_string()),
+                            restart_after: f.duration.map(|d| d.0),
+                        }
                     }
-                } else {
-                    NodeFault::Restart(replica.expect("restart names a node"))
+                    (_, FaultKind::Crash) => NodeFault::Crash {
+                        target: CrashTarget::Node(node_id(name).map_err(|e| {
+                            format!("{e} (or \"leader\" or \"follower\" of a [consensus] group)")
+                        })?),
+                        restart_after: f.duration.map(|d| d.0),
+                    },
+                    _ => NodeFault::Restart(node_id(name)?),
                 };
                 out.node.push((at, fault));
             }

@@ -26,26 +26,27 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rand::Rng;
 
-use super::world::Event;
+use super::component::{
+    Component, ComponentRecords, Context, TransferDone, TransferSettings, TransferSpec,
+};
+use super::event::ConsensusEvent;
 use crate::consensus::{Consensus, Outputs, ReplicaId, Request};
-use crate::engine::{Engine, EventId, SimDuration, SimRng, SimTime};
+use crate::engine::{EventId, Scheduler, SimDuration, SimRng, SimTime};
 use crate::metrics::{Histogram, MeasureRow, TimeSeries};
-use crate::net::{FlowId, Network, NodeId, Packet, Payload};
+use crate::net::NodeId;
+use crate::transport::datagram::{Delivery, SenderId};
 
-/// Bytes of headers per datagram: IPv4 (20) and TCP (20), as the TCP links of etcd and
-/// BFT-SMaRt would add.
-pub const HEADER_BYTES: u32 = 40;
+/// The context a group's handlers get.
+type Cx<'a> = Context<'a, ConsensusEvent>;
 /// Raft answer to a client: an etcd response header (cluster id, member id, revision,
 /// raft term: 4 × 8 B) — recalled from etcd's `ResponseHeader`, not re-read.
 const RAFT_REPLY_BYTES: u32 = 32;
 /// PBFT ⟨REPLY, v, t, c, i, r⟩: type 1 + view 8 + timestamp 8 + client 4 + replica 4 +
 /// result digest 32 + one MAC 8 (Castro & Liskov §4.1).
 const PBFT_REPLY_BYTES: u32 = 65;
-/// Messages whose fragments have not all arrived after this long are forgotten.
-const FORGET_AFTER: SimDuration = SimDuration::from_secs(60);
-
-/// One entry of the run's event log: when, what kind, and a description.
-pub type LogEntry = (SimTime, &'static str, String);
+/// Messages whose fragments have not all arrived after this long are forgotten (as the
+/// carrier forgets them).
+const FORGET_AFTER: SimDuration = crate::transport::datagram::FORGET_AFTER;
 
 /// What a datagram carries.
 #[derive(Clone, Debug)]
@@ -70,24 +71,12 @@ enum Wire<M> {
 struct Parcel<M> {
     wire: Wire<M>,
     bytes: u32,
-    from_node: NodeId,
     to_node: NodeId,
-    /// Sender's flow index (replica id, or n for the client).
+    /// Sender index (replica id, or n for the client).
     sender: usize,
-    fragments: u32,
-    received: u32,
+    /// Handed to the carrier (not a bulk transfer, not waiting for its send time).
+    in_flight: bool,
     sent_at: SimTime,
-}
-
-/// A bulk state transfer the world should open: from replica to replica, `bytes` long;
-/// `parcel` is delivered when it completes.
-pub struct BulkRequest {
-    pub from_node: NodeId,
-    pub to_node: NodeId,
-    pub bytes: u64,
-    pub parcel: u32,
-    /// A state transfer (snapshot), rather than a merely large message.
-    pub state: bool,
 }
 
 struct Pending {
@@ -145,13 +134,12 @@ pub struct GroupSettings {
     pub timeout: SimDuration,
     /// Replies a PBFT client waits for (f+1), 1 for Raft.
     pub replies_needed: u32,
-    /// Largest datagram payload: smallest MTU minus headers.
-    pub mtu_payload: u32,
     /// Messages above this many bytes travel as bulk transfers.
     pub bulk_threshold: u32,
-    /// Sender flows: replicas 0..n, then the client.
-    pub flows: Vec<FlowId>,
-    pub ecmp_hashes: Vec<u32>,
+    /// How bulk transfers travel.
+    pub transfer: TransferSettings,
+    /// Message senders: replicas 0..n, then the client.
+    pub senders: Vec<SenderId>,
 }
 
 /// One group of replicas of protocol `C` with its client.
@@ -161,16 +149,14 @@ pub struct Group<C: Consensus> {
     up: Vec<bool>,
     booted: Vec<bool>,
     timers: Vec<Option<(SimTime, EventId)>>,
-    seq: Vec<u64>,
     parcels: Vec<Option<Parcel<C::Msg>>>,
     generations: Vec<u32>,
     free: Vec<u32>,
     sends_since_sweep: u32,
     client: Client,
-    local: VecDeque<Packet>,
+    /// Messages delivered on their own node, handled when the current call is done.
+    local: VecDeque<Delivery>,
     out: Outputs<C::Msg>,
-    /// Bulk transfers for the world to open.
-    pub bulk: Vec<BulkRequest>,
     chosen: BTreeMap<u64, u64>,
     /// Request id → the slot it was first committed at (the reverse of `chosen`).
     slot_of: BTreeMap<u64, u64>,
@@ -184,7 +170,6 @@ pub struct Group<C: Consensus> {
     dropped_at_crashed: u64,
     /// Byzantine replicas: their commits and leadership claims are not checked.
     faulty: Vec<bool>,
-    pub log: Vec<LogEntry>,
 }
 
 impl<C: Consensus> Group<C> {
@@ -205,7 +190,6 @@ impl<C: Consensus> Group<C> {
             resent: 0,
         };
         Group {
-            seq: vec![0; n + 1],
             up: vec![false; n],
             booted: vec![false; n],
             timers: vec![None; n],
@@ -218,7 +202,6 @@ impl<C: Consensus> Group<C> {
             client,
             local: VecDeque::new(),
             out: Outputs::default(),
-            bulk: Vec::new(),
             chosen: BTreeMap::new(),
             slot_of: BTreeMap::new(),
             last_slot: vec![0; n],
@@ -229,7 +212,6 @@ impl<C: Consensus> Group<C> {
             syncs: Vec::new(),
             dropped_at_crashed: 0,
             faulty: vec![false; n],
-            log: Vec::new(),
         }
     }
 
@@ -240,55 +222,50 @@ impl<C: Consensus> Group<C> {
     }
 
     /// When the replicas boot and the first request is due.
-    pub fn schedule_start(&mut self, engine: &mut Engine<Event>) {
+    pub fn schedule_start(&mut self, cx: &mut Cx) {
         for i in 0..self.replicas.len() {
             let at = self.s.start + self.s.boot_offsets[i];
-            let id = engine.schedule_at(at, Event::ConsensusReplica(i as u32));
+            let id = cx.schedule_at(at, ConsensusEvent::Replica(i as u32));
             self.timers[i] = Some((at, id));
         }
         if let Some(t) = self.client.next_arrival {
-            let id = engine.schedule_at(t, Event::ConsensusClient);
+            let id = cx.schedule_at(t, ConsensusEvent::Client);
             self.client.timer = Some((t, id));
         }
     }
 
-    pub fn on_replica_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: u32) {
-        let now = engine.now();
+    pub fn on_replica_timer(&mut self, cx: &mut Cx, i: u32) {
+        let now = cx.now();
         self.timers[i as usize] = None;
         if !self.booted[i as usize] {
             self.booted[i as usize] = true;
             self.up[i as usize] = true;
             let mut out = std::mem::take(&mut self.out);
             self.replicas[i as usize].start(now, &mut out);
-            self.absorb(engine, net, i, out);
+            self.absorb(cx, i, out);
         } else if self.up[i as usize] {
             let mut out = std::mem::take(&mut self.out);
             self.replicas[i as usize].on_timer(now, &mut out);
-            self.absorb(engine, net, i, out);
+            self.absorb(cx, i, out);
         }
-        self.drain_local(engine, net);
+        self.drain_local(cx);
     }
 
     /// A message's send time (after its fsync or signature) has come.
-    pub fn on_release(&mut self, engine: &mut Engine<Event>, net: &mut Network, handle: u32) {
-        self.transmit(engine, net, handle);
-        self.drain_local(engine, net);
+    pub fn on_release(&mut self, cx: &mut Cx, handle: u32) {
+        self.transmit(cx, handle);
+        self.drain_local(cx);
     }
 
-    pub fn on_packet(&mut self, engine: &mut Engine<Event>, net: &mut Network, p: Packet) {
-        self.receive(engine, net, p);
-        self.drain_local(engine, net);
+    /// A message reached its node whole.
+    pub fn on_message(&mut self, cx: &mut Cx, m: Delivery) {
+        self.receive(cx, m);
+        self.drain_local(cx);
     }
 
     /// A bulk transfer the world carried has finished (`delivered`) or was given up.
-    pub fn on_bulk_done(
-        &mut self,
-        engine: &mut Engine<Event>,
-        net: &mut Network,
-        parcel: u32,
-        delivered: bool,
-        took: SimDuration,
-    ) {
+    pub fn on_bulk_done(&mut self, cx: &mut Cx, done: TransferDone) {
+        let (parcel, delivered, took) = (done.tag as u32, done.delivered, done.took);
         let Some(p) = self.parcels.get_mut(parcel as usize).and_then(Option::take) else {
             return;
         };
@@ -296,7 +273,7 @@ impl<C: Consensus> Group<C> {
         let Wire::Protocol { from, to, msg } = p.wire else {
             return;
         };
-        let now = engine.now();
+        let now = cx.now();
         // Data reaching a crashed replica is lost with its volatile state: a failure, which
         // the leader must hear of (raft-rs keeps a follower paused until it does).
         let delivered = delivered && self.up[to as usize];
@@ -305,9 +282,9 @@ impl<C: Consensus> Group<C> {
             if delivered && self.up[to as usize] {
                 let mut out = std::mem::take(&mut self.out);
                 self.replicas[to as usize].step(now, from, msg, &mut out);
-                self.absorb(engine, net, to, out);
+                self.absorb(cx, to, out);
             }
-            self.drain_local(engine, net);
+            self.drain_local(cx);
             return;
         }
         if let Some(s) = self
@@ -319,8 +296,7 @@ impl<C: Consensus> Group<C> {
             s.bulk_bytes += p.bytes as u64;
             s.bulk_time = s.bulk_time + took;
         }
-        self.log.push((
-            now,
+        cx.log(
             "state_transfer",
             format!(
                 "{} r{from} -> r{to}: {} bytes in {took} ({})",
@@ -328,23 +304,23 @@ impl<C: Consensus> Group<C> {
                 p.bytes,
                 if delivered { "delivered" } else { "abandoned" }
             ),
-        ));
+        );
         if delivered && self.up[to as usize] {
             let mut out = std::mem::take(&mut self.out);
             self.replicas[to as usize].step(now, from, msg, &mut out);
-            self.absorb(engine, net, to, out);
+            self.absorb(cx, to, out);
         }
         if self.up[from as usize] {
             let mut out = std::mem::take(&mut self.out);
             self.replicas[from as usize].state_transfer_done(now, to, delivered, &mut out);
-            self.absorb(engine, net, from, out);
+            self.absorb(cx, from, out);
         }
-        self.drain_local(engine, net);
+        self.drain_local(cx);
     }
 
     /// New requests due now and resends past their deadline.
-    pub fn on_client_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
-        let now = engine.now();
+    pub fn on_client_timer(&mut self, cx: &mut Cx) {
+        let now = cx.now();
         self.client.timer = None;
         while let Some(t) = self.client.next_arrival.filter(|&t| t <= now) {
             let id = self.client.next_id;
@@ -361,7 +337,7 @@ impl<C: Consensus> Group<C> {
             );
             self.client.deadlines.insert((now + self.s.timeout, id));
             let to = self.client.hint;
-            self.send_request(engine, net, to, Request { id, bytes });
+            self.send_request(cx, to, Request { id, bytes });
             let gap = match &mut self.client.poisson {
                 Some(rng) => {
                     let u: f64 = rng.random::<f64>();
@@ -386,16 +362,16 @@ impl<C: Consensus> Group<C> {
             self.client.deadlines.insert((now + self.s.timeout, id));
             if self.s.replies_needed > 1 {
                 for to in 0..self.replicas.len() as ReplicaId {
-                    self.send_request(engine, net, to, request);
+                    self.send_request(cx, to, request);
                 }
             } else {
                 self.client.hint = (self.client.hint + 1) % self.replicas.len() as ReplicaId;
                 let to = self.client.hint;
-                self.send_request(engine, net, to, request);
+                self.send_request(cx, to, request);
             }
         }
-        self.sync_client_timer(engine);
-        self.drain_local(engine, net);
+        self.sync_client_timer(cx);
+        self.drain_local(cx);
     }
 
     /// A running replica that does not lead, the highest-numbered one (deterministic).
@@ -426,23 +402,23 @@ impl<C: Consensus> Group<C> {
         format!("{} r{i} ({})", self.s.name, self.s.node_names[i as usize])
     }
 
-    pub fn crash(&mut self, engine: &mut Engine<Event>, i: ReplicaId) {
+    pub fn crash(&mut self, cx: &mut Cx, i: ReplicaId) {
         let iu = i as usize;
         if !self.up[iu] {
             return;
         }
-        let now = engine.now();
+        let now = cx.now();
         if self.replicas[iu].is_leader() && self.awaiting_election.is_none() {
             self.awaiting_election = Some((now, self.replicas[iu].epoch()));
         }
         self.replicas[iu].crash();
         self.up[iu] = false;
         if let Some((_, id)) = self.timers[iu].take() {
-            engine.cancel(id);
+            cx.cancel(id);
         }
     }
 
-    pub fn restart(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: ReplicaId) {
+    pub fn restart(&mut self, cx: &mut Cx, i: ReplicaId) {
         let iu = i as usize;
         if self.up[iu] {
             return;
@@ -452,12 +428,12 @@ impl<C: Consensus> Group<C> {
             self.booted[iu] = true;
             self.up[iu] = true;
             let mut out = std::mem::take(&mut self.out);
-            self.replicas[iu].start(engine.now(), &mut out);
-            self.absorb(engine, net, i, out);
-            self.drain_local(engine, net);
+            self.replicas[iu].start(cx.now(), &mut out);
+            self.absorb(cx, i, out);
+            self.drain_local(cx);
             return;
         }
-        let now = engine.now();
+        let now = cx.now();
         let target = (0..self.replicas.len())
             .filter(|&k| self.up[k])
             .map(|k| self.replicas[k].progress())
@@ -474,21 +450,15 @@ impl<C: Consensus> Group<C> {
         self.up[iu] = true;
         let mut out = std::mem::take(&mut self.out);
         self.replicas[iu].restart(now, &mut out);
-        self.absorb(engine, net, i, out);
-        self.drain_local(engine, net);
+        self.absorb(cx, i, out);
+        self.drain_local(cx);
     }
 
     // ---- internals ----
 
     /// Handles what replica `i` produced: safety checks, replies, messages; then its timer.
-    fn absorb(
-        &mut self,
-        engine: &mut Engine<Event>,
-        net: &mut Network,
-        i: ReplicaId,
-        mut out: Outputs<C::Msg>,
-    ) {
-        let now = engine.now();
+    fn absorb(&mut self, cx: &mut Cx, i: ReplicaId, mut out: Outputs<C::Msg>) {
+        let now = cx.now();
         let iu = i as usize;
         let leading = self.replicas[iu].is_leader();
         for c in out.commits.drain(..) {
@@ -500,8 +470,7 @@ impl<C: Consensus> Group<C> {
             match self.chosen.get(&c.slot) {
                 Some(&id) if id != c.request.id => {
                     self.violations += 1;
-                    self.log.push((
-                        now,
+                    cx.log(
                         "safety_violation",
                         format!(
                             "{}: slot {} committed request {} after {id}",
@@ -509,7 +478,7 @@ impl<C: Consensus> Group<C> {
                             c.slot,
                             c.request.id
                         ),
-                    ));
+                    );
                 }
                 Some(_) => {}
                 None => {
@@ -524,7 +493,7 @@ impl<C: Consensus> Group<C> {
             // Raft: the leader answers; PBFT: every replica does.
             if self.s.replies_needed > 1 || leading {
                 let epoch = self.replicas[iu].epoch();
-                self.send_reply(engine, net, i, epoch, c.request.id);
+                self.send_reply(cx, i, epoch, c.request.id);
             }
         }
         for o in out.messages.drain(..) {
@@ -539,36 +508,37 @@ impl<C: Consensus> Group<C> {
                     msg: o.msg,
                 },
                 bytes,
-                from_node: self.s.nodes[iu],
                 to_node,
                 sender: iu,
-                fragments: 0,
-                received: 0,
+                in_flight: false,
                 sent_at: send_at.max(now),
             });
             if let Some(state) = bulk {
-                self.bulk.push(BulkRequest {
-                    from_node: self.s.nodes[iu],
-                    to_node,
+                let what = if state { "state" } else { "bulk" };
+                cx.open_transfer(TransferSpec {
+                    from: self.s.nodes[iu],
+                    to: to_node,
                     bytes: bytes as u64,
-                    parcel: handle,
-                    state,
+                    name: format!("{}/{what}", self.s.name),
+                    tag: handle as u64,
+                    settings: self.s.transfer.clone(),
                 });
                 continue;
             }
             if send_at > now {
-                engine.schedule_at(send_at, Event::ConsensusRelease(handle));
+                cx.schedule_at(send_at, ConsensusEvent::Release(handle));
             } else {
-                self.transmit(engine, net, handle);
+                self.transmit(cx, handle);
             }
         }
         self.out = out;
-        self.note_leadership(now, i);
-        self.note_progress(now, i);
-        self.sync_timer(engine, i);
+        self.note_leadership(cx, i);
+        self.note_progress(cx, i);
+        self.sync_timer(cx, i);
     }
 
-    fn note_leadership(&mut self, now: SimTime, i: ReplicaId) {
+    fn note_leadership(&mut self, cx: &mut Cx, i: ReplicaId) {
+        let now = cx.now();
         let r = &self.replicas[i as usize];
         if !self.up[i as usize] || !r.is_leader() || self.faulty[i as usize] {
             return;
@@ -577,23 +547,21 @@ impl<C: Consensus> Group<C> {
         match self.leaders.get(&epoch) {
             Some(&other) if other != i => {
                 self.violations += 1;
-                self.log.push((
-                    now,
+                cx.log(
                     "safety_violation",
                     format!(
                         "{}: second leader of term/view {epoch}",
                         self.replica_name(i)
                     ),
-                ));
+                );
             }
             Some(_) => {}
             None => {
                 self.leaders.insert(epoch, i);
-                self.log.push((
-                    now,
+                cx.log(
                     "leader",
                     format!("{} leads term/view {epoch}", self.replica_name(i)),
-                ));
+                );
                 if let Some((crashed_at, old)) = self.awaiting_election {
                     if epoch > old {
                         self.election_times
@@ -605,7 +573,8 @@ impl<C: Consensus> Group<C> {
         }
     }
 
-    fn note_progress(&mut self, now: SimTime, i: ReplicaId) {
+    fn note_progress(&mut self, cx: &mut Cx, i: ReplicaId) {
+        let now = cx.now();
         let progress = self.replicas[i as usize].progress();
         let mut done = None;
         if let Some(s) = self
@@ -621,18 +590,14 @@ impl<C: Consensus> Group<C> {
         }
         if let Some((target, took, bulk)) = done {
             let name = self.replica_name(i);
-            self.log.push((
-                now,
-                "caught_up",
-                format!("{name} applied up to {target} {took} after restarting ({bulk} bytes of state transferred)"),
-            ));
+            cx.log("caught_up", format!("{name} applied up to {target} {took} after restarting ({bulk} bytes of state transferred)"));
         }
     }
 
     /// Keeps one pending event at replica `i`'s deadline.
-    fn sync_timer(&mut self, engine: &mut Engine<Event>, i: ReplicaId) {
+    fn sync_timer(&mut self, cx: &mut Cx, i: ReplicaId) {
         let iu = i as usize;
-        let now = engine.now();
+        let now = cx.now();
         let want = if self.up[iu] {
             self.replicas[iu].poll_at().map(|t| t.max(now))
         } else {
@@ -642,16 +607,16 @@ impl<C: Consensus> Group<C> {
             return;
         }
         if let Some((_, id)) = self.timers[iu].take() {
-            engine.cancel(id);
+            cx.cancel(id);
         }
         if let Some(at) = want {
-            let id = engine.schedule_at(at, Event::ConsensusReplica(i));
+            let id = cx.schedule_at(at, ConsensusEvent::Replica(i));
             self.timers[iu] = Some((at, id));
         }
     }
 
-    fn sync_client_timer(&mut self, engine: &mut Engine<Event>) {
-        let now = engine.now();
+    fn sync_client_timer(&mut self, cx: &mut Cx) {
+        let now = cx.now();
         let next_deadline = self.client.deadlines.first().map(|&(t, _)| t);
         let want = match (self.client.next_arrival, next_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -662,45 +627,30 @@ impl<C: Consensus> Group<C> {
             return;
         }
         if let Some((_, id)) = self.client.timer.take() {
-            engine.cancel(id);
+            cx.cancel(id);
         }
         if let Some(at) = want {
-            let id = engine.schedule_at(at, Event::ConsensusClient);
+            let id = cx.schedule_at(at, ConsensusEvent::Client);
             self.client.timer = Some((at, id));
         }
     }
 
-    fn send_request(
-        &mut self,
-        engine: &mut Engine<Event>,
-        net: &mut Network,
-        to: ReplicaId,
-        request: Request,
-    ) {
+    fn send_request(&mut self, cx: &mut Cx, to: ReplicaId, request: Request) {
         let n = self.replicas.len();
         // ⟨REQUEST, o, t, c⟩: type, client header, payload, one MAC (as PBFT's encoding).
         let bytes = 1 + 16 + request.bytes + 8;
         let handle = self.store(Parcel {
             wire: Wire::Request { to, request },
             bytes,
-            from_node: self.s.client_node,
             to_node: self.s.nodes[to as usize],
             sender: n,
-            fragments: 0,
-            received: 0,
-            sent_at: engine.now(),
+            in_flight: false,
+            sent_at: cx.now(),
         });
-        self.transmit(engine, net, handle);
+        self.transmit(cx, handle);
     }
 
-    fn send_reply(
-        &mut self,
-        engine: &mut Engine<Event>,
-        net: &mut Network,
-        from: ReplicaId,
-        epoch: u64,
-        request: u64,
-    ) {
+    fn send_reply(&mut self, cx: &mut Cx, from: ReplicaId, epoch: u64, request: u64) {
         let bytes = if self.s.replies_needed > 1 {
             PBFT_REPLY_BYTES
         } else {
@@ -713,14 +663,12 @@ impl<C: Consensus> Group<C> {
                 request,
             },
             bytes,
-            from_node: self.s.nodes[from as usize],
             to_node: self.s.client_node,
             sender: from as usize,
-            fragments: 0,
-            received: 0,
-            sent_at: engine.now(),
+            in_flight: false,
+            sent_at: cx.now(),
         });
-        self.transmit(engine, net, handle);
+        self.transmit(cx, handle);
     }
 
     fn store(&mut self, p: Parcel<C::Msg>) -> u32 {
@@ -747,7 +695,7 @@ impl<C: Consensus> Group<C> {
     fn forget_stale(&mut self, now: SimTime) {
         for (h, slot) in self.parcels.iter_mut().enumerate() {
             if let Some(p) = slot {
-                if p.fragments > 0 && now.since(p.sent_at.min(now)) > FORGET_AFTER {
+                if p.in_flight && now.since(p.sent_at.min(now)) > FORGET_AFTER {
                     *slot = None;
                     self.free.push(h as u32);
                 }
@@ -755,68 +703,40 @@ impl<C: Consensus> Group<C> {
         }
     }
 
-    /// Cuts the parcel into datagrams and injects them.
-    fn transmit(&mut self, engine: &mut Engine<Event>, net: &mut Network, handle: u32) {
-        let now = engine.now();
+    /// Hands the parcel to the carrier, which cuts it into datagrams.
+    fn transmit(&mut self, cx: &mut Cx, handle: u32) {
+        let now = cx.now();
         let generation = self.generations[handle as usize];
         let Some(p) = self.parcels[handle as usize].as_mut() else {
             return;
         };
-        let per = self.s.mtu_payload;
-        let frags = p.bytes.div_ceil(per).max(1);
-        p.fragments = frags;
+        p.in_flight = true;
         p.sent_at = now;
-        let (src, dst, sender, bytes) = (p.from_node, p.to_node, p.sender, p.bytes);
-        for k in 0..frags {
-            let len = if k + 1 == frags {
-                bytes - per * (frags - 1)
-            } else {
-                per
-            };
-            let seq = self.seq[sender];
-            self.seq[sender] += 1;
-            let packet = Packet {
-                flow: self.s.flows[sender],
-                src,
-                dst,
-                size: len + HEADER_BYTES,
-                seq,
-                created: now,
-                ecmp_hash: self.s.ecmp_hashes[sender],
-                ecn_ce: false,
-                payload: Payload::Message { handle, generation },
-            };
-            if let Some(local) = net.inject(engine, packet) {
-                self.local.push_back(local);
-            }
+        let tag = (handle as u64) << 32 | generation as u64;
+        let sender = self.s.senders[p.sender];
+        if let Some(local) = cx.send_message(sender, p.to_node, p.bytes, tag) {
+            self.local.push_back(local);
         }
     }
 
-    fn drain_local(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
+    fn drain_local(&mut self, cx: &mut Cx) {
         while let Some(p) = self.local.pop_front() {
-            self.receive(engine, net, p);
+            self.receive(cx, p);
         }
-        self.sync_client_timer(engine);
+        self.sync_client_timer(cx);
     }
 
-    fn receive(&mut self, engine: &mut Engine<Event>, net: &mut Network, p: Packet) {
-        let Payload::Message { handle, generation } = p.payload else {
-            return;
-        };
+    fn receive(&mut self, cx: &mut Cx, m: Delivery) {
+        let (handle, generation) = ((m.tag >> 32) as u32, m.tag as u32);
         let h = handle as usize;
         if self.generations.get(h) != Some(&generation) {
             return;
         }
-        let Some(parcel) = self.parcels[h].as_mut() else {
+        let Some(parcel) = self.parcels[h].take() else {
             return;
         };
-        parcel.received += 1;
-        if parcel.received < parcel.fragments {
-            return;
-        }
-        let parcel = self.parcels[h].take().expect("present");
         self.free.push(handle);
-        let now = engine.now();
+        let now = cx.now();
         match parcel.wire {
             Wire::Protocol { from, to, msg } => {
                 if !self.up[to as usize] {
@@ -825,7 +745,7 @@ impl<C: Consensus> Group<C> {
                 }
                 let mut out = std::mem::take(&mut self.out);
                 self.replicas[to as usize].step(now, from, msg, &mut out);
-                self.absorb(engine, net, to, out);
+                self.absorb(cx, to, out);
             }
             Wire::Request { to, request } => {
                 if !self.up[to as usize] {
@@ -839,12 +759,12 @@ impl<C: Consensus> Group<C> {
                     let r = &self.replicas[to as usize];
                     if !self.faulty[to as usize] && r.progress() >= slot {
                         let epoch = r.epoch();
-                        self.send_reply(engine, net, to, epoch, request.id);
+                        self.send_reply(cx, to, epoch, request.id);
                     }
                 }
                 let mut out = std::mem::take(&mut self.out);
                 self.replicas[to as usize].propose(now, request, &mut out);
-                self.absorb(engine, net, to, out);
+                self.absorb(cx, to, out);
             }
             Wire::Reply {
                 from,
@@ -968,76 +888,61 @@ impl<C: Consensus> Group<C> {
     }
 }
 
-/// The group of a run, whichever protocol it runs.
-pub enum ConsensusHost {
-    Raft(Box<Group<crate::consensus::raft::RaftReplica>>),
-    Pbft(Box<Group<crate::consensus::pbft::PbftReplica>>),
-}
+impl<C: Consensus> Component for Group<C> {
+    type Event = ConsensusEvent;
 
-/// Calls the same method on either protocol's group.
-macro_rules! each {
-    ($host:expr, $g:ident => $body:expr) => {
-        match $host {
-            ConsensusHost::Raft($g) => $body,
-            ConsensusHost::Pbft($g) => $body,
+    fn start(&mut self, cx: &mut Cx) {
+        self.schedule_start(cx);
+    }
+
+    fn on_event(&mut self, cx: &mut Cx, event: ConsensusEvent) {
+        match event {
+            ConsensusEvent::Replica(i) => self.on_replica_timer(cx, i),
+            ConsensusEvent::Client => self.on_client_timer(cx),
+            ConsensusEvent::Release(h) => self.on_release(cx, h),
         }
-    };
-}
+    }
 
-impl ConsensusHost {
-    pub fn schedule_start(&mut self, engine: &mut Engine<Event>) {
-        each!(self, g => g.schedule_start(engine))
+    fn on_message(&mut self, cx: &mut Cx, message: Delivery) {
+        Group::on_message(self, cx, message);
     }
-    pub fn on_replica_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: u32) {
-        each!(self, g => g.on_replica_timer(engine, net, i))
+
+    fn on_transfer_done(&mut self, cx: &mut Cx, done: TransferDone) {
+        self.on_bulk_done(cx, done);
     }
-    pub fn on_release(&mut self, engine: &mut Engine<Event>, net: &mut Network, h: u32) {
-        each!(self, g => g.on_release(engine, net, h))
+
+    fn on_node_down(&mut self, cx: &mut Cx, node: NodeId) {
+        if let Some(r) = self.replica_of_node(node) {
+            self.crash(cx, r);
+        }
     }
-    pub fn on_packet(&mut self, engine: &mut Engine<Event>, net: &mut Network, p: Packet) {
-        each!(self, g => g.on_packet(engine, net, p))
+
+    fn on_node_up(&mut self, cx: &mut Cx, node: NodeId) {
+        if let Some(r) = self.replica_of_node(node) {
+            self.restart(cx, r);
+        }
     }
-    pub fn on_client_timer(&mut self, engine: &mut Engine<Event>, net: &mut Network) {
-        each!(self, g => g.on_client_timer(engine, net))
+
+    fn describe(&self, node: NodeId) -> Option<String> {
+        self.replica_of_node(node).map(|r| self.replica_name(r))
     }
-    pub fn on_bulk_done(
-        &mut self,
-        engine: &mut Engine<Event>,
-        net: &mut Network,
-        parcel: u32,
-        delivered: bool,
-        took: SimDuration,
-    ) {
-        each!(self, g => g.on_bulk_done(engine, net, parcel, delivered, took))
+
+    fn roles(&self) -> &[&'static str] {
+        &["leader", "follower"]
     }
-    pub fn take_bulk(&mut self) -> Vec<BulkRequest> {
-        each!(self, g => std::mem::take(&mut g.bulk))
+
+    fn node_in_role(&self, role: &str) -> Option<NodeId> {
+        let r = match role {
+            "leader" => self.leader(),
+            "follower" => self.follower(),
+            _ => None,
+        }?;
+        Some(self.s.nodes[r as usize])
     }
-    pub fn leader(&self) -> Option<ReplicaId> {
-        each!(self, g => g.leader())
-    }
-    pub fn follower(&self) -> Option<ReplicaId> {
-        each!(self, g => g.follower())
-    }
-    pub fn replica_of_node(&self, node: NodeId) -> Option<ReplicaId> {
-        each!(self, g => g.replica_of_node(node))
-    }
-    pub fn replica_name(&self, i: ReplicaId) -> String {
-        each!(self, g => g.replica_name(i))
-    }
-    pub fn name(&self) -> &str {
-        each!(self, g => &g.s.name)
-    }
-    pub fn crash(&mut self, engine: &mut Engine<Event>, i: ReplicaId) {
-        each!(self, g => g.crash(engine, i))
-    }
-    pub fn restart(&mut self, engine: &mut Engine<Event>, net: &mut Network, i: ReplicaId) {
-        each!(self, g => g.restart(engine, net, i))
-    }
-    pub fn take_log(&mut self) -> Vec<LogEntry> {
-        each!(self, g => std::mem::take(&mut g.log))
-    }
-    pub fn records(&self, end: SimTime) -> (Vec<MeasureRow>, Vec<TimeSeries>) {
-        each!(self, g => g.records(end))
+
+    fn records(&self, end: SimTime, out: &mut ComponentRecords) {
+        let (rows, series) = Group::records(self, end);
+        out.rows.extend(rows);
+        out.series.extend(series);
     }
 }

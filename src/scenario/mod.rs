@@ -1,11 +1,15 @@
 //! Builds the world of one run from an experiment and its topology: resolves names to ids,
 //! expands flow patterns, gives every component its named random stream. Wiring only.
 
+pub mod component;
 pub(crate) mod consensus_build;
 pub mod consensus_host;
+pub mod event;
 pub mod world;
 
-pub use world::{Event, World};
+pub use component::{Component, ComponentRecords, Context, Setup};
+pub use event::{ComponentEvent, ComponentId, Event, UserEvent};
+pub use world::World;
 
 use crate::config::LoadedExperiment;
 use crate::config::{AppKind, FlowPattern, SizeDistribution, TcpSettings};
@@ -77,12 +81,45 @@ pub fn topology_of(exp: &LoadedExperiment) -> Result<Topology, ScenarioError> {
 
 /// Loads the topology and builds the world with the experiment's own seed.
 pub fn prepare(exp: &LoadedExperiment) -> Result<World, ScenarioError> {
+    prepare_with(exp, |_| Ok(()))
+}
+
+/// As [`prepare`], with components of the caller's added by `add` (through
+/// [`World::add_component`]) before the checks that need every component, such as the roles
+/// that faults name.
+pub fn prepare_with(
+    exp: &LoadedExperiment,
+    add: impl FnOnce(&mut World) -> Result<(), String>,
+) -> Result<World, ScenarioError> {
     let topo = topology_of(exp)?;
-    build(exp, &topo, exp.config.seed)
+    let mut world = build_unchecked(exp, &topo, exp.config.seed)?;
+    let invalid = |message: String| ScenarioError::Invalid {
+        path: exp.path.display().to_string(),
+        message,
+    };
+    add(&mut world).map_err(invalid)?;
+    world.check_fault_roles().map_err(invalid)?;
+    Ok(world)
 }
 
 /// Builds a ready-to-run world with master seed `seed`.
 pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World, ScenarioError> {
+    let world = build_unchecked(exp, topo, seed)?;
+    world
+        .check_fault_roles()
+        .map_err(|message| ScenarioError::Invalid {
+            path: exp.path.display().to_string(),
+            message,
+        })?;
+    Ok(world)
+}
+
+/// The world of [`build`] before the checks that need every component.
+fn build_unchecked(
+    exp: &LoadedExperiment,
+    topo: &Topology,
+    seed: u64,
+) -> Result<World, ScenarioError> {
     let cfg = &exp.config;
     let invalid = |message: String| ScenarioError::Invalid {
         path: exp.path.display().to_string(),
@@ -335,8 +372,7 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             format!("link_events[{i}] {}", e.link),
         ));
     }
-    let faults = consensus_build::build_faults(&cfg.faults, topo, cfg.consensus.as_ref(), end)
-        .map_err(&invalid)?;
+    let faults = consensus_build::build_faults(&cfg.faults, topo, end).map_err(&invalid)?;
     link_changes.extend(faults.link);
     // Changes at the same time apply in file order (a stable sort; the queue is FIFO).
     link_changes.sort_by_key(|(at, _, _)| *at);
@@ -346,33 +382,9 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
         .into_iter()
         .map(|(at, c, label)| ((at, c), label))
         .unzip();
-    let (consensus, bulk) = match &cfg.consensus {
-        Some(c) => {
-            let cx = consensus_build::GroupContext {
-                topo,
-                streams: &streams,
-                seed,
-                end,
-                min_mtu,
-            };
-            let (host, bulk) = consensus_build::build_group(c, &mut net, &cx).map_err(&invalid)?;
-            (Some(host), Some(bulk))
-        }
-        None => (None, None),
-    };
-    for _ in owners.len()..net.flows.len() {
-        owners.push(world::Owner::Consensus);
-    }
-    let sampler = build_sampler(
-        exp,
-        topo,
-        &net,
-        &flow_meta,
-        &sources,
-        !transports.is_empty(),
-    )
-    .map_err(invalid)?;
-    Ok(World {
+    let sampler =
+        build_sampler(exp, topo, &flow_meta, &sources, !transports.is_empty()).map_err(invalid)?;
+    let mut world = World {
         engine: Engine::new(),
         net,
         sources,
@@ -393,11 +405,20 @@ pub fn build(exp: &LoadedExperiment, topo: &Topology, seed: u64) -> Result<World
             None => Vec::new(),
         },
         link_change_labels,
-        consensus,
+        components: Vec::new(),
+        services: component::Services::new(min_mtu),
         node_faults,
-        bulk,
-        log: Vec::new(),
-    })
+    };
+    if let Some(c) = &cfg.consensus {
+        let cx = consensus_build::GroupContext {
+            topo,
+            seed,
+            end,
+            min_mtu,
+        };
+        consensus_build::add_group(&mut world, c, &cx).map_err(&invalid)?;
+    }
+    Ok(world)
 }
 
 /// How internet-mode AMST chunks compress: the real codec on a sample of generated guest
@@ -614,7 +635,6 @@ fn derangement(hosts: &[NodeId], rng: &mut crate::engine::SimRng) -> Vec<(NodeId
 fn build_sampler(
     exp: &LoadedExperiment,
     topo: &Topology,
-    net: &Network,
     flow_meta: &[(String, &'static str, String, String)],
     sources: &[Source],
     has_transports: bool,
@@ -652,7 +672,7 @@ fn build_sampler(
             });
         }
     }
-    let mut flow_series = vec![None; sources.len()];
+    let mut flow_series = Vec::new();
     let mut rtt_series = vec![None; sources.len()];
     if rec.flows.unwrap_or(true) {
         for (i, (s, meta)) in sources.iter().zip(flow_meta).enumerate() {
@@ -666,7 +686,7 @@ fn build_sampler(
                     points: Vec::new(),
                 });
             } else {
-                flow_series[i] = Some(series.len());
+                flow_series.push((s.flow, series.len()));
                 series.push(TimeSeries {
                     entity,
                     metric: "throughput",
@@ -684,9 +704,9 @@ fn build_sampler(
         interval,
         last_busy: vec![0; ports.len()],
         ports,
+        last_delivered: vec![0; flow_series.len()],
         flow_series,
         rtt_series,
-        last_delivered: vec![0; net.flows.len()],
         series,
         last_sample: SimTime::ZERO,
         transports,

@@ -1,67 +1,42 @@
 //! The world of one run: the engine, the network and the traffic sources, and the loop that
 //! routes each event to its owner. Wiring only: behaviour lives in `net` and `traffic`.
 
-use crate::engine::{Engine, EventId, RngStreams, SimDuration, SimTime, Traced};
+use super::component::{
+    AnyComponent, Component, ComponentRecords, Parts, Services, Setup, TransferDone, TransferId,
+    TransferSpec,
+};
+use super::event::{ComponentId, Event, WorldEvent};
+use crate::engine::{Engine, EventId, RngStreams, SimDuration, SimTime};
 use crate::metrics::{FlowRecord, PortRecord, RunRecords, TimeSeries};
-use crate::net::{FlowId, LinkChange, NetEvent, Network, Packet, Payload, PortId};
+use crate::net::{FlowId, LinkChange, Network, NodeId, Packet, Payload, PortId};
 use crate::traffic::Source;
 use crate::transport::{Connection, Ends, Metric, Outbox, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Every event of a run. Closed, small and `Copy`: no allocation per event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    Net(NetEvent),
-    /// Timer of source `i`.
-    Source(u32),
-    /// Take time-series samples.
-    Sample,
-    /// Start, or the deadline, of transport connection `i`.
-    Transport(u32),
-    /// Apply scheduled link change `i`.
-    LinkChange(u32),
-    /// Timer of consensus replica `i`.
-    ConsensusReplica(u32),
-    /// The consensus client's next request or resend.
-    ConsensusClient,
-    /// Consensus message `handle` may leave (its fsync or signature is done).
-    ConsensusRelease(u32),
-    /// Apply scheduled node fault `i` (crash, restart, partition, heal).
-    Fault(u32),
-}
-
 /// A scheduled fault on nodes rather than links (those are [`LinkChange`]s).
 #[derive(Clone, Debug)]
 pub(crate) enum NodeFault {
-    /// Crash a replica (or whichever leads, or follows, then); restart it after the delay
-    /// if given.
+    /// Crash a node (or the one holding a role, such as a consensus group's leader, then);
+    /// restart it after the delay if given.
     Crash {
-        replica: CrashTarget,
+        target: CrashTarget,
         restart_after: Option<SimDuration>,
     },
-    Restart(crate::consensus::ReplicaId),
+    Restart(NodeId),
     /// Split the network into these groups of nodes.
     Partition {
-        groups: Vec<Vec<crate::net::NodeId>>,
+        groups: Vec<Vec<NodeId>>,
         label: String,
     },
     Heal,
 }
 
-/// Which replica a crash fault takes down.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum CrashTarget {
-    Replica(crate::consensus::ReplicaId),
-    Leader,
-    Follower,
-}
-
-/// How bulk state transfers (Raft snapshots) travel: AMST over TCP.
+/// Which node a crash fault takes down.
 #[derive(Clone, Debug)]
-pub(crate) struct BulkSettings {
-    pub streams: u32,
-    pub chunk: u64,
-    pub tcp: crate::transport::tcp::TcpConfig,
+pub(crate) enum CrashTarget {
+    Node(NodeId),
+    /// Whichever node holds this role when the fault applies (resolved by the components).
+    Role(String),
 }
 
 /// Who handles the packets of a network flow.
@@ -69,8 +44,10 @@ pub(crate) struct BulkSettings {
 pub(crate) enum Owner {
     Source(u32),
     Transport(u32),
-    /// Messages of the consensus group.
-    Consensus,
+    /// Fragments of component messages, reassembled by the message carrier.
+    Carrier,
+    /// A component's own flow.
+    Component(ComponentId),
 }
 
 /// Name, application, source node and destination node of a flow, for the results.
@@ -88,8 +65,9 @@ pub(crate) struct TransportSlot {
     timer: Option<(SimTime, EventId)>,
     /// Series index per sampled metric, in order of first appearance.
     series: Vec<(&'static str, usize)>,
-    /// A bulk transfer carrying consensus message `parcel`, and whether it was handed over.
-    pub bulk: Option<(u32, bool)>,
+    /// The component whose bulk transfer this is, its id and tag, and whether its
+    /// completion was reported.
+    pub transfer: Option<(ComponentId, TransferId, u64, bool)>,
 }
 
 impl TransportSlot {
@@ -103,32 +81,7 @@ impl TransportSlot {
             started: false,
             timer: None,
             series: Vec::new(),
-            bulk: None,
-        }
-    }
-}
-
-impl From<NetEvent> for Event {
-    fn from(e: NetEvent) -> Self {
-        Event::Net(e)
-    }
-}
-
-impl Traced for Event {
-    #[inline]
-    fn trace(&self) -> (u32, u64, u64) {
-        match *self {
-            Event::Net(NetEvent::TxDone(p)) => (1, p.0 as u64, 0),
-            Event::Net(NetEvent::Arrive(p, pkt)) => (2, p.0 as u64, pkt.0 as u64),
-            Event::Net(NetEvent::Pause(p, on)) => (6, p.0 as u64, on as u64),
-            Event::Source(i) => (3, i as u64, 0),
-            Event::Sample => (4, 0, 0),
-            Event::Transport(i) => (5, i as u64, 0),
-            Event::LinkChange(i) => (7, i as u64, 0),
-            Event::ConsensusReplica(i) => (9, i as u64, 0),
-            Event::ConsensusClient => (10, 0, 0),
-            Event::ConsensusRelease(h) => (11, h as u64, 0),
-            Event::Fault(i) => (12, i as u64, 0),
+            transfer: None,
         }
     }
 }
@@ -139,9 +92,11 @@ pub(crate) struct Sampler {
     /// Port, index of its queue series (utilization series follows it).
     pub ports: Vec<(PortId, usize)>,
     pub last_busy: Vec<u64>,
-    /// Per flow: index of its throughput series, or none.
-    pub flow_series: Vec<Option<usize>>,
+    /// Network flow of a source and the index of its throughput series.
+    pub flow_series: Vec<(FlowId, usize)>,
+    /// Per source (by source index, not flow index): its RTT series, if it pings.
     pub rtt_series: Vec<Option<usize>>,
+    /// Bytes delivered at the last sample, per entry of `flow_series`.
     pub last_delivered: Vec<u64>,
     pub series: Vec<TimeSeries>,
     pub last_sample: SimTime,
@@ -192,13 +147,11 @@ impl Sampler {
             self.last_busy[k] = busy;
             self.series[s + 1].points.push((now, util));
         }
-        for (f, slot) in self.flow_series.iter().enumerate() {
-            if let Some(s) = *slot {
-                let delivered = net.flows[f].delivered_bytes;
-                let bps = (delivered - self.last_delivered[f]) as f64 * 8.0 / (dt as f64 / 1e12);
-                self.last_delivered[f] = delivered;
-                self.series[s].points.push((now, bps));
-            }
+        for (k, &(flow, s)) in self.flow_series.iter().enumerate() {
+            let delivered = net.flows[flow.index()].delivered_bytes;
+            let bps = (delivered - self.last_delivered[k]) as f64 * 8.0 / (dt as f64 / 1e12);
+            self.last_delivered[k] = delivered;
+            self.series[s].points.push((now, bps));
         }
         self.last_sample = now;
     }
@@ -224,14 +177,77 @@ pub struct World {
     pub(crate) measures: Vec<crate::metrics::MeasureRow>,
     /// What each link change is, for the event log.
     pub(crate) link_change_labels: Vec<String>,
-    pub(crate) consensus: Option<super::consensus_host::ConsensusHost>,
+    /// The components, by [`ComponentId`].
+    pub(crate) components: Vec<Box<dyn AnyComponent>>,
+    /// Messages, transfers and the event log, shared by the components.
+    pub(crate) services: Services,
     pub(crate) node_faults: Vec<(SimTime, NodeFault)>,
-    pub(crate) bulk: Option<BulkSettings>,
-    /// Faults and protocol events in order: `(time, kind, description)`.
-    pub(crate) log: Vec<super::consensus_host::LogEntry>,
 }
 
+/// Calls component `$id`'s handler `$method` with the world's parts.
+macro_rules! call {
+    ($world:ident, $id:expr, $method:ident $(, $arg:expr)*) => {{
+        let id: ComponentId = $id;
+        let parts = Parts {
+            engine: &mut $world.engine,
+            net: &mut $world.net,
+            streams: &$world.streams,
+            services: &mut $world.services,
+        };
+        $world.components[id.0 as usize].$method(id, parts $(, $arg)*);
+        $world.open_requested_transfers();
+    }};
+}
 impl World {
+    /// Adds a component built by `make`, which may add flows and message senders through
+    /// its [`Setup`]; it starts when the run does, after the components added before it.
+    pub fn add_component<C: Component + 'static>(
+        &mut self,
+        make: impl FnOnce(&mut Setup) -> Result<C, String>,
+    ) -> Result<ComponentId, String> {
+        let id = ComponentId(
+            u16::try_from(self.components.len()).map_err(|_| "too many components".to_string())?,
+        );
+        let mut setup = Setup {
+            id,
+            net: &mut self.net,
+            services: &mut self.services,
+            owners: &mut self.owners,
+            streams: &self.streams,
+            end: self.end,
+        };
+        let c = make(&mut setup)?;
+        self.components.push(Box::new(c));
+        Ok(id)
+    }
+
+    /// Checks that every role a crash fault names ("leader") is held by some component.
+    pub(crate) fn check_fault_roles(&self) -> Result<(), String> {
+        for (at, f) in &self.node_faults {
+            if let NodeFault::Crash {
+                target: CrashTarget::Role(role),
+                ..
+            } = f
+            {
+                if !self
+                    .components
+                    .iter()
+                    .any(|c| c.roles().contains(&role.as_str()))
+                {
+                    return Err(format!(
+                        "the crash at {at} names {role:?}, which no component of this run has (a [consensus] group has \"leader\" and \"follower\"); or name a node"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the run.
+    pub fn end(&self) -> SimTime {
+        self.end
+    }
+
     /// Runs to the end time and returns what was measured.
     pub fn run(self) -> RunRecords {
         self.run_observed(None)
@@ -242,26 +258,32 @@ impl World {
     pub fn run_observed(mut self, progress: Option<&AtomicU64>) -> RunRecords {
         for (i, s) in self.sources.iter().enumerate() {
             if s.start < self.end {
-                self.engine.schedule_at(s.start, Event::Source(i as u32));
+                self.engine
+                    .schedule_at(s.start, WorldEvent::Source(i as u32).into());
             }
         }
         for (i, t) in self.transports.iter_mut().enumerate() {
             if t.start < self.end {
-                let id = self.engine.schedule_at(t.start, Event::Transport(i as u32));
+                let id = self
+                    .engine
+                    .schedule_at(t.start, WorldEvent::Transport(i as u32).into());
                 t.timer = Some((t.start, id));
             }
         }
         for (i, (at, _)) in self.link_changes.iter().enumerate() {
-            self.engine.schedule_at(*at, Event::LinkChange(i as u32));
+            self.engine
+                .schedule_at(*at, WorldEvent::LinkChange(i as u32).into());
         }
         for (i, (at, _)) in self.node_faults.iter().enumerate() {
-            self.engine.schedule_at(*at, Event::Fault(i as u32));
+            self.engine
+                .schedule_at(*at, WorldEvent::Fault(i as u32).into());
         }
-        if let Some(c) = &mut self.consensus {
-            c.schedule_start(&mut self.engine);
+        for k in 0..self.components.len() {
+            call!(self, ComponentId(k as u16), start);
         }
         if let Some(s) = &self.sampler {
-            self.engine.schedule_in(s.interval, Event::Sample);
+            self.engine
+                .schedule_in(s.interval, WorldEvent::Sample.into());
         }
         let end = self.end;
         let mut since_report = 0u32;
@@ -279,67 +301,12 @@ impl World {
                         self.on_delivered(p);
                     }
                 }
-                Event::Source(i) => {
-                    let now = self.engine.now();
-                    let (packet, next) = self.sources[i as usize].on_timer(now);
-                    if let Some(t) = next {
-                        self.engine.schedule_at(t, Event::Source(i));
-                    }
-                    if let Some(p) = packet {
-                        if let Some(local) = self.net.inject(&mut self.engine, p) {
-                            self.on_delivered(local);
-                        }
-                    }
-                }
-                Event::Transport(i) => {
-                    let now = self.engine.now();
-                    let mut out = std::mem::take(&mut self.outbox);
-                    let t = &mut self.transports[i as usize];
-                    t.timer = None;
-                    if t.started {
-                        t.conn.on_timer(now, &mut out);
-                    } else {
-                        t.started = true;
-                        t.conn.on_start(now, &mut out);
-                    }
-                    self.flush(out);
-                    self.sync_timer(i as usize);
-                    self.check_bulk(i as usize);
-                }
-                Event::LinkChange(i) => {
-                    let change = &self.link_changes[i as usize].1;
-                    self.net.change_link(change, &self.streams);
-                    let now = self.engine.now();
-                    let label = self.link_change_labels[i as usize].clone();
-                    self.log.push((now, "link", label));
-                }
-                Event::ConsensusReplica(_)
-                | Event::ConsensusClient
-                | Event::ConsensusRelease(_) => {
-                    if let Some(c) = &mut self.consensus {
-                        let (engine, net) = (&mut self.engine, &mut self.net);
-                        match event {
-                            Event::ConsensusReplica(i) => c.on_replica_timer(engine, net, i),
-                            Event::ConsensusClient => c.on_client_timer(engine, net),
-                            Event::ConsensusRelease(h) => c.on_release(engine, net, h),
-                            _ => unreachable!("matched above"),
-                        }
-                    }
-                    self.after_consensus();
-                }
-                Event::Fault(i) => self.apply_fault(i as usize),
-                Event::Sample => {
-                    let now = self.engine.now();
-                    if let Some(s) = &mut self.sampler {
-                        s.sample(now, &self.net);
-                        if s.transports {
-                            s.sample_transports(now, &mut self.transports);
-                        }
-                        if now + s.interval <= end {
-                            self.engine.schedule_in(s.interval, Event::Sample);
-                        }
-                    }
-                }
+                Event::World(e) => self.on_world_event(e),
+                Event::Consensus(id, _)
+                | Event::Migration(id, _)
+                | Event::Predict(id, _)
+                | Event::Workload(id, _)
+                | Event::User(id, _) => call!(self, id, on_event, event),
             }
         }
         self.net.finish(end);
@@ -350,6 +317,60 @@ impl World {
             );
         }
         self.records()
+    }
+
+    fn on_world_event(&mut self, e: WorldEvent) {
+        let end = self.end;
+        match e {
+            WorldEvent::Source(i) => {
+                let now = self.engine.now();
+                let (packet, next) = self.sources[i as usize].on_timer(now);
+                if let Some(t) = next {
+                    self.engine.schedule_at(t, WorldEvent::Source(i).into());
+                }
+                if let Some(p) = packet {
+                    if let Some(local) = self.net.inject(&mut self.engine, p) {
+                        self.on_delivered(local);
+                    }
+                }
+            }
+            WorldEvent::Transport(i) => {
+                let now = self.engine.now();
+                let mut out = std::mem::take(&mut self.outbox);
+                let t = &mut self.transports[i as usize];
+                t.timer = None;
+                if t.started {
+                    t.conn.on_timer(now, &mut out);
+                } else {
+                    t.started = true;
+                    t.conn.on_start(now, &mut out);
+                }
+                self.flush(out);
+                self.sync_timer(i as usize);
+                self.check_transfer(i as usize);
+            }
+            WorldEvent::LinkChange(i) => {
+                let change = &self.link_changes[i as usize].1;
+                self.net.change_link(change, &self.streams);
+                let now = self.engine.now();
+                let label = self.link_change_labels[i as usize].clone();
+                self.services.log.push((now, "link", label));
+            }
+            WorldEvent::Fault(i) => self.apply_fault(i as usize),
+            WorldEvent::Sample => {
+                let now = self.engine.now();
+                if let Some(s) = &mut self.sampler {
+                    s.sample(now, &self.net);
+                    if s.transports {
+                        s.sample_transports(now, &mut self.transports);
+                    }
+                    if now + s.interval <= end {
+                        self.engine
+                            .schedule_in(s.interval, WorldEvent::Sample.into());
+                    }
+                }
+            }
+        }
     }
 
     /// Injects what a transport sent; packets addressed to their own node come straight
@@ -380,7 +401,9 @@ impl World {
             self.engine.cancel(id);
         }
         if let Some(at) = want {
-            let id = self.engine.schedule_at(at, Event::Transport(i as u32));
+            let id = self
+                .engine
+                .schedule_at(at, WorldEvent::Transport(i as u32).into());
             t.timer = Some((at, id));
         }
     }
@@ -388,7 +411,7 @@ impl World {
     fn on_delivered(&mut self, p: Packet) {
         let now = self.engine.now();
         let flow: FlowId = p.flow;
-        match self.owners[flow.index()] {
+        let source = match self.owners[flow.index()] {
             Owner::Transport(i) => {
                 let mut out = std::mem::take(&mut self.outbox);
                 self.transports[i as usize]
@@ -396,104 +419,94 @@ impl World {
                     .on_packet(now, &p, &mut out);
                 self.flush(out);
                 self.sync_timer(i as usize);
-                self.check_bulk(i as usize);
+                self.check_transfer(i as usize);
                 return;
             }
-            Owner::Consensus => {
-                if let Some(c) = &mut self.consensus {
-                    c.on_packet(&mut self.engine, &mut self.net, p);
+            Owner::Carrier => {
+                if let Some(m) = self.services.carrier.on_packet(&p) {
+                    call!(self, ComponentId(m.owner as u16), on_message, m);
                 }
-                self.after_consensus();
                 return;
             }
-            Owner::Source(_) => {}
-        }
+            Owner::Component(id) => {
+                call!(self, id, on_packet, p);
+                return;
+            }
+            Owner::Source(i) => i as usize,
+        };
         if let Payload::PingReply { sent_at } = p.payload {
             let rtt = now.since(sent_at);
             self.net.flows[flow.index()].rtt.record(rtt.as_ps());
             if let Some(s) = self
                 .sampler
                 .as_mut()
-                .and_then(|s| s.rtt_series[flow.index()].map(|i| (s, i)))
+                .and_then(|s| s.rtt_series[source].map(|i| (s, i)))
             {
                 s.0.series[s.1].points.push((now, rtt.as_secs_f64()));
             }
             return;
         }
-        let Owner::Source(i) = self.owners[flow.index()] else {
-            return;
-        };
-        if let Some(reply) = self.sources[i as usize].on_delivery(now, &p) {
+        if let Some(reply) = self.sources[source].on_delivery(now, &p) {
             if let Some(local) = self.net.inject(&mut self.engine, reply) {
                 self.on_delivered(local);
             }
         }
     }
 
-    /// Opens the bulk transfers the consensus group asked for and collects its log.
-    fn after_consensus(&mut self) {
-        let Some(c) = &mut self.consensus else {
+    /// Opens the bulk transfers the last handler asked for, in order.
+    fn open_requested_transfers(&mut self) {
+        if self.services.transfer_requests.is_empty() {
             return;
-        };
-        let requests = c.take_bulk();
-        self.log.extend(c.take_log());
-        for b in requests {
-            self.open_bulk(b);
+        }
+        let requests = std::mem::take(&mut self.services.transfer_requests);
+        for (owner, id, spec) in requests {
+            self.open_transfer(owner, id, spec);
         }
     }
 
-    /// A snapshot travels as an AMST transfer over TCP streams opened for it.
-    fn open_bulk(&mut self, b: super::consensus_host::BulkRequest) {
-        use crate::transport::multistream::{AmstConfig, MultiStream, StreamTransport};
+    /// A transfer travels as AMST streams opened for it.
+    fn open_transfer(&mut self, owner: ComponentId, id: TransferId, spec: TransferSpec) {
+        use crate::transport::multistream::{AmstConfig, MultiStream};
         let now = self.engine.now();
-        let settings = self
-            .bulk
-            .clone()
-            .expect("bulk settings with a consensus group");
-        let group = self.consensus.as_ref().map_or("", |c| c.name()).to_string();
-        let what = if b.state { "state" } else { "bulk" };
-        let name = format!("{group}/{what}{}", self.transports.len());
+        let name = format!("{}{}", spec.name, self.transports.len());
         let seed = self.streams.master_seed();
-        let ends: Vec<crate::transport::Ends> = (0..settings.streams)
+        let ends: Vec<crate::transport::Ends> = (0..spec.settings.streams)
             .map(|k| {
                 let hash =
                     crate::engine::rng::stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
-                super::connection_ends(&mut self.net, b.from_node, b.to_node, hash as u32)
+                super::connection_ends(&mut self.net, spec.from, spec.to, hash as u32)
             })
             .collect();
-        let total = b.bytes.max(1);
+        let total = spec.bytes.max(1);
         let amst = AmstConfig {
-            streams: settings.streams,
-            chunk_bytes: settings.chunk.min(total),
+            streams: spec.settings.streams,
+            chunk_bytes: spec.settings.chunk.min(total),
             total_bytes: total,
         };
-        let ms = MultiStream::new(
-            amst,
-            &StreamTransport::Tcp(settings.tcp.clone()),
-            &ends,
-            now,
-        );
+        let ms = MultiStream::new(amst, &spec.settings.transport, &ends, now);
         let meta = (
             name,
             "amst",
-            self.net.nodes[b.from_node.index()].name.clone(),
-            self.net.nodes[b.to_node.index()].name.clone(),
+            self.net.nodes[spec.from.index()].name.clone(),
+            self.net.nodes[spec.to.index()].name.clone(),
         );
         let i = self.transports.len();
         let mut slot = TransportSlot::new(Connection::Amst(Box::new(ms)), ends[0], now, meta);
         slot.extra_flows = ends[1..].to_vec();
-        slot.bulk = Some((b.parcel, false));
+        slot.transfer = Some((owner, id, spec.tag, false));
         self.transports.push(slot);
         self.owners
             .resize(self.net.flows.len(), Owner::Transport(i as u32));
-        let id = self.engine.schedule_at(now, Event::Transport(i as u32));
-        self.transports[i].timer = Some((now, id));
+        let ev = self
+            .engine
+            .schedule_at(now, WorldEvent::Transport(i as u32).into());
+        self.transports[i].timer = Some((now, ev));
     }
 
-    /// Hands a finished bulk transfer's message to the consensus group.
-    fn check_bulk(&mut self, i: usize) {
+    /// Reports a finished bulk transfer to the component that opened it.
+    fn check_transfer(&mut self, i: usize) {
         let t = &mut self.transports[i];
-        let Some((parcel, false)) = t.bulk else {
+        let Some((owner, id, tag, false)) = t.transfer else {
             return;
         };
         let Connection::Amst(ms) = &t.conn else {
@@ -502,12 +515,41 @@ impl World {
         let Some(done) = ms.completed_at() else {
             return;
         };
-        t.bulk = Some((parcel, true));
+        t.transfer = Some((owner, id, tag, true));
         let took = done.since(t.start);
-        if let Some(c) = &mut self.consensus {
-            c.on_bulk_done(&mut self.engine, &mut self.net, parcel, true, took);
+        let done = TransferDone {
+            id,
+            tag,
+            delivered: true,
+            took,
+        };
+        call!(self, owner, on_transfer_done, done);
+    }
+
+    /// The node a crash targets now, resolving a role through the components.
+    fn crash_target(&self, target: &CrashTarget) -> Option<NodeId> {
+        match target {
+            CrashTarget::Node(n) => Some(*n),
+            CrashTarget::Role(role) => self
+                .components
+                .iter()
+                .find(|c| c.roles().contains(&role.as_str()))
+                .and_then(|c| c.node_in_role(role)),
         }
-        self.after_consensus();
+    }
+
+    /// What runs on `node`, for the event log: the components' descriptions, else its name.
+    fn describe_node(&self, node: NodeId) -> String {
+        let parts: Vec<String> = self
+            .components
+            .iter()
+            .filter_map(|c| c.describe(node))
+            .collect();
+        if parts.is_empty() {
+            self.net.nodes[node.index()].name.clone()
+        } else {
+            parts.join(", ")
+        }
     }
 
     fn apply_fault(&mut self, i: usize) {
@@ -515,62 +557,56 @@ impl World {
         let fault = self.node_faults[i].1.clone();
         match fault {
             NodeFault::Crash {
-                replica,
+                target,
                 restart_after,
             } => {
-                let Some(c) = &mut self.consensus else {
+                let Some(node) = self.crash_target(&target) else {
+                    let CrashTarget::Role(role) = target else {
+                        unreachable!("a named node always resolves")
+                    };
+                    self.services
+                        .log
+                        .push((now, "crash", format!("no {role} to crash")));
                     return;
                 };
-                let target = match replica {
-                    CrashTarget::Replica(r) => Some(r),
-                    CrashTarget::Leader => c.leader(),
-                    CrashTarget::Follower => c.follower(),
-                };
-                let Some(r) = target else {
-                    self.log.push((
-                        now,
-                        "crash",
-                        format!("no {replica:?} to crash").to_lowercase(),
-                    ));
-                    return;
-                };
-                let name = c.replica_name(r);
-                c.crash(&mut self.engine, r);
-                self.log.push((now, "crash", name));
+                let name = self.describe_node(node);
+                for k in 0..self.components.len() {
+                    call!(self, ComponentId(k as u16), on_node_down, node);
+                }
+                self.services.log.push((now, "crash", name));
                 if let Some(d) = restart_after {
                     if now + d < self.end {
-                        self.node_faults.push((now + d, NodeFault::Restart(r)));
+                        self.node_faults.push((now + d, NodeFault::Restart(node)));
                         let k = self.node_faults.len() - 1;
-                        self.engine.schedule_at(now + d, Event::Fault(k as u32));
+                        self.engine
+                            .schedule_at(now + d, WorldEvent::Fault(k as u32).into());
                     }
                 }
             }
-            NodeFault::Restart(r) => {
-                if let Some(c) = &mut self.consensus {
-                    let name = c.replica_name(r);
-                    c.restart(&mut self.engine, &mut self.net, r);
-                    self.log.push((now, "restart", name));
+            NodeFault::Restart(node) => {
+                let name = self.describe_node(node);
+                self.services.log.push((now, "restart", name));
+                for k in 0..self.components.len() {
+                    call!(self, ComponentId(k as u16), on_node_up, node);
                 }
-                self.after_consensus();
             }
             NodeFault::Partition { groups, label } => {
                 self.net.set_partition(&groups);
-                self.log.push((now, "partition", label));
+                self.services.log.push((now, "partition", label));
             }
             NodeFault::Heal => {
                 self.net.set_partition(&[]);
-                self.log.push((now, "heal", String::new()));
+                self.services.log.push((now, "heal", String::new()));
             }
         }
     }
 
     fn records(mut self) -> RunRecords {
-        let mut consensus_series = Vec::new();
-        if let Some(c) = &self.consensus {
-            let (rows, series) = c.records(self.end);
-            self.measures.extend(rows);
-            consensus_series = series;
+        let mut component_records = ComponentRecords::default();
+        for c in &self.components {
+            c.records(self.end, &mut component_records);
         }
+        self.measures.extend(component_records.rows);
         let net = &self.net;
         let end = self.end;
         let flows = self
@@ -701,22 +737,13 @@ impl World {
                 .map(|s| s.series)
                 .unwrap_or_default()
                 .into_iter()
-                .chain(consensus_series)
+                .chain(component_records.series)
                 .collect(),
-            log: self.log,
+            log: self.services.log,
             measures: self.measures,
             events: self.engine.processed(),
             digest: self.engine.digest(),
             end_time: end,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn events_stay_small() {
-        // The queue moves events by value on every push and pop; keep them within 16 bytes.
-        assert!(std::mem::size_of::<super::Event>() <= 16);
     }
 }

@@ -6,6 +6,7 @@
 //! when it next wants to be called ([`Transport::poll_at`]). The world turns that into
 //! events; nothing here sees the scheduler, a clock or a file.
 
+pub mod datagram;
 pub mod multistream;
 pub mod rdma;
 pub mod tcp;

@@ -1,0 +1,290 @@
+//! A component written against the public interface only, as a user's own crate would: a
+//! heartbeat service on every host that pings each peer, counts the answers and measures
+//! their round trips. It proves the interface end to end: its own timers (`UserEvent`),
+//! the message service, node faults from `[[faults]]` with no consensus group, and results
+//! rows. Nothing in `src/` knows it exists.
+
+use dwcp_sim::config::LoadedExperiment;
+use dwcp_sim::engine::{EventId, Scheduler, SimDuration, SimTime};
+use dwcp_sim::metrics::RunRecords;
+use dwcp_sim::net::NodeId;
+use dwcp_sim::scenario::{self, Component, ComponentRecords, Context, Setup, UserEvent};
+use dwcp_sim::transport::datagram::{Delivery, SenderId};
+
+/// Bytes of a ping and of its answer (a small control message).
+const PING_BYTES: u32 = 64;
+
+struct Member {
+    node: NodeId,
+    name: String,
+    sender: SenderId,
+    up: bool,
+    timer: Option<EventId>,
+    sent: u64,
+    answered: u64,
+    rtt_sum: SimDuration,
+    dropped_while_down: u64,
+}
+
+/// Every member pings every other member each `interval` while it is up.
+struct Heartbeat {
+    interval: SimDuration,
+    members: Vec<Member>,
+}
+
+/// `ping`: kind 0; `pong`: kind 1. Then the pinger, the pinged, and the ping's send time
+/// in ps (48 bits: 281 s, enough for a test).
+fn tag(kind: u64, from: usize, to: usize, sent: SimTime) -> u64 {
+    kind << 63 | (from as u64) << 56 | (to as u64) << 48 | sent.as_ps()
+}
+
+fn untag(tag: u64) -> (u64, usize, usize, SimTime) {
+    (
+        tag >> 63,
+        (tag >> 56 & 0x7f) as usize,
+        (tag >> 48 & 0xff) as usize,
+        SimTime::ZERO + SimDuration::from_ps(tag & ((1 << 48) - 1)),
+    )
+}
+
+impl Heartbeat {
+    fn new(setup: &mut Setup, hosts: &[&str], interval: SimDuration) -> Result<Self, String> {
+        let members = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let node = setup.node(name).ok_or(format!("no node {name}"))?;
+                Ok(Member {
+                    node,
+                    name: name.to_string(),
+                    sender: setup.add_sender(node, i as u32),
+                    up: true,
+                    timer: None,
+                    sent: 0,
+                    answered: 0,
+                    rtt_sum: SimDuration::ZERO,
+                    dropped_while_down: 0,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Heartbeat { interval, members })
+    }
+
+    fn member_at(&self, node: NodeId) -> Option<usize> {
+        self.members.iter().position(|m| m.node == node)
+    }
+
+    fn round(&mut self, cx: &mut Context<'_, UserEvent>, i: usize) {
+        let now = cx.now();
+        for peer in 0..self.members.len() {
+            if peer == i {
+                continue;
+            }
+            let to = self.members[peer].node;
+            self.members[i].sent += 1;
+            let sender = self.members[i].sender;
+            // Peers are on other hosts: nothing comes back at once.
+            let local = cx.send_message(sender, to, PING_BYTES, tag(0, i, peer, now));
+            assert!(local.is_none());
+        }
+        let next = cx.schedule_in(self.interval, UserEvent(0, i as u32));
+        self.members[i].timer = Some(next);
+    }
+}
+
+impl Component for Heartbeat {
+    type Event = UserEvent;
+
+    fn start(&mut self, cx: &mut Context<'_, UserEvent>) {
+        for i in 0..self.members.len() {
+            let id = cx.schedule_at(SimTime::ZERO, UserEvent(0, i as u32));
+            self.members[i].timer = Some(id);
+        }
+    }
+
+    fn on_event(&mut self, cx: &mut Context<'_, UserEvent>, UserEvent(_, i): UserEvent) {
+        self.round(cx, i as usize);
+    }
+
+    fn on_message(&mut self, cx: &mut Context<'_, UserEvent>, m: Delivery) {
+        let (kind, from, to, sent) = untag(m.tag);
+        let here = if kind == 0 { to } else { from };
+        if !self.members[here].up {
+            // A crashed host hears nothing.
+            self.members[here].dropped_while_down += 1;
+            return;
+        }
+        if kind == 0 {
+            let sender = self.members[to].sender;
+            let node = self.members[from].node;
+            cx.send_message(sender, node, PING_BYTES, tag(1, from, to, sent));
+        } else {
+            let rtt = cx.now().since(sent);
+            let me = &mut self.members[from];
+            me.answered += 1;
+            me.rtt_sum = me.rtt_sum + rtt;
+        }
+    }
+
+    fn on_node_down(&mut self, cx: &mut Context<'_, UserEvent>, node: NodeId) {
+        if let Some(i) = self.member_at(node) {
+            self.members[i].up = false;
+            if let Some(t) = self.members[i].timer.take() {
+                cx.cancel(t);
+            }
+        }
+    }
+
+    fn on_node_up(&mut self, cx: &mut Context<'_, UserEvent>, node: NodeId) {
+        if let Some(i) = self.member_at(node) {
+            self.members[i].up = true;
+            let id = cx.schedule_in(SimDuration::ZERO, UserEvent(0, i as u32));
+            self.members[i].timer = Some(id);
+        }
+    }
+
+    fn describe(&self, node: NodeId) -> Option<String> {
+        self.member_at(node)
+            .map(|i| format!("heartbeat on {}", self.members[i].name))
+    }
+
+    fn records(&self, _end: SimTime, out: &mut ComponentRecords) {
+        for m in &self.members {
+            let mut row = |metric, value: f64, unit| {
+                out.rows
+                    .push(("heartbeat", m.name.clone(), metric, value, unit));
+            };
+            row("pings_sent", m.sent as f64, "messages");
+            row("answers", m.answered as f64, "messages");
+            row(
+                "dropped_while_down",
+                m.dropped_while_down as f64,
+                "messages",
+            );
+            if m.answered > 0 {
+                let mean = m.rtt_sum.as_secs_f64() / m.answered as f64;
+                row("rtt_mean", mean, "s");
+            }
+        }
+    }
+}
+
+/// Four hosts on a star, every link 1 ms and 10 Gbit/s, 1 s of virtual time, plus `extra`.
+fn world(extra: &str) -> scenario::World {
+    let text = format!(
+        r#"name = "heartbeat"
+seed = 3
+duration = "1s"
+[topology.generate]
+kind = "star"
+hosts = 4
+link = {{ rate = "10Gbps", delay = "1ms" }}
+{extra}
+"#
+    );
+    let exp = LoadedExperiment::from_text(&text, std::path::Path::new("heartbeat.toml"), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    scenario::prepare_with(&exp, |world| {
+        world.add_component(|setup| {
+            Heartbeat::new(
+                setup,
+                &["h0", "h1", "h2", "h3"],
+                SimDuration::from_millis(10),
+            )
+        })?;
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn get(r: &RunRecords, host: &str, metric: &str) -> f64 {
+    r.measures
+        .iter()
+        .find(|m| m.0 == "heartbeat" && m.1 == host && m.2 == metric)
+        .map(|m| m.3)
+        .unwrap_or_else(|| panic!("no heartbeat/{host}/{metric}"))
+}
+
+/// Quiet network: rounds at 0, 10, …, 1000 ms (the engine runs what is due at the end time
+/// too) are 101 rounds × 3 peers = 303 pings per host. The round at 1000 ms gets no answer
+/// before the end; the other 300 do (answers arrive one RTT, about 4 ms, after the ping).
+/// RTT = 4 links × 1 ms + 4 serializations of a 104-byte datagram (64 + 40 header bytes:
+/// 832 bits at 10 Gbit/s = 83.2 ns) = 4.000333 ms; ±1% covers rounding.
+#[test]
+fn heartbeats_on_a_quiet_network_are_all_answered_in_one_rtt() {
+    let r = world("").run();
+    for h in ["h0", "h1", "h2", "h3"] {
+        assert_eq!(get(&r, h, "pings_sent"), 303.0, "{h}");
+        assert_eq!(get(&r, h, "answers"), 300.0, "{h}");
+        let rtt = get(&r, h, "rtt_mean");
+        assert!((rtt - 4.000333e-3).abs() < 4e-5, "{h}: rtt {rtt}");
+    }
+    // Every datagram is accounted for: 4 × 300 answered pings and their answers delivered,
+    // the 4 × 3 pings of the last round still in flight.
+    assert_eq!(r.net.delivered, 2 * 1200);
+    assert_eq!(r.in_flight, 12);
+}
+
+/// h1 crashes at 300 ms and restarts 200 ms later; no consensus group exists. h1 pings in
+/// rounds 0..290 ms (30) and from its restart at 500 ms to 1000 ms (51): 81 rounds × 3 =
+/// 243, of which the last round's 3 are unanswered at the end. Its peers' pings sent at
+/// 300..490 ms (20 rounds) reach it while down (2 ms later, before 500 ms): each peer gets
+/// 303 − 3 (last round) − 20 = 280 answers; h1 drops those 3 × 20 = 60 pings.
+#[test]
+fn a_crashed_host_neither_pings_nor_answers_until_it_restarts() {
+    let faults = r#"
+[[faults]]
+at = "300ms"
+kind = "crash"
+node = "h1"
+duration = "200ms"
+"#;
+    let r = world(faults).run();
+    assert_eq!(get(&r, "h1", "pings_sent"), 243.0);
+    assert_eq!(get(&r, "h1", "answers"), 240.0);
+    assert_eq!(get(&r, "h1", "dropped_while_down"), 60.0);
+    for h in ["h0", "h2", "h3"] {
+        assert_eq!(get(&r, h, "pings_sent"), 303.0, "{h}");
+        assert_eq!(get(&r, h, "answers"), 280.0, "{h}");
+    }
+    // The event log names what ran on the node, as the component describes it.
+    let kinds: Vec<(&str, &str)> = r.log.iter().map(|e| (e.1, e.2.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [("crash", "heartbeat on h1"), ("restart", "heartbeat on h1")]
+    );
+}
+
+#[test]
+fn a_component_run_is_deterministic() {
+    let faults = r#"
+[[faults]]
+at = "250ms"
+kind = "crash"
+node = "h2"
+duration = "100ms"
+"#;
+    let a = world(faults).run();
+    let b = world(faults).run();
+    assert_eq!((a.events, a.digest), (b.events, b.digest));
+    assert_eq!(a.measures, b.measures);
+}
+
+/// A role only a consensus group has cannot be crashed in a run without one.
+#[test]
+fn a_crash_of_a_role_no_component_has_is_an_error() {
+    let text = r#"name = "x"
+duration = "1s"
+[topology.generate]
+kind = "star"
+hosts = 2
+link = { rate = "10Gbps", delay = "1ms" }
+[[faults]]
+at = "1ms"
+kind = "crash"
+node = "leader"
+"#;
+    let exp = LoadedExperiment::from_text(text, std::path::Path::new("x.toml"), &[]).unwrap();
+    let err = scenario::prepare(&exp).err().expect("an error").to_string();
+    assert!(err.contains("\"leader\", which no component"), "{err}");
+}
