@@ -131,26 +131,101 @@ impl From<WorldEvent> for Event {
     }
 }
 
+/// Counts token trees: the position of an arm among those before it.
+macro_rules! count {
+    () => { 0u32 };
+    ($head:tt $($tail:tt)*) => { 1u32 + count!($($tail)*) };
+}
+
+/// An exhaustive `match` whose arms yield `(position of the arm, words)`: a variant's code
+/// is where it is written, so codes cannot collide and no number is typed by hand.
+macro_rules! positional_match {
+    ($value:expr; $($arms:tt)*) => { positional_match!(@go $value; []; []; $($arms)*) };
+    (@go $value:expr; [$($done:tt)*]; [$($seen:tt)*];) => { match $value { $($done)* } };
+    (@go $value:expr; [$($done:tt)*]; [$($seen:tt)*]; $pat:pat => $words:expr, $($rest:tt)*) => {
+        positional_match!(@go $value; [$($done)* $pat => (count!($($seen)*), $words),]; [$($seen)* ()]; $($rest)*)
+    };
+}
+
+/// `(sub-variant position, a, b)` of a sub-enum, for the trace.
+trait TraceWords {
+    fn words(&self) -> (u32, (u64, u64));
+}
+
+impl TraceWords for NetEvent {
+    #[inline]
+    fn words(&self) -> (u32, (u64, u64)) {
+        positional_match!(*self;
+            NetEvent::TxDone(p) => (p.0 as u64, 0),
+            NetEvent::Arrive(p, pkt) => (p.0 as u64, pkt.0 as u64),
+            NetEvent::Pause(p, on) => (p.0 as u64, on as u64),
+        )
+    }
+}
+
+impl TraceWords for WorldEvent {
+    #[inline]
+    fn words(&self) -> (u32, (u64, u64)) {
+        positional_match!(*self;
+            WorldEvent::Source(i) => (i as u64, 0),
+            WorldEvent::Sample => (0, 0),
+            WorldEvent::Transport(i) => (i as u64, 0),
+            WorldEvent::LinkChange(i) => (i as u64, 0),
+            WorldEvent::Fault(i) => (i as u64, 0),
+        )
+    }
+}
+
+impl TraceWords for ConsensusEvent {
+    #[inline]
+    fn words(&self) -> (u32, (u64, u64)) {
+        positional_match!(*self;
+            ConsensusEvent::Replica(i) => (i as u64, 0),
+            ConsensusEvent::Client => (0, 0),
+            ConsensusEvent::Release(h) => (h as u64, 0),
+        )
+    }
+}
+
+/// The slots not filled yet have no events.
+macro_rules! no_words {
+    ($($t:ty),*) => {$(
+        impl TraceWords for $t {
+            fn words(&self) -> (u32, (u64, u64)) {
+                match *self {}
+            }
+        }
+    )*};
+}
+no_words!(MigrationEvent, PredictEvent, WorkloadEvent);
+
+impl TraceWords for UserEvent {
+    #[inline]
+    fn words(&self) -> (u32, (u64, u64)) {
+        (0, (self.0 as u64, self.1 as u64))
+    }
+}
+
+/// A component event's words with its component's id in the top 16 bits of the first.
+#[inline]
+fn of_component(id: ComponentId, (sub, (a, b)): (u32, (u64, u64))) -> (u32, (u64, u64)) {
+    (sub, (a | (id.0 as u64) << 48, b))
+}
+
 impl Traced for Event {
+    /// Kind `top << 8 | sub`: the positions of the variant and of its sub-variant.
     #[inline]
     fn trace(&self) -> (u32, u64, u64) {
-        match *self {
-            Event::Net(NetEvent::TxDone(p)) => (1, p.0 as u64, 0),
-            Event::Net(NetEvent::Arrive(p, pkt)) => (2, p.0 as u64, pkt.0 as u64),
-            Event::Net(NetEvent::Pause(p, on)) => (6, p.0 as u64, on as u64),
-            Event::World(WorldEvent::Source(i)) => (3, i as u64, 0),
-            Event::World(WorldEvent::Sample) => (4, 0, 0),
-            Event::World(WorldEvent::Transport(i)) => (5, i as u64, 0),
-            Event::World(WorldEvent::LinkChange(i)) => (7, i as u64, 0),
-            Event::Consensus(_, ConsensusEvent::Replica(i)) => (9, i as u64, 0),
-            Event::Consensus(_, ConsensusEvent::Client) => (10, 0, 0),
-            Event::Consensus(_, ConsensusEvent::Release(h)) => (11, h as u64, 0),
-            Event::World(WorldEvent::Fault(i)) => (12, i as u64, 0),
-            Event::Migration(_, e) => match e {},
-            Event::Predict(_, e) => match e {},
-            Event::Workload(_, e) => match e {},
-            Event::User(id, UserEvent(a, b)) => (13, (id.0 as u64) << 32 | a as u64, b as u64),
-        }
+        let (top, (sub, (a, b))) = positional_match!(*self;
+            Event::Net(e) => e.words(),
+            Event::World(e) => e.words(),
+            Event::Consensus(id, e) => of_component(id, e.words()),
+            Event::Migration(id, e) => of_component(id, e.words()),
+            Event::Predict(id, e) => of_component(id, e.words()),
+            Event::Workload(id, e) => of_component(id, e.words()),
+            Event::User(id, e) => of_component(id, e.words()),
+        );
+        (top << 8 | sub, a, b)
     }
 }
 
@@ -158,9 +233,59 @@ impl Traced for Event {
 mod tests {
     use super::*;
 
+    use crate::net::{PacketId, PortId};
+
     #[test]
     fn events_stay_small() {
         // The queue moves events by value on every push and pop; keep them within 16 bytes.
         assert!(std::mem::size_of::<Event>() <= 16);
+    }
+
+    /// One event of every inhabited variant, in declaration order.
+    fn one_of_each() -> Vec<Event> {
+        let c = ComponentId(3);
+        vec![
+            Event::Net(NetEvent::TxDone(PortId(1))),
+            Event::Net(NetEvent::Arrive(PortId(1), PacketId(2))),
+            Event::Net(NetEvent::Pause(PortId(1), true)),
+            WorldEvent::Source(1).into(),
+            WorldEvent::Sample.into(),
+            WorldEvent::Transport(1).into(),
+            WorldEvent::LinkChange(1).into(),
+            WorldEvent::Fault(1).into(),
+            ConsensusEvent::Replica(1).wrap(c),
+            ConsensusEvent::Client.wrap(c),
+            ConsensusEvent::Release(1).wrap(c),
+            UserEvent(1, 2).wrap(c),
+        ]
+    }
+
+    #[test]
+    fn trace_codes_are_unique() {
+        let codes: Vec<u32> = one_of_each().iter().map(|e| e.trace().0).collect();
+        let distinct: std::collections::BTreeSet<u32> = codes.iter().copied().collect();
+        assert_eq!(distinct.len(), codes.len(), "codes {codes:?}");
+        // Codes are positions: Net is variant 0 (Arrive its sub-variant 1), World 1, the
+        // consensus Release sub-variant 2 of top-level variant 2, User variant 6.
+        assert_eq!(codes[1], 1);
+        assert_eq!(codes[4], 1 << 8 | 1);
+        assert_eq!(codes[10], 2 << 8 | 2);
+        assert_eq!(codes[11], 6 << 8);
+    }
+
+    #[test]
+    fn component_events_trace_their_component() {
+        // The same timer of two components must not look alike in the digest.
+        let a = ConsensusEvent::Replica(1).wrap(ComponentId(0)).trace();
+        let b = ConsensusEvent::Replica(1).wrap(ComponentId(1)).trace();
+        assert_ne!(a, b);
+        assert_eq!(
+            ConsensusEvent::unwrap(ConsensusEvent::Client.wrap(ComponentId(5))),
+            Some(ConsensusEvent::Client)
+        );
+        assert_eq!(
+            UserEvent::unwrap(ConsensusEvent::Client.wrap(ComponentId(5))),
+            None
+        );
     }
 }
