@@ -288,3 +288,32 @@ node = "leader"
     let err = scenario::prepare(&exp).err().expect("an error").to_string();
     assert!(err.contains("\"leader\", which no component"), "{err}");
 }
+
+#[path = "../examples/custom_component.rs"]
+mod custom_component;
+
+/// The example runs in CI. Checkpoints are due at 0.5, 1, …, 3 s. The one at 1 s finds the
+/// backup down (0.9–1.3 s) and is missed when the next is due; the one at 3 s is the end of
+/// the run: 4 done (0.5, 1.5, 2, 2.5 s), 1 missed. An 8 MB checkpoint cannot beat the link:
+/// 8e6 B × 8 / 1 Gbit/s × 1500/1460 (headers) = 65.8 ms at least.
+#[test]
+fn the_custom_component_example_runs() {
+    let r = custom_component::run();
+    let get = |metric: &str| {
+        r.measures
+            .iter()
+            .find(|m| m.0 == "checkpoint" && m.2 == metric)
+            .map(|m| m.3)
+            .unwrap_or_else(|| panic!("no checkpoint/{metric}"))
+    };
+    assert_eq!(get("checkpoints_done"), 4.0);
+    assert_eq!(get("checkpoints_missed"), 1.0);
+    assert!(
+        get("checkpoint_time_mean") >= 0.0658,
+        "{}",
+        get("checkpoint_time_mean")
+    );
+    assert!(get("checkpoint_goodput") <= 1e9 * 1460.0 / 1500.0);
+    let kinds: Vec<&str> = r.log.iter().map(|e| e.1).collect();
+    assert_eq!(kinds, ["crash", "restart"]);
+}
