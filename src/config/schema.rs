@@ -61,7 +61,7 @@ pub struct ExperimentConfig {
 pub struct CompressConfig {
     /// vm-memory, text, mixed, seed-vm-memory, seed-mixed, zeros, random or file:PATH.
     pub data: String,
-    /// none, snappy, lz4, zstd-<level> or zstd-dict-<level>.
+    /// `none`, `snappy`, `lz4`, `zstd-<level>` or `zstd-dict-<level>`.
     pub codec: String,
     /// Bytes of data (default 64MiB).
     pub bytes: Option<Bytes>,

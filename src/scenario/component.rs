@@ -15,6 +15,8 @@
 //! Invariants: a component's events reach only that component; handlers run one at a time
 //! in event order; transfers a handler opens start after it returns, in the order asked.
 
+#![warn(missing_docs)]
+
 use super::event::{ComponentEvent, ComponentId, Event};
 use crate::engine::{Engine, EventId, RngStreams, Scheduler, SimRng, SimTime};
 use crate::metrics::{MeasureRow, TimeSeries};
@@ -32,16 +34,20 @@ pub struct TransferId(pub u32);
 /// How a bulk transfer travels: AMST with `streams` connections of one transport.
 #[derive(Clone, Debug)]
 pub struct TransferSettings {
+    /// Parallel connections.
     pub streams: u32,
     /// Chunk size, bytes (capped at the transfer's size).
     pub chunk: u64,
+    /// What each stream runs on (TCP with its congestion control, or RoCE).
     pub transport: StreamTransport,
 }
 
 /// A bulk transfer to open.
 #[derive(Clone, Debug)]
 pub struct TransferSpec {
+    /// Sending node.
     pub from: NodeId,
+    /// Receiving node.
     pub to: NodeId,
     /// Bytes to move (at least 1 is sent).
     pub bytes: u64,
@@ -49,13 +55,16 @@ pub struct TransferSpec {
     pub name: String,
     /// The component's own token, returned with the completion.
     pub tag: u64,
+    /// How it travels.
     pub settings: TransferSettings,
 }
 
 /// A bulk transfer finished.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TransferDone {
+    /// The id [`Context::open_transfer`] returned.
     pub id: TransferId,
+    /// The tag of its [`TransferSpec`].
     pub tag: u64,
     /// False if it was given up.
     pub delivered: bool,
@@ -212,9 +221,11 @@ pub trait Component {
 /// message senders), the random streams, the run's end time.
 pub struct Setup<'a> {
     pub(crate) id: ComponentId,
+    /// The network being built (flows are added through [`Setup::add_flow`]).
     pub net: &'a mut Network,
     pub(crate) services: &'a mut Services,
     pub(crate) owners: &'a mut Vec<super::world::Owner>,
+    /// The run's named random streams: take a component's own streams here.
     pub streams: &'a RngStreams,
     /// When the run ends.
     pub end: SimTime,

@@ -7,6 +7,8 @@
 //! the top-level variant and of the sub-variant, never from hand-written numbers
 //! (`tests::trace_codes_are_unique` proves them distinct).
 
+#![warn(missing_docs)]
+
 use crate::engine::Traced;
 use crate::net::NetEvent;
 
@@ -17,6 +19,7 @@ pub struct ComponentId(pub u16);
 /// Every event of a run. Closed, small and `Copy`: no allocation per event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
+    /// Events of the packet network (transmissions, arrivals, PFC frames).
     Net(NetEvent),
     /// Events of the world's own machinery (sources, transports, sampling, faults).
     World(WorldEvent),

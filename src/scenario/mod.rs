@@ -1,5 +1,15 @@
 //! Builds the world of one run from an experiment and its topology: resolves names to ids,
-//! expands flow patterns, gives every component its named random stream. Wiring only.
+//! expands flow patterns, gives every component its named random stream. Wiring only: what
+//! a model does lives in its own module ([`crate::transport`], [`crate::consensus`], …).
+//!
+//! - [`event`]: the closed event enum, one sub-enum per subsystem.
+//! - [`component`]: the interface every model implements and the [`Context`] it is driven
+//!   through (its own scheduler, the network, streams, message and transfer services).
+//! - [`world`]: the event loop that routes each event to its owner.
+//!
+//! Invariants: building is deterministic (the same experiment and seed give the same world,
+//! flow ids and streams); every random stream is named by what uses it, so adding a
+//! component never changes another's draws; errors name the experiment file and the key.
 
 pub mod component;
 pub(crate) mod consensus_build;
@@ -37,7 +47,12 @@ pub enum ScenarioError {
     Topology(#[from] TopologyError),
     /// The experiment refers to something that does not exist or does not fit.
     #[error("in experiment file {path}: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The experiment file.
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
 }
 
 /// Loads or generates the experiment's topology.

@@ -1,5 +1,13 @@
-//! The world of one run: the engine, the network and the traffic sources, and the loop that
-//! routes each event to its owner. Wiring only: behaviour lives in `net` and `traffic`.
+//! The world of one run: the engine, the network, the traffic sources, the transports and
+//! the components, and the loop that routes each event to its owner. Wiring only.
+//!
+//! Invariants: exactly one pending timer per transport, at its `poll_at`; a packet reaches
+//! the owner of its flow (a source, a transport, the message carrier or a component) and
+//! nothing else; a component's handlers run one at a time, and the transfers a handler asks
+//! for open when it returns, in order; faults apply to nodes, and every component is told;
+//! at the end every injected packet is delivered, dropped or in flight (checked).
+
+#![warn(missing_docs)]
 
 use super::component::{
     AnyComponent, Component, ComponentRecords, Parts, Services, Setup, TransferDone, TransferId,
@@ -157,6 +165,8 @@ impl Sampler {
     }
 }
 
+/// The world of one run: built by [`super::build`] or [`super::prepare_with`], extended with
+/// [`World::add_component`], consumed by [`World::run`].
 pub struct World {
     pub(crate) engine: Engine<Event>,
     pub(crate) net: Network,

@@ -11,6 +11,8 @@
 //! forgotten message never completes the message now in its slot (the slot's generation
 //! tells them apart).
 
+#![warn(missing_docs)]
+
 use crate::engine::{Scheduler, SimDuration, SimTime};
 use crate::net::{FlowId, NetEvent, Network, NodeId, Packet, Payload};
 
@@ -33,10 +35,13 @@ pub struct Delivery {
     pub owner: u32,
     /// The sender's own token for the message (what it is, which slot of its own).
     pub tag: u64,
+    /// The sender's node.
     pub from: NodeId,
+    /// The node it reached.
     pub to: NodeId,
     /// Message bytes, headers excluded.
     pub bytes: u32,
+    /// When its first fragment left.
     pub sent_at: SimTime,
 }
 

@@ -48,7 +48,7 @@ pub struct TcpConfig {
     pub ack_every: u32,
     /// The delayed-ACK timer (Linux TCP_DELACK_MIN 40 ms; RFC 5681 allows up to 500 ms).
     pub delack_timeout: SimDuration,
-    /// Receive window, bytes (Linux tcp_rmem[2] default 6 MiB).
+    /// Receive window, bytes (Linux `tcp_rmem[2]` default 6 MiB).
     pub rwnd_bytes: u64,
     /// Selective acknowledgements (RFC 2018, RFC 6675 recovery); NewReno when off.
     pub sack: bool,
