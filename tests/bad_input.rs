@@ -104,7 +104,7 @@ const CASES: &[Case] = &[
     ("exp_tcp_unknown_cc.toml", V, &["{name}", "line 15", "`vegas`", "newreno", "cubic", "bbr"]),
     ("exp_tcp_with_rate.toml", V, &["{name}", "flows[0]", "`rate`", "tcp.mss"]),
     ("exp_tcp_mss_over_mtu.toml", V, &["{name}", "`tcp.mss` = 1460", "52 header bytes", "1500 bytes"]),
-    ("exp_rdma_unknown_key.toml", V, &["{name}", "[rdma]", "`mtu`", "mtu_payload"]),
+    ("exp_rdma_unknown_key.toml", V, &["{name}", "line 12", "`mtu`", "mtu_payload"]),
     ("exp_amst_too_many_streams.toml", V, &["{name}", "flows[0]", "`streams` = 1024", "1 to 512"]),
     ("exp_amst_adaptive_chunks.toml", V, &["{name}", "flows[0]", "100000 and 65536 bytes", "at least 4 KiB"]),
     ("exp_amst_adaptive_not_adaptive.toml", V, &["{name}", "flows[0]", "`adaptive`", "transport = \"adaptive\""]),

@@ -7,5 +7,7 @@ pub mod consensus;
 pub mod faults;
 pub mod filter;
 pub mod schema;
+pub mod transport;
 
 pub use schema::*;
+pub use transport::{DcqcnSettings, RdmaSettings, TcpSettings};

@@ -3,10 +3,11 @@
 //! Unknown keys are errors (`deny_unknown_fields`); messages name the file, the key (with
 //! TOML's line and column) and what is allowed.
 
+use super::transport::{RdmaSettings, TcpSettings};
 use crate::engine::rng::stable_hash;
 use crate::net::routing::RouteMetric;
 use crate::net::TopologyConfig;
-use crate::transport::tcp::{CcKind, RtoRule};
+use crate::transport::tcp::CcKind;
 use crate::units::{Bytes, Duration, Rate};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -33,11 +34,11 @@ pub struct ExperimentConfig {
     /// overrides them key by key).
     #[serde(default)]
     pub tcp: TcpSettings,
-    /// RoCEv2 parameters every `app = "rdma"` flow starts from (keys of
-    /// `transport::rdma::RdmaConfig`; a flow's own `[flows.rdma]` overrides them key by key).
+    /// RoCEv2 parameters every `app = "rdma"` flow starts from (a flow's own `[flows.rdma]`
+    /// overrides them key by key).
     /// `line_rate_bps` defaults to the rate of the source host's link.
     #[serde(default)]
-    pub rdma: toml::Table,
+    pub rdma: RdmaSettings,
     #[serde(default)]
     pub flows: Vec<FlowConfig>,
     /// Scheduled changes to links: flaps, loss bursts, delay or rate steps.
@@ -311,57 +312,13 @@ fn validate_adaptive(f: &FlowConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// The RDMA table of flow `f`: the experiment's `[rdma]` with the flow's keys over it.
-pub fn rdma_table(cfg: &ExperimentConfig, f: &FlowConfig) -> toml::Table {
-    let mut t = cfg.rdma.clone();
-    if let Some(own) = &f.rdma {
-        for (k, v) in own {
-            t.insert(k.clone(), v.clone());
-        }
-    }
-    t
-}
-
-/// Parses an RDMA table (line rate and transfer size filled in by the caller).
-pub fn rdma_config(t: toml::Table) -> Result<crate::transport::rdma::RdmaConfig, String> {
-    let c: crate::transport::rdma::RdmaConfig = toml::Value::Table(t)
-        .try_into()
-        .map_err(|e: toml::de::Error| format!("[rdma]: {}", e.message()))?;
-    c.validate().map_err(|e| e.to_string())?;
-    Ok(c)
-}
-
-/// TCP parameters; every key is optional and defaults as Linux does (see
-/// `transport::tcp::TcpConfig`).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TcpSettings {
-    /// `"newreno"` (default), `"cubic"` or `"bbr"`.
-    pub cc: Option<CcKind>,
-    /// Payload bytes per segment (default: smallest link MTU − 52 header bytes).
-    pub mss: Option<Bytes>,
-    /// Initial window, segments (default 10).
-    pub initial_window: Option<u64>,
-    /// `"linux"` (default: RTO = SRTT + max(4·RTTVAR, min_rto)) or `"rfc6298"`
-    /// (RTO = max(min_rto, SRTT + 4·RTTVAR)).
-    pub rto_rule: Option<RtoRule>,
-    /// Lower bound of the retransmission timeout (default 200ms; RFC 6298 says 1s).
-    pub min_rto: Option<Duration>,
-    pub max_rto: Option<Duration>,
-    pub initial_rto: Option<Duration>,
-    /// Delayed ACKs (default true): every `ack_every` segments or after `delack_timeout`.
-    pub delayed_ack: Option<bool>,
-    pub ack_every: Option<u32>,
-    pub delack_timeout: Option<Duration>,
-    /// Receive window (default 6MiB).
-    pub rwnd: Option<Bytes>,
-    /// SACK loss recovery (default true); false gives NewReno recovery.
-    pub sack: Option<bool>,
-    /// Duplicate ACKs that signal a loss (default 3).
-    pub dupthresh: Option<u32>,
-}
-
 impl ExperimentConfig {
+    /// The RDMA parameters of flow `f`: `[rdma]`, then the flow's `[flows.rdma]`.
+    pub fn rdma_settings(&self, f: &FlowConfig) -> RdmaSettings {
+        self.rdma
+            .overlay(f.rdma.as_ref().unwrap_or(&RdmaSettings::default()))
+    }
+
     /// The TCP parameters of flow `f`: `[tcp]`, then the flow's `[flows.tcp]`, then its
     /// `cc` shorthand.
     pub fn tcp_settings(&self, f: &FlowConfig) -> TcpSettings {
@@ -384,30 +341,6 @@ impl FlowConfig {
             || self.size_distribution.is_some()
             || self.packet_size.is_some()
             || self.stop.is_some()
-    }
-}
-
-impl TcpSettings {
-    /// `self` with every key `over` sets replaced.
-    pub fn overlay(&self, over: &TcpSettings) -> TcpSettings {
-        macro_rules! pick {
-            ($($f:ident),*) => { TcpSettings { $($f: over.$f.clone().or_else(|| self.$f.clone())),* } };
-        }
-        pick!(
-            cc,
-            mss,
-            initial_window,
-            rto_rule,
-            min_rto,
-            max_rto,
-            initial_rto,
-            delayed_ack,
-            ack_every,
-            delack_timeout,
-            rwnd,
-            sack,
-            dupthresh
-        )
     }
 }
 
@@ -450,7 +383,7 @@ pub struct FlowConfig {
     /// TCP: this flow's parameters over the experiment's `[tcp]`.
     pub tcp: Option<TcpSettings>,
     /// RDMA: this flow's parameters over the experiment's `[rdma]`.
-    pub rdma: Option<toml::Table>,
+    pub rdma: Option<RdmaSettings>,
     /// This many identical flows (named `<name>/<k>`), default 1.
     pub copies: Option<u32>,
     /// AMST: parallel streams (1 to 512).
@@ -771,7 +704,7 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                         "{at}: `bytes` = 0 transfers nothing (omit it for a bulk flow)"
                     ));
                 }
-                validate_tcp(&cfg.tcp_settings(f)).map_err(|m| format!("{at}: {m}"))?;
+                TcpSettings::validate(&cfg.tcp_settings(f)).map_err(|m| format!("{at}: {m}"))?;
             }
             AppKind::Amst => {
                 if f.has_source_keys() {
@@ -802,7 +735,7 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                 if f.transport == Some(StreamKind::Adaptive) {
                     validate_adaptive(f).map_err(|m| format!("{at}: {m}"))?;
                 }
-                validate_tcp(&cfg.tcp_settings(f)).map_err(|m| format!("{at}: {m}"))?;
+                TcpSettings::validate(&cfg.tcp_settings(f)).map_err(|m| format!("{at}: {m}"))?;
             }
             AppKind::Rdma => {
                 if f.has_source_keys() {
@@ -813,10 +746,9 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                         "{at}: `bytes` = 0 transfers nothing (omit it for a bulk flow)"
                     ));
                 }
-                let mut t = rdma_table(cfg, f);
-                t.entry("line_rate_bps")
-                    .or_insert(toml::Value::Integer(i64::MAX));
-                rdma_config(t).map_err(|m| format!("{at}: {m}"))?;
+                let mut r = cfg.rdma_settings(f);
+                r.line_rate_bps.get_or_insert(i64::MAX as u64);
+                r.resolve().map_err(|m| format!("{at}: [rdma]: {m}"))?;
             }
             AppKind::Cbr | AppKind::Poisson => {
                 if f.rate.is_none() {
@@ -882,39 +814,6 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
                     b, a
                 ));
             }
-        }
-    }
-    Ok(())
-}
-
-fn validate_tcp(t: &TcpSettings) -> Result<(), String> {
-    if t.mss.is_some_and(|m| m.0 == 0 || m.0 > 65_000) {
-        return Err("`tcp.mss` must be between 1 and 65000 bytes".into());
-    }
-    if t.initial_window == Some(0) {
-        return Err("`tcp.initial_window` must be at least 1 segment".into());
-    }
-    if t.ack_every == Some(0) {
-        return Err("`tcp.ack_every` must be at least 1".into());
-    }
-    if t.dupthresh == Some(0) {
-        return Err("`tcp.dupthresh` must be at least 1".into());
-    }
-    for (key, d) in [
-        ("min_rto", t.min_rto),
-        ("max_rto", t.max_rto),
-        ("initial_rto", t.initial_rto),
-        ("delack_timeout", t.delack_timeout),
-    ] {
-        if d.is_some_and(|d| d.0.as_ps() == 0) {
-            return Err(format!("`tcp.{key}` must be greater than zero"));
-        }
-    }
-    if let (Some(lo), Some(hi)) = (t.min_rto, t.max_rto) {
-        if lo.0 > hi.0 {
-            return Err(format!(
-                "`tcp.min_rto` ({lo}) is above `tcp.max_rto` ({hi})"
-            ));
         }
     }
     Ok(())

@@ -22,7 +22,7 @@ pub use event::{ComponentEvent, ComponentId, Event, UserEvent};
 pub use world::World;
 
 use crate::config::LoadedExperiment;
-use crate::config::{AppKind, FlowPattern, SizeDistribution, TcpSettings};
+use crate::config::{AppKind, FlowPattern, SizeDistribution};
 use crate::config::{InitialMode, StreamKind};
 use crate::engine::rng::stable_hash;
 use crate::engine::{Engine, RngStreams, SimDuration, SimTime};
@@ -34,7 +34,7 @@ use crate::transport::multistream::{
     AdaptiveConfig, AmstConfig, MultiStream, StreamSetConfig, StreamTransport,
 };
 use crate::transport::rdma::RdmaConnection;
-use crate::transport::tcp::{TcpConfig, TcpConnection};
+use crate::transport::tcp::TcpConnection;
 use crate::transport::{Connection, Ends};
 use rand::Rng;
 use world::{Owner, Sampler, TransportSlot};
@@ -231,7 +231,9 @@ fn build_unchecked(
                 };
                 let (ms, ends) = if f.transport == Some(StreamKind::Adaptive) {
                     let a = f.adaptive.clone().unwrap_or_default();
-                    let tcp = tcp_config(&cfg.tcp_settings(f), None, min_mtu)
+                    let tcp = cfg
+                        .tcp_settings(f)
+                        .resolve(None, min_mtu)
                         .map_err(|m| invalid(format!("{at}: {m}")))?;
                     let rdma = rdma_for(cfg, f, topo, *src, None, min_mtu)
                         .map_err(|m| invalid(format!("{at}: {m}")))?;
@@ -266,7 +268,8 @@ fn build_unchecked(
                                 .map_err(|m| invalid(format!("{at}: {m}")))?,
                         ),
                         _ => StreamTransport::Tcp(
-                            tcp_config(&cfg.tcp_settings(f), None, min_mtu)
+                            cfg.tcp_settings(f)
+                                .resolve(None, min_mtu)
                                 .map_err(|m| invalid(format!("{at}: {m}")))?,
                         ),
                     };
@@ -290,7 +293,8 @@ fn build_unchecked(
             }
             if f.app == AppKind::Tcp {
                 let settings = cfg.tcp_settings(f);
-                let tcp = tcp_config(&settings, f.bytes.map(|b| b.0), min_mtu)
+                let tcp = settings
+                    .resolve(f.bytes.map(|b| b.0), min_mtu)
                     .map_err(|m| invalid(format!("{at}: {m}")))?;
                 let ends = connection_ends(&mut net, *src, *dst, hash);
                 transports.push(TransportSlot::new(
@@ -549,20 +553,20 @@ fn rdma_for(
     bytes: Option<u64>,
     min_mtu: u32,
 ) -> Result<crate::transport::rdma::RdmaConfig, String> {
-    let mut t = crate::config::rdma_table(cfg, f);
-    if !t.contains_key("line_rate_bps") {
+    let mut s = cfg.rdma_settings(f);
+    if s.line_rate_bps.is_none() {
         // The NIC runs at its host link's rate unless told otherwise.
         let rate = topo
             .links
             .iter()
             .find(|l| l.a == src || l.b == src)
             .map_or(0, |l| l.params.rate_bps);
-        t.insert("line_rate_bps".into(), toml::Value::Integer(rate as i64));
+        s.line_rate_bps = Some(rate);
     }
     if let Some(b) = bytes {
-        t.insert("total_bytes".into(), toml::Value::Integer(b as i64));
+        s.total_bytes = Some(b);
     }
-    let rdma = crate::config::rdma_config(t)?;
+    let rdma = s.resolve().map_err(|e| format!("[rdma]: {e}"))?;
     let overhead = crate::transport::rdma::ROCE_OVERHEAD_BYTES;
     if rdma.mtu_payload + overhead > min_mtu {
         return Err(format!(
@@ -571,52 +575,6 @@ fn rdma_for(
         ));
     }
     Ok(rdma)
-}
-
-/// Resolves TCP settings against the defaults; the MSS fits the smallest MTU on the way.
-fn tcp_config(t: &TcpSettings, bytes: Option<u64>, min_mtu: u32) -> Result<TcpConfig, String> {
-    let mut c = TcpConfig::for_mtu(min_mtu, t.cc.unwrap_or_default());
-    if let Some(m) = t.mss {
-        let mss = m.0 as u32;
-        if mss + c.header_bytes > min_mtu {
-            return Err(format!(
-                "`tcp.mss` = {mss} plus {} header bytes exceeds the smallest link MTU ({min_mtu} bytes)",
-                c.header_bytes
-            ));
-        }
-        c.mss = mss;
-    }
-    if min_mtu <= c.header_bytes {
-        return Err(format!(
-            "the smallest link MTU ({min_mtu} bytes) leaves no room for TCP payload"
-        ));
-    }
-    macro_rules! set {
-        ($($key:ident => $conv:expr),*) => { $(if let Some(v) = t.$key { c.$key = $conv(v); })* };
-    }
-    set!(
-        initial_window => |v| v,
-        rto_rule => |v| v,
-        min_rto => |v: crate::units::Duration| v.0,
-        max_rto => |v: crate::units::Duration| v.0,
-        initial_rto => |v: crate::units::Duration| v.0,
-        delayed_ack => |v| v,
-        ack_every => |v| v,
-        delack_timeout => |v: crate::units::Duration| v.0,
-        sack => |v| v,
-        dupthresh => |v| v
-    );
-    if let Some(r) = t.rwnd {
-        c.rwnd_bytes = r.0;
-    }
-    if c.rwnd_bytes < c.mss as u64 {
-        return Err(format!(
-            "`tcp.rwnd` = {} bytes is smaller than one segment ({} bytes)",
-            c.rwnd_bytes, c.mss
-        ));
-    }
-    c.bytes = bytes;
-    Ok(c)
 }
 
 fn rate_of(f: &crate::config::FlowConfig) -> u64 {
