@@ -46,6 +46,7 @@ pub mod experiment;
 pub mod metrics;
 pub mod net;
 pub mod report;
+pub mod results;
 pub mod scenario;
 pub mod traffic;
 pub mod transport;

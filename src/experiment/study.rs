@@ -13,10 +13,10 @@ use crate::config::{
     looks_like_topology, set_path, ConfigError, LoadedExperiment, NOT_AN_EXPERIMENT,
 };
 use crate::engine::rng::stable_hash;
-use crate::metrics::summary::Summary;
 use crate::report::csv_out::{write_results, write_timeseries, RunColumns};
 use crate::report::output::{replace_dir, StagedDir};
 use crate::report::study_plots::{self, PlotSpec};
+use crate::results::{summarize, PointStat, RunRef, StudyView, CONFIDENCE};
 use crate::scenario;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,9 +24,6 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-/// Confidence level of the intervals in `summary.csv` and on plots.
-pub const CONFIDENCE: f64 = 0.95;
 
 /// One run of a study.
 #[derive(Clone, Debug)]
@@ -211,6 +208,27 @@ impl Study {
             hash: h,
             base_seed,
         })
+    }
+
+    /// The study as plain data, for summaries, plots and reports.
+    pub fn view(&self) -> StudyView {
+        StudyView {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            repetitions: self.sweep.repetitions,
+            keys: self.sweep.keys(),
+            points: self.sweep.points.clone(),
+            base: self.sweep.base.clone(),
+            runs: self
+                .runs
+                .iter()
+                .map(|r| RunRef {
+                    id: r.id.clone(),
+                    point: r.point,
+                    rep: r.rep,
+                })
+                .collect(),
+        }
     }
 
     /// The run at (point, rep), if it exists.
@@ -555,106 +573,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-/// One row of a run's results.csv, as read back.
-#[derive(Clone, Debug)]
-pub struct ResultRow {
-    pub scope: String,
-    pub entity: String,
-    pub metric: String,
-    pub unit: String,
-    pub value: f64,
-}
-
-/// Opens a CSV and finds the named columns (an error names the file and the column).
-pub fn open_csv(
-    path: &Path,
-    names: &[&str],
-) -> Result<(csv::Reader<fs::File>, Vec<usize>), String> {
-    let mut rd = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let headers = rd
-        .headers()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .clone();
-    let cols = names
-        .iter()
-        .map(|name| {
-            headers
-                .iter()
-                .position(|h| h == *name)
-                .ok_or_else(|| format!("{}: no `{name}` column", path.display()))
-        })
-        .collect::<Result<Vec<usize>, String>>()?;
-    Ok((rd, cols))
-}
-
-/// Reads the tail columns of a results.csv.
-pub fn read_result_rows(path: &Path) -> Result<Vec<ResultRow>, String> {
-    let (mut rd, cols) = open_csv(path, &["scope", "entity", "metric", "value", "unit"])?;
-    let [s, e, m, v, u] = cols[..] else {
-        unreachable!("open_csv returns one index per name")
-    };
-    let mut rows = Vec::new();
-    for rec in rd.records() {
-        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
-        rows.push(ResultRow {
-            scope: rec[s].to_string(),
-            entity: rec[e].to_string(),
-            metric: rec[m].to_string(),
-            unit: rec[u].to_string(),
-            value: rec[v]
-                .parse()
-                .map_err(|_| format!("{}: bad value `{}`", path.display(), &rec[v]))?,
-        });
-    }
-    Ok(rows)
-}
-
-/// Statistics of one metric at one point.
-#[derive(Clone, Debug)]
-pub struct PointStat {
-    pub point: usize,
-    pub scope: String,
-    pub entity: String,
-    pub metric: String,
-    pub unit: String,
-    pub summary: Summary,
-}
-
-/// Computes summary statistics from the run folders (points in order; metrics in the order
-/// of the point's first run).
-pub fn summarize(study: &Study, runs_dir: &Path) -> Result<Vec<PointStat>, String> {
-    let mut out = Vec::new();
-    let mut by_point: BTreeMap<usize, Vec<&RunSpec>> = BTreeMap::new();
-    for r in &study.runs {
-        by_point.entry(r.point).or_default().push(r);
-    }
-    for (point, runs) in by_point {
-        let mut order: Vec<(String, String, String, String)> = Vec::new();
-        let mut values: BTreeMap<(String, String, String, String), Vec<f64>> = BTreeMap::new();
-        for r in runs {
-            for row in read_result_rows(&runs_dir.join(&r.id).join("results.csv"))? {
-                let key = (row.scope, row.entity, row.metric, row.unit);
-                if !values.contains_key(&key) {
-                    order.push(key.clone());
-                }
-                values.entry(key).or_default().push(row.value);
-            }
-        }
-        for key in order {
-            let xs = &values[&key];
-            out.push(PointStat {
-                point,
-                scope: key.0,
-                entity: key.1,
-                metric: key.2,
-                unit: key.3,
-                summary: Summary::of(xs, CONFIDENCE),
-            });
-        }
-    }
-    Ok(out)
-}
-
 fn fmt_num(x: f64) -> String {
     if x.is_finite() {
         format!("{x}")
@@ -695,7 +613,8 @@ pub fn aggregate(study: &Study, dir: &Path, no_plots: bool) -> Result<(), RunErr
     for file in ["results.csv", "timeseries.csv", "events.csv"] {
         concat_csv(study, &runs_dir, file, &dir.join(file)).map_err(|e| io_err(dir, e))?;
     }
-    let stats = summarize(study, &runs_dir).map_err(|e| io_err(dir, e))?;
+    let view = study.view();
+    let stats = summarize(&view.runs, &runs_dir).map_err(|e| io_err(dir, e))?;
     write_summary(study, &stats, &dir.join("summary.csv")).map_err(|e| io_err(dir, e))?;
     fs::write(dir.join("config.toml"), &study.resolved_toml).map_err(|e| io_err(dir, e))?;
     let mut files = vec![
@@ -711,7 +630,8 @@ pub fn aggregate(study: &Study, dir: &Path, no_plots: bool) -> Result<(), RunErr
             fs::remove_dir_all(&plots_dir).map_err(|e| io_err(&plots_dir, e))?;
         }
         files.extend(
-            study_plots::draw(study, &stats, &runs_dir, &plots_dir).map_err(|e| io_err(dir, e))?,
+            study_plots::draw(&view, &study.plots, &stats, &runs_dir, &plots_dir)
+                .map_err(|e| io_err(dir, e))?,
         );
     }
     files.push("manifest.json".into());

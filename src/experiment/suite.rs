@@ -6,6 +6,7 @@ use super::run::RunError;
 use super::study::{self, Study, StudyOptions};
 use crate::config::ConfigError;
 use crate::report::output::replace_dir;
+use crate::results::{summarize, MemberResults, SuiteResults};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -131,20 +132,32 @@ pub fn execute(suite: &Suite, opts: &StudyOptions) -> Result<PathBuf, RunError> 
         std::fs::remove_dir_all(&work).map_err(|e| io(&work, &e))?;
     }
     std::fs::create_dir_all(&work).map_err(|e| io(&work, &e))?;
-    let mut results = Vec::new();
+    let mut members = Vec::new();
     for (id, s) in &suite.members {
         let member_opts = StudyOptions {
             out: Some(work.join(id)),
             ..opts.clone()
         };
         study::execute(s, &member_opts)?;
-        let stats = study::summarize(s, &work.join(id).join("runs")).map_err(|e| io(&work, &e))?;
-        results.push((id.clone(), s, stats));
+        let view = s.view();
+        let stats =
+            summarize(&view.runs, &work.join(id).join("runs")).map_err(|e| io(&work, &e))?;
+        members.push(MemberResults {
+            id: id.clone(),
+            study: view,
+            stats,
+        });
     }
+    let results = SuiteResults {
+        name: suite.name.clone(),
+        description: suite.description.clone(),
+        path: suite.path.clone(),
+        members,
+    };
     let env = crate::report::manifest::Environment::detect();
     let report = match suite.report.as_str() {
-        "consensus" => crate::report::phase5::write_consensus(suite, &results, &env),
-        _ => crate::report::phase5::write(suite, &results, &env),
+        "consensus" => crate::report::phase5::write_consensus(&results, &env),
+        _ => crate::report::phase5::write(&results, &env),
     };
     std::fs::write(work.join("REPORT.md"), report).map_err(|e| io(&work, &e))?;
     let mut manifest = crate::report::manifest::provenance();

@@ -11,6 +11,7 @@
 
 use crate::config::filter;
 use crate::engine::rng::stable_hash;
+pub use crate::results::Point;
 
 /// Keys whose value is a list by schema; a list there is not a sweep (use `sweep.params`).
 const LIST_KEYS: [&str; 5] = ["links", "drop", "regions", "inter_delay", "nodes"];
@@ -27,33 +28,6 @@ pub struct Axis {
     pub keys: Vec<String>,
     /// `values[i][k]` is the value of `keys[k]` at position `i`.
     pub values: Vec<Vec<toml::Value>>,
-}
-
-/// One combination of swept values.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Point {
-    pub index: usize,
-    /// `(dotted key, value)` in axis order.
-    pub assignments: Vec<(String, toml::Value)>,
-}
-
-impl Point {
-    /// Canonical `key=value;...` text: the point's identity for seeds and resume checks.
-    pub fn canonical(&self) -> String {
-        self.assignments
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(";")
-    }
-
-    /// The value shown for a key in CSV columns (strings without quotes).
-    pub fn display_value(v: &toml::Value) -> String {
-        match v {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    }
 }
 
 /// The expanded study: base table (axes removed) plus the points and repetitions.

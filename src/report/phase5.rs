@@ -3,18 +3,14 @@
 //! its 95% interval over repetitions) with a status against the seed's target, or
 //! **not simulated yet** while the model behind it does not exist. Nothing is typed in.
 
-use crate::experiment::study::{PointStat, Study};
-use crate::experiment::suite::Suite;
 use crate::report::manifest::Environment;
+use crate::results::{MemberResults, PointStat, StudyView, SuiteResults};
 use std::fmt::Write as _;
 
 /// The cell text of every figure whose model is not built yet.
 mod consensus;
 
 pub const NOT_SIMULATED: &str = "**not simulated yet**";
-
-/// One member's results, as the suite passes them.
-pub type MemberResults<'a> = (String, &'a Study, Vec<PointStat>);
 
 /// Where each missing model is being built (the project's issue tracker).
 const WAITING_FOR: [(&str, &str); 6] = [
@@ -131,13 +127,13 @@ fn stat<'a>(stats: &'a [PointStat], point: usize, key: &str) -> Option<&'a Point
 }
 
 /// An integer parameter at a point: its swept value, else the file's value.
-fn point_int(study: &Study, point: usize, key: &str) -> Option<i64> {
-    study.sweep.points[point]
+fn point_int(study: &StudyView, point: usize, key: &str) -> Option<i64> {
+    study.points[point]
         .assignments
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v)
-        .or_else(|| crate::config::get_path(&study.sweep.base, key))
+        .or_else(|| crate::config::get_path(&study.base, key))
         .and_then(|v| v.as_integer())
 }
 
@@ -150,9 +146,9 @@ struct ScaleRow {
     delay_p99: f64,
 }
 
-fn scalability_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<ScaleRow>> {
+fn scalability_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<ScaleRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let hosts = point_int(study, p.index, "topology.generate.leaves")?
             * point_int(study, p.index, "topology.generate.hosts_per_leaf")?;
         let delivered = stat(stats, p.index, "net/all/delivered_packets")?;
@@ -186,9 +182,10 @@ fn status(met: bool) -> &'static str {
 
 /// Writes section 1.4 alone (ACP/ASS), for `experiments/consensus.toml`: the same tables
 /// as in the full report, with the suite's provenance and the machine it ran on.
-pub fn write_consensus(suite: &Suite, members: &[MemberResults], env: &Environment) -> String {
+pub fn write_consensus(suite: &SuiteResults, env: &Environment) -> String {
+    let members = &suite.members[..];
     let mut o = String::new();
-    let total_runs: usize = members.iter().map(|(_, s, _)| s.runs.len()).sum();
+    let total_runs: usize = members.iter().map(|m| m.study.runs.len()).sum();
     let _ = writeln!(
         o,
         "# DWCP v3 Phase 5, §1.4: ACP & ASS (simulated)\n\n**Produced by:** dwcp-sim {} from `{}`, in virtual time  \n**Experiments:** {} ({} simulated runs)  \n**Reproduce:** `cargo run --release -- run {}`\n\n{}\n",
@@ -207,7 +204,7 @@ pub fn write_consensus(suite: &Suite, members: &[MemberResults], env: &Environme
         model_note(&mut o, "consensus");
     }
     let _ = writeln!(o, "### Raw data\n");
-    for (id, study, _) in members {
+    for MemberResults { id, study, .. } in members {
         let _ = writeln!(
             o,
             "- `{id}/results.csv`, `{id}/summary.csv`, `{id}/events.csv`, `{id}/plots/`: {} runs of `{}`",
@@ -224,10 +221,11 @@ pub fn write_consensus(suite: &Suite, members: &[MemberResults], env: &Environme
 }
 
 /// Writes the whole report.
-pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> String {
-    let member = |id: &str| members.iter().find(|(m, _, _)| m == id);
+pub fn write(suite: &SuiteResults, env: &Environment) -> String {
+    let members = &suite.members[..];
+    let member = |id: &str| members.iter().find(|m| m.id == id);
     let mut o = String::new();
-    let total_runs: usize = members.iter().map(|(_, s, _)| s.runs.len()).sum();
+    let total_runs: usize = members.iter().map(|m| m.study.runs.len()).sum();
     let _ = writeln!(
         o,
         "# DWCP v3 Phase 5: Comprehensive Benchmark Analysis (simulated)\n"
@@ -250,7 +248,7 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         suite.path.display()
     );
     let _ = writeln!(o, "---\n\n## Executive Summary\n");
-    let scal = member("fabric-scaling").and_then(|(_, s, st)| scalability_rows(s, st));
+    let scal = member("fabric-scaling").and_then(|m| scalability_rows(&m.study, &m.stats));
     let _ = writeln!(
         o,
         "### Overall Assessment: **Incomplete — most DWCP components are not simulated yet**\n"
@@ -261,10 +259,11 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         o,
         "| Component | Target | Achieved | Status |\n|---|---|---|---|"
     );
-    let amst = member("amst").and_then(|(_, s, st)| amst_rows(s, st));
-    let switching = member("amst-switch").and_then(|(_, s, st)| switch_rows(s, st));
-    let hde = member("hde").and_then(|(id, s, st)| hde_rows(s, st).map(|r| (id.clone(), *s, r)));
-    let latency = member("consensus").and_then(|(_, s, st)| consensus::latency_rows(s, st));
+    let amst = member("amst").and_then(|m| amst_rows(&m.study, &m.stats));
+    let switching = member("amst-switch").and_then(|m| switch_rows(&m.study, &m.stats));
+    let hde = member("hde")
+        .and_then(|m| hde_rows(&m.study, &m.stats).map(|r| (m.id.clone(), &m.study, r)));
+    let latency = member("consensus").and_then(|m| consensus::latency_rows(&m.study, &m.stats));
     for (c, t) in [
         ("**Datacenter Throughput**", "≥2.4 GB/s"),
         ("**Datacenter VM Migration Downtime**", "<500ms"),
@@ -359,7 +358,7 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         o,
         "---\n\n## 1. Component Benchmarks\n\n### 1.1 AMST (Adaptive Multi-Stream Transport)\n"
     );
-    match member("amst").and_then(|(id, s, st)| amst_rows(s, st).map(|r| (id, s, r))) {
+    match member("amst").and_then(|m| amst_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r))) {
         Some((id, study, rows)) => write_amst(&mut o, id, study, &rows),
         None => {
             model_note(&mut o, "transport");
@@ -389,7 +388,9 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         }
     }
     let _ = writeln!(o, "#### 1.1.3 Mode Switching Latency\n");
-    match member("amst-switch").and_then(|(id, s, st)| switch_rows(s, st).map(|r| (id, s, r))) {
+    match member("amst-switch")
+        .and_then(|m| switch_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)))
+    {
         Some((id, study, rows)) => write_switching(&mut o, id, study, &rows),
         None => {
             model_note(&mut o, "transport");
@@ -481,12 +482,13 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
     }
 
     let _ = writeln!(o, "---\n\n### 1.5 ITP (Intelligent Transport Protocol)\n");
-    let roce = member("itp-rdma").and_then(|(id, s, st)| itp_rows(s, st).map(|r| (id, s, r)));
-    match member("itp").and_then(|(id, s, st)| itp_rows(s, st).map(|r| (id, s, r))) {
+    let roce =
+        member("itp-rdma").and_then(|m| itp_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
+    match member("itp").and_then(|m| itp_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r))) {
         Some((id, study, mut rows)) => {
             let roce_from = roce.as_ref().map(|(id, s, r)| {
                 rows.extend(r.iter().cloned());
-                (id.as_str(), **s)
+                (id.as_str(), *s)
             });
             write_itp(&mut o, id, study, &rows, roce_from)
         }
@@ -555,7 +557,7 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         "---\n\n## 3. Scalability Benchmarks\n\n### 3.1 Linear Scalability Analysis\n"
     );
     match (&scal, member("fabric-scaling")) {
-        (Some(rows), Some((id, study, _))) => write_scalability(&mut o, id, study, rows),
+        (Some(rows), Some(m)) => write_scalability(&mut o, &m.id, &m.study, rows),
         _ => {
             model_note(&mut o, "transport");
         }
@@ -684,7 +686,7 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         o,
         "---\n\n## 8. Appendices\n\n### Appendix A: Raw Benchmark Data\n"
     );
-    for (id, study, _) in members {
+    for MemberResults { id, study, .. } in members {
         let _ = writeln!(
             o,
             "- `{id}/results.csv` (every run), `{id}/summary.csv` (mean, std, 95% CI per point), `{id}/runs/` ({} runs of `{}`), `{id}/manifest.json` (seeds and event digests)",
@@ -726,13 +728,13 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         );
     }
     match member("amst") {
-        Some((_, study, _)) => {
+        Some(MemberResults { study, .. }) => {
             let _ = writeln!(
                 o,
                 "| 1.1 AMST (throughput, scalability) | yes; mode switching no | generated 100 GbE dumbbell, {} points | {} | AMST chunk striping and in-order reassembly over RoCEv2 queue pairs (go-back-N) and TCP | {} | `tests/transport.rs` (AMST completeness at 1–512 streams, RDMA 100 G fill, striping gain under loss; RoCE go-back-N, PFC, DCQCN) |",
-                study.sweep.points.len(),
-                study.sweep.keys().join(", "),
-                study.sweep.repetitions
+                study.points.len(),
+                study.keys.join(", "),
+                study.repetitions
             );
         }
         None => {
@@ -744,13 +746,13 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         }
     }
     match member("itp") {
-        Some((_, study, _)) => {
+        Some(MemberResults { study, .. }) => {
             let _ = writeln!(
                 o,
                 "| 1.5 ITP | yes | generated dumbbell, 100 Mbit/s bottleneck, {} points | {} | packet-level TCP (NewReno/SACK recovery, RFC 6298 RTO, delayed ACKs; NewReno, CUBIC, BBR v1), Bernoulli and Gilbert-Elliott loss, scheduled link outage | {} | `tests/transport.rs` (PFTK and Mathis for NewReno, RFC 8312 CUBIC window, fairness and utilization, BBR under loss, link flap recovery) |",
-                study.sweep.points.len(),
-                study.sweep.keys().join(", "),
-                study.sweep.repetitions
+                study.points.len(),
+                study.keys.join(", "),
+                study.repetitions
             );
         }
         None => {
@@ -762,19 +764,19 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
         }
     }
     match member("consensus") {
-        Some((_, study, _)) => {
+        Some(MemberResults { study, .. }) => {
             let others: Vec<String> = ["consensus-election", "raft-election", "state-sync"]
                 .iter()
                 .filter_map(|id| member(id))
-                .map(|(id, s, _)| format!("`{id}` {} runs", s.runs.len()))
+                .map(|m| format!("`{}` {} runs", m.id, m.study.runs.len()))
                 .collect();
             let _ = writeln!(
                 o,
                 "| 1.4 ACP/ASS | yes | leaf-spine pod and 3-region WAN, {} points{} | {} | raft-rs 0.7 and our PBFT as state machines, every message a packet of its encoded size; modelled fsync and MAC/signature costs; snapshots over AMST TCP streams; scheduled crashes, partitions, loss bursts | {} | `tests/consensus.rs` (Raft 4 hops + fsync and PBFT 5 hops + crypto within ±10%, election bounds, 400-seed chaos safety and liveness, determinism), `tests/raft.rs`, `tests/pbft.rs` |",
-                study.sweep.points.len(),
+                study.points.len(),
                 if others.is_empty() { String::new() } else { format!("; also {}", others.join(", ")) },
-                study.sweep.keys().join(", "),
-                study.sweep.repetitions
+                study.keys.join(", "),
+                study.repetitions
             );
         }
         None => {
@@ -785,13 +787,13 @@ pub fn write(suite: &Suite, members: &[MemberResults], env: &Environment) -> Str
             );
         }
     }
-    if let Some((_, study, _)) = member("fabric-scaling") {
+    if let Some(MemberResults { study, .. }) = member("fabric-scaling") {
         let _ = writeln!(
             o,
             "| 3 Scalability (fabric) | yes | generated leaf-spine, {} host counts | {} | packet-level store-and-forward network: serialization, propagation, drop-tail queues, ECMP | {} | `tests/network.rs` (serialization and propagation closed forms, M/M/1 queue, ECMP spread, conservation), `tests/determinism.rs` |",
-            study.sweep.points.len(),
-            study.sweep.keys().join(", "),
-            study.sweep.repetitions
+            study.points.len(),
+            study.keys.join(", "),
+            study.repetitions
         );
     }
     o.push('\n');
@@ -808,9 +810,9 @@ struct AmstRow {
     capacity: f64,
 }
 
-fn amst_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<AmstRow>> {
+fn amst_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<AmstRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let text = |k: &str| point_value(study, i, k).and_then(|v| v.as_str().map(String::from));
         let transport = text("flows.0.transport").unwrap_or_else(|| "tcp".into());
@@ -846,7 +848,7 @@ fn gbytes(x: (f64, f64)) -> String {
     with_ci(x.0 / 8e9, x.1 / 8e9) + " GB/s"
 }
 
-fn write_amst(o: &mut String, id: &str, study: &Study, rows: &[AmstRow]) {
+fn write_amst(o: &mut String, id: &str, study: &StudyView, rows: &[AmstRow]) {
     let _ = writeln!(
         o,
         "**Simulated** by `{id}` ({}): a 1 GB transfer in chunks striped over RoCEv2 queue pairs (one chunk per \
@@ -854,7 +856,7 @@ fn write_amst(o: &mut String, id: &str, study: &Study, rows: &[AmstRow]) {
          datacenter path. Means over {} repetitions with 95% intervals; GB/s are 10⁹ bytes per second of in-order \
          application data.\n",
         study.path.display(),
-        study.sweep.repetitions
+        study.repetitions
     );
     let find = |t: &str, c: &str, n: i64| {
         rows.iter()
@@ -963,9 +965,9 @@ struct HdeRow {
     bytes: f64,
 }
 
-fn hde_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<HdeRow>> {
+fn hde_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<HdeRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let text = |k: &str| point_value(study, i, k).and_then(|v| v.as_str().map(String::from));
         let get = |m: &str| stat(stats, i, &format!("compress/corpus/{m}"));
@@ -982,7 +984,7 @@ fn hde_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<HdeRow>> {
     (!rows.is_empty()).then_some(rows)
 }
 
-fn write_hde(o: &mut String, id: &str, study: &Study, rows: &[HdeRow]) {
+fn write_hde(o: &mut String, id: &str, study: &StudyView, rows: &[HdeRow]) {
     let mib = rows.first().map_or(0.0, |r| r.bytes / (1u64 << 20) as f64);
     let _ = writeln!(
         o,
@@ -992,7 +994,7 @@ fn write_hde(o: &mut String, id: &str, study: &Study, rows: &[HdeRow]) {
          seeds with 95% intervals. Space saved = 1 − bytes sent / bytes in, as the seed computes it.\n",
         study.path.display(),
         sig(mib),
-        study.sweep.repetitions
+        study.repetitions
     );
     let find = |d: &str, c: &str| rows.iter().find(|r| r.data == d && r.codec == c);
     let cell = |d: &str, c: &str| {
@@ -1116,9 +1118,9 @@ struct SwitchRow {
     switches: f64,
 }
 
-fn switch_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<SwitchRow>> {
+fn switch_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<SwitchRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let text = |k: &str| point_value(study, i, k).and_then(|v| v.as_str().map(String::from));
         let mean = |k: &str| stat(stats, i, &format!("flow/transfer/{k}")).map(|s| s.summary.mean);
@@ -1140,7 +1142,7 @@ fn switch_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<SwitchRow>> {
     (!rows.is_empty()).then_some(rows)
 }
 
-fn write_switching(o: &mut String, id: &str, study: &Study, rows: &[SwitchRow]) {
+fn write_switching(o: &mut String, id: &str, study: &StudyView, rows: &[SwitchRow]) {
     let _ = writeln!(
         o,
         "**Simulated** by `{id}` ({}): one bulk transfer whose bottleneck changes mid-transfer between a \
@@ -1217,13 +1219,13 @@ fn write_switching(o: &mut String, id: &str, study: &Study, rows: &[SwitchRow]) 
 }
 
 /// A parameter of a point: its swept value, else the file's value.
-fn point_value(study: &Study, point: usize, key: &str) -> Option<toml::Value> {
-    study.sweep.points[point]
+fn point_value(study: &StudyView, point: usize, key: &str) -> Option<toml::Value> {
+    study.points[point]
         .assignments
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.clone())
-        .or_else(|| crate::config::get_path(&study.sweep.base, key).cloned())
+        .or_else(|| crate::config::get_path(&study.base, key).cloned())
 }
 
 /// One point of the ITP study.
@@ -1269,9 +1271,9 @@ fn loss_label(v: &toml::Value) -> Option<(String, f64, bool)> {
     }
 }
 
-fn itp_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<ItpRow>> {
+fn itp_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<ItpRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let (loss_label, nominal_loss, bursty) = loss_label(&point_value(
             study,
@@ -1305,7 +1307,7 @@ fn itp_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<ItpRow>> {
             goodput: (g.summary.mean, g.summary.ci_half),
             recovery: group("recovery_time")
                 .map(|s| (s.summary.mean, s.summary.ci_half, s.summary.n)),
-            reps: study.sweep.repetitions,
+            reps: study.repetitions,
         });
     }
     (!rows.is_empty()).then_some(rows)
@@ -1335,9 +1337,9 @@ fn recovery_cell(r: &ItpRow) -> String {
 fn write_itp(
     o: &mut String,
     id: &str,
-    study: &Study,
+    study: &StudyView,
     rows: &[ItpRow],
-    roce: Option<(&str, &Study)>,
+    roce: Option<(&str, &StudyView)>,
 ) {
     let roce_text = roce.map_or(String::new(), |(rid, rs)| {
         format!(
@@ -1353,7 +1355,7 @@ fn write_itp(
          packets, and a 1 s link outage at 40 s. Means over {} repetitions with 95% intervals. In the original \
          code ITP is VM placement, not a transport; this table is designed here (see the experiment file).{roce_text}\n",
         study.path.display(),
-        study.sweep.repetitions
+        study.repetitions
     );
     let _ = writeln!(o, "#### 1.5.1 Congestion Control\n");
     let _ = writeln!(
@@ -1502,7 +1504,7 @@ fn write_itp(
     o.push('\n');
 }
 
-fn write_scalability(o: &mut String, id: &str, study: &Study, rows: &[ScaleRow]) {
+fn write_scalability(o: &mut String, id: &str, study: &StudyView, rows: &[ScaleRow]) {
     let _ = writeln!(
         o,
         "*Simulated: the network fabric only (`{}`): a leaf-spine of growing size carries a permutation of Poisson \

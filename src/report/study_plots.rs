@@ -17,8 +17,7 @@ use super::plot::{
     LineChart, PlotError, Series,
 };
 use crate::engine::SimDuration;
-use crate::experiment::study::{PointStat, Study};
-use crate::experiment::sweep::Point;
+use crate::results::{open_csv, read_result_rows, Point, PointStat, StudyView};
 use crate::units::{Bytes, Rate};
 use serde::Deserialize;
 use std::path::Path;
@@ -262,13 +261,14 @@ fn value_of(p: &Point, key: &str) -> Option<toml::Value> {
 
 /// Draws every `[[plot]]` of the study; returns the files written (relative to the output).
 pub fn draw(
-    study: &Study,
+    study: &StudyView,
+    specs: &[PlotSpec],
     stats: &[PointStat],
     runs_dir: &Path,
     plots_dir: &Path,
 ) -> Result<Vec<String>, String> {
     let mut written = Vec::new();
-    for spec in &study.plots {
+    for spec in specs {
         let stem = plots_dir.join(spec.file_name());
         let title = spec
             .title
@@ -316,7 +316,7 @@ fn series_label(spec: &PlotSpec, p: &Point) -> String {
 }
 
 fn draw_scatter(
-    study: &Study,
+    study: &StudyView,
     stats: &[PointStat],
     spec: &PlotSpec,
     stem: &Path,
@@ -331,7 +331,7 @@ fn draw_scatter(
     let x_key = spec.x_metric.clone().unwrap_or_default();
     let mut groups: Vec<ErrorSeries> = Vec::new();
     let (mut x_unit, mut y_unit) = (String::new(), String::new());
-    for p in study.sweep.points.iter().filter(|p| keep[p.index]) {
+    for p in study.points.iter().filter(|p| keep[p.index]) {
         let (Some(x), Some(y)) = (find(&x_key, p.index), find(&spec.metric, p.index)) else {
             continue;
         };
@@ -372,13 +372,12 @@ fn draw_scatter(
 }
 
 /// Which points `spec.filter` keeps (all without one).
-fn point_filter(study: &Study, spec: &PlotSpec) -> Result<Vec<bool>, String> {
+fn point_filter(study: &StudyView, spec: &PlotSpec) -> Result<Vec<bool>, String> {
     let Some(src) = &spec.filter else {
-        return Ok(vec![true; study.sweep.points.len()]);
+        return Ok(vec![true; study.points.len()]);
     };
-    let expr = crate::config::filter::parse(src, &study.sweep.keys())?;
+    let expr = crate::config::filter::parse(src, &study.keys)?;
     study
-        .sweep
         .points
         .iter()
         .map(|p| {
@@ -389,7 +388,7 @@ fn point_filter(study: &Study, spec: &PlotSpec) -> Result<Vec<bool>, String> {
 }
 
 fn draw_points(
-    study: &Study,
+    study: &StudyView,
     stats: &[PointStat],
     spec: &PlotSpec,
     stem: &Path,
@@ -424,7 +423,7 @@ fn draw_points(
     // Group rows into series, keeping first-appearance order.
     let mut groups: Vec<(String, Vec<(&Point, &PointStat)>)> = Vec::new();
     for r in rows {
-        let p = &study.sweep.points[r.point];
+        let p = &study.points[r.point];
         let l = series_label(spec, p);
         match groups.iter_mut().find(|(g, _)| *g == l) {
             Some((_, v)) => v.push((p, r)),
@@ -545,7 +544,7 @@ fn draw_points(
 /// measured loss rate, smoothed RTT and (PFTK) RTO at timeouts; `None` where one is
 /// missing (e.g. no timeout happened). MSS and ACK ratio come from the point's `[tcp]`.
 fn model_at(
-    study: &Study,
+    study: &StudyView,
     stats: &[PointStat],
     p: &Point,
     entity: &str,
@@ -561,7 +560,7 @@ fn model_at(
             .filter(|v| v.is_finite() && *v > 0.0)
     };
     let param =
-        |k: &str| value_of(p, k).or_else(|| crate::config::get_path(&study.sweep.base, k).cloned());
+        |k: &str| value_of(p, k).or_else(|| crate::config::get_path(&study.base, k).cloned());
     let mss = param("tcp.mss")
         .and_then(|v| v.as_integer())
         .map_or(1448.0, |m| m as f64);
@@ -583,7 +582,13 @@ fn model_at(
     })
 }
 
-fn draw_cdf(study: &Study, runs_dir: &Path, spec: &PlotSpec, stem: &Path, title: &str) -> Drawn {
+fn draw_cdf(
+    study: &StudyView,
+    runs_dir: &Path,
+    spec: &PlotSpec,
+    stem: &Path,
+    title: &str,
+) -> Drawn {
     let (samples, unit) = run_samples(study, runs_dir, spec)?;
     Ok(scaled_cdf(
         samples,
@@ -606,7 +611,7 @@ fn short(x: f64) -> String {
 
 /// Equal-width bins over all values; bars grouped by bin, one per series.
 fn draw_histogram(
-    study: &Study,
+    study: &StudyView,
     runs_dir: &Path,
     spec: &PlotSpec,
     stem: &Path,
@@ -668,7 +673,7 @@ type Samples = Vec<(String, Vec<f64>)>;
 /// The values of `metric` (scope/entity/metric) in every run's results, grouped by series
 /// label, and their unit.
 fn run_samples(
-    study: &Study,
+    study: &StudyView,
     runs_dir: &Path,
     spec: &PlotSpec,
 ) -> Result<(Samples, String), String> {
@@ -677,9 +682,8 @@ fn run_samples(
     let mut unit = String::new();
     let keep = point_filter(study, spec)?;
     for r in study.runs.iter().filter(|r| keep[r.point]) {
-        let rows =
-            crate::experiment::study::read_result_rows(&runs_dir.join(&r.id).join("results.csv"))?;
-        let l = series_label(spec, &study.sweep.points[r.point]);
+        let rows = read_result_rows(&runs_dir.join(&r.id).join("results.csv"))?;
+        let l = series_label(spec, &study.points[r.point]);
         for row in rows {
             if row.scope == scope && row.entity == entity && row.metric == metric {
                 unit = row.unit.clone();
@@ -723,7 +727,7 @@ fn scaled_cdf(
 
 /// The values of one time series of each run, pooled by series label.
 fn draw_series_cdf(
-    study: &Study,
+    study: &StudyView,
     runs_dir: &Path,
     spec: &PlotSpec,
     stem: &Path,
@@ -735,14 +739,11 @@ fn draw_series_cdf(
     let keep = point_filter(study, spec)?;
     for r in study.runs.iter().filter(|r| keep[r.point]) {
         let path = runs_dir.join(&r.id).join("timeseries.csv");
-        let (mut rd, cols) = crate::experiment::study::open_csv(
-            &path,
-            &["time", "entity", "metric", "value", "unit"],
-        )?;
+        let (mut rd, cols) = open_csv(&path, &["time", "entity", "metric", "value", "unit"])?;
         let [_, e, m, v, u] = cols[..] else {
             unreachable!("open_csv returns one index per name")
         };
-        let l = series_label(spec, &study.sweep.points[r.point]);
+        let l = series_label(spec, &study.points[r.point]);
         let at = match samples.iter().position(|(g, _)| *g == l) {
             Some(i) => i,
             None => {
@@ -772,7 +773,7 @@ fn draw_series_cdf(
 }
 
 fn draw_timeseries(
-    study: &Study,
+    study: &StudyView,
     runs_dir: &Path,
     spec: &PlotSpec,
     stem: &Path,
@@ -785,10 +786,7 @@ fn draw_timeseries(
     let keep = point_filter(study, spec)?;
     for r in study.runs.iter().filter(|r| r.rep == 0 && keep[r.point]) {
         let path = runs_dir.join(&r.id).join("timeseries.csv");
-        let (mut rd, cols) = crate::experiment::study::open_csv(
-            &path,
-            &["time", "entity", "metric", "value", "unit"],
-        )?;
+        let (mut rd, cols) = open_csv(&path, &["time", "entity", "metric", "value", "unit"])?;
         let [t, e, m, v, u] = cols[..] else {
             unreachable!("open_csv returns one index per name")
         };
@@ -803,8 +801,8 @@ fn draw_timeseries(
                 ));
             }
         }
-        let p = &study.sweep.points[r.point];
-        let label = if study.sweep.keys().is_empty() {
+        let p = &study.points[r.point];
+        let label = if study.keys.is_empty() {
             spec.metric.clone()
         } else {
             match &spec.series {

@@ -2,8 +2,8 @@
 //! `consensus`, `consensus-election`, `raft-election` and `state-sync` members.
 
 use super::{point_value, sig, stat, status, with_ci, MemberResults};
-use crate::experiment::study::{PointStat, Study};
 use crate::metrics::summary::Summary;
+use crate::results::{PointStat, StudyView};
 use std::fmt::Write;
 
 /// Datacenter target (seed report KPI): < 100 ms.
@@ -11,18 +11,18 @@ const DC_TARGET_S: f64 = 0.1;
 /// Internet target (seed report KPI "1-5s"): read as at most 5 s.
 const INTERNET_TARGET_S: f64 = 5.0;
 
-fn text(study: &Study, point: usize, key: &str) -> Option<String> {
+fn text(study: &StudyView, point: usize, key: &str) -> Option<String> {
     point_value(study, point, key).and_then(|v| v.as_str().map(String::from))
 }
 
-fn nodes(study: &Study, point: usize) -> usize {
+fn nodes(study: &StudyView, point: usize) -> usize {
     point_value(study, point, "consensus.nodes")
         .and_then(|v| v.as_array().map(Vec::len))
         .unwrap_or(0)
 }
 
 /// `protocol` after ACP's policy: "acp" picks Raft in datacenter mode, PBFT on the internet.
-fn protocol(study: &Study, point: usize) -> String {
+fn protocol(study: &StudyView, point: usize) -> String {
     let p = text(study, point, "consensus.protocol").unwrap_or_else(|| "raft".into());
     let mode = text(study, point, "consensus.mode").unwrap_or_else(|| "datacenter".into());
     match (p.as_str(), mode.as_str()) {
@@ -34,7 +34,7 @@ fn protocol(study: &Study, point: usize) -> String {
 
 /// Every point's summary of `consensus/<group>/<metric>`, whatever the group is named.
 fn group_stat<'a>(
-    study: &Study,
+    study: &StudyView,
     stats: &'a [PointStat],
     point: usize,
     metric: &str,
@@ -75,9 +75,9 @@ pub(super) struct LatencyRow {
     violations: f64,
 }
 
-pub(super) fn latency_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<LatencyRow>> {
+pub(super) fn latency_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<LatencyRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let g = |m: &str| group_stat(study, stats, i, m);
         rows.push(LatencyRow {
@@ -138,9 +138,9 @@ pub(super) struct ElectionRow {
     unfinished: f64,
 }
 
-pub(super) fn election_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<ElectionRow>> {
+pub(super) fn election_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<ElectionRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let time = *group_stat(study, stats, i, "election_time")?;
         let unfinished =
@@ -163,9 +163,9 @@ pub(super) struct RangeRow {
     runs: usize,
 }
 
-pub(super) fn range_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<RangeRow>> {
+pub(super) fn range_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<RangeRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let int = |k: &str| point_value(study, i, k).and_then(|v| v.as_integer());
         let tick = text(study, i, "consensus.raft.tick")
@@ -179,7 +179,7 @@ pub(super) fn range_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<Range
             min_ms: lo,
             max_ms: hi - tick,
             time: group_stat(study, stats, i, "election_time").copied(),
-            runs: study.sweep.repetitions as usize,
+            runs: study.repetitions as usize,
         });
     }
     (!rows.is_empty()).then_some(rows)
@@ -196,9 +196,9 @@ pub(super) struct SyncRow {
     throughput: Option<Summary>,
 }
 
-pub(super) fn sync_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<SyncRow>> {
+pub(super) fn sync_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<SyncRow>> {
     let mut rows = Vec::new();
-    for p in &study.sweep.points {
+    for p in &study.points {
         let i = p.index;
         let mode = text(study, i, "consensus.mode").unwrap_or_else(|| "datacenter".into());
         rows.push(SyncRow {
@@ -217,7 +217,7 @@ pub(super) fn sync_rows(study: &Study, stats: &[PointStat]) -> Option<Vec<SyncRo
 
 /// `consensus/<group>.<sub>/<metric>`.
 fn group_stat_entity<'a>(
-    study: &Study,
+    study: &StudyView,
     stats: &'a [PointStat],
     point: usize,
     sub: &str,
@@ -233,14 +233,15 @@ fn mbytes_per_s(bits: &Summary) -> String {
 
 /// Writes §1.4 from whichever members ran; `None` if none did.
 pub(super) fn write(o: &mut String, members: &[MemberResults]) -> bool {
-    let member = |id: &str| members.iter().find(|(m, _, _)| m == id);
-    let latency =
-        member("consensus").and_then(|(id, s, st)| latency_rows(s, st).map(|r| (id, *s, r)));
-    let sync = member("state-sync").and_then(|(id, s, st)| sync_rows(s, st).map(|r| (id, *s, r)));
+    let member = |id: &str| members.iter().find(|m| m.id == id);
+    let latency = member("consensus")
+        .and_then(|m| latency_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
+    let sync = member("state-sync")
+        .and_then(|m| sync_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
     let election = member("consensus-election")
-        .and_then(|(id, s, st)| election_rows(s, st).map(|r| (id, *s, r)));
-    let ranges =
-        member("raft-election").and_then(|(id, s, st)| range_rows(s, st).map(|r| (id, *s, r)));
+        .and_then(|m| election_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
+    let ranges = member("raft-election")
+        .and_then(|m| range_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
     if latency.is_none() && sync.is_none() && election.is_none() && ranges.is_none() {
         return false;
     }
@@ -282,7 +283,7 @@ pub(super) fn write(o: &mut String, members: &[MemberResults]) -> bool {
     true
 }
 
-fn write_latency(o: &mut String, id: &str, study: &Study, rows: &[LatencyRow]) {
+fn write_latency(o: &mut String, id: &str, study: &StudyView, rows: &[LatencyRow]) {
     let _ = writeln!(
         o,
         "**Simulated** by `{id}` ({}): real Raft (raft-rs 0.7) and PBFT state machines whose every message is a \
@@ -292,7 +293,7 @@ fn write_latency(o: &mut String, id: &str, study: &Study, rows: &[LatencyRow]) {
          regions 40–110 ms apart, etcd's WAN timing and a 1 ms fsync. Cells: mean over {} seeds of each run's median \
          (p99), with 95% intervals; the first election's winner differs by seed.\n",
         study.path.display(),
-        study.sweep.repetitions
+        study.repetitions
     );
     let _ = writeln!(
         o,
@@ -378,7 +379,7 @@ fn write_latency(o: &mut String, id: &str, study: &Study, rows: &[LatencyRow]) {
     );
 }
 
-fn write_sync(o: &mut String, id: &str, study: &Study, rows: &[SyncRow]) {
+fn write_sync(o: &mut String, id: &str, study: &StudyView, rows: &[SyncRow]) {
     let _ = writeln!(
         o,
         "**Simulated** by `{id}` ({}): a Raft follower crashes, misses the entries its leader then compacts away, \
@@ -387,7 +388,7 @@ fn write_sync(o: &mut String, id: &str, study: &Study, rows: &[SyncRow]) {
          applied at the restart; throughput = snapshot bytes / transfer time. Mean over {} seeds with 95% intervals; \
          streams paced by BBR (the CUBIC runs are in the full table).\n",
         study.path.display(),
-        study.sweep.repetitions
+        study.repetitions
     );
     let _ = writeln!(
         o,
@@ -453,14 +454,14 @@ fn write_sync(o: &mut String, id: &str, study: &Study, rows: &[SyncRow]) {
     );
 }
 
-fn write_election(o: &mut String, id: &str, study: &Study, rows: &[ElectionRow]) {
+fn write_election(o: &mut String, id: &str, study: &StudyView, rows: &[ElectionRow]) {
     let _ = writeln!(
         o,
         "**Simulated** by `{id}` ({}): the leader crashes 5 s into the run; election time = crash to the first \
          replica leading a later term, over {} seeds per group (ACP's presets: datacenter election timeout 100–200 ms, \
          internet 1–2 s).\n",
         study.path.display(),
-        study.sweep.repetitions
+        study.repetitions
     );
     let _ = writeln!(
         o,
@@ -510,14 +511,14 @@ fn write_ranges_findings(o: &mut String, rows: &[RangeRow]) {
     );
 }
 
-fn write_ranges(o: &mut String, id: &str, study: &Study, rows: &[RangeRow]) {
+fn write_ranges(o: &mut String, id: &str, study: &StudyView, rows: &[RangeRow]) {
     let _ = writeln!(
         o,
         "Against the election timeout range, as in Raft §9.3 (Ongaro & Ousterhout 2014, Fig. 16: five servers, \
          ~15 ms broadcast time, leader crashed within its heartbeat interval), by `{id}` ({}), {} seeds per range. \
          The paper measured: +5 ms of randomness, median 287 ms; +50 ms, worst case 513 ms; none, over 10 s.\n",
         study.path.display(),
-        study.sweep.repetitions
+        study.repetitions
     );
     let _ = writeln!(
         o,
