@@ -6,11 +6,15 @@ use std::path::Path;
 /// One row of a run's results.csv, as read back.
 #[derive(Clone, Debug)]
 pub struct ResultRow {
+    /// What the metric describes: `flow`, `link`, `net`, `consensus`, ...
     pub scope: String,
+    /// Which one of the scope (a flow's name, `all`).
     pub entity: String,
+    /// The metric's name (`goodput`).
     pub metric: String,
     /// The unit of `value`, as written in the file (`bit/s`, `s`, ...).
     pub unit: String,
+    /// The value, in `unit`.
     pub value: f64,
 }
 

@@ -14,11 +14,15 @@ pub const CONFIDENCE: f64 = 0.95;
 pub struct PointStat {
     /// Index of the point in its study.
     pub point: usize,
+    /// Scope, entity and metric, as in `results.csv` ([`super::ResultRow`]).
     pub scope: String,
+    /// See `scope`.
     pub entity: String,
+    /// See `scope`.
     pub metric: String,
     /// The unit of every value summarized, as in `results.csv`.
     pub unit: String,
+    /// Mean, spread and interval over the point's repetitions, in `unit`.
     pub summary: Summary,
 }
 

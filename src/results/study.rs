@@ -37,7 +37,9 @@ impl Point {
 pub struct RunRef {
     /// Folder name under `runs/` (`p<point>-r<rep>`).
     pub id: String,
+    /// Index of its point in the study.
     pub point: usize,
+    /// Repetition number, from 0.
     pub rep: u32,
 }
 
@@ -52,6 +54,7 @@ pub struct StudyView {
     pub repetitions: u32,
     /// Swept keys in column order.
     pub keys: Vec<String>,
+    /// Every point, in order (`points[i].index == i`).
     pub points: Vec<Point>,
     /// The file's values after overrides, sweep axes removed.
     pub base: toml::Table,
@@ -75,8 +78,11 @@ impl StudyView {
 /// statistics of its runs.
 #[derive(Clone, Debug)]
 pub struct MemberResults {
+    /// The member's id in the suite file.
     pub id: String,
+    /// Its study.
     pub study: StudyView,
+    /// Statistics of every point and metric.
     pub stats: Vec<PointStat>,
 }
 
@@ -85,6 +91,7 @@ pub struct MemberResults {
 pub struct SuiteResults {
     /// The suite's `name`.
     pub name: String,
+    /// The suite's `description`.
     pub description: String,
     /// The suite file, as given.
     pub path: PathBuf,

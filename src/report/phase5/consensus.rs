@@ -1,9 +1,10 @@
 //! Report §1.4 (ACP consensus latency, ASS state sync) and the two consensus KPIs, from the
 //! `consensus`, `consensus-election`, `raft-election` and `state-sync` members.
 
-use super::{point_value, sig, stat, status, with_ci, MemberResults};
+use super::format::{model_note, pending_table, sig, status, with_ci};
+use super::{ran, Kpi, Methodology, Part, Ran, Section, Status, NOT_SIMULATED};
 use crate::metrics::summary::Summary;
-use crate::results::{PointStat, StudyView};
+use crate::results::{find_stat, PointStat, StudyView, SuiteResults};
 use std::fmt::Write;
 
 /// Datacenter target (seed report KPI): < 100 ms.
@@ -12,11 +13,14 @@ const DC_TARGET_S: f64 = 0.1;
 const INTERNET_TARGET_S: f64 = 5.0;
 
 fn text(study: &StudyView, point: usize, key: &str) -> Option<String> {
-    point_value(study, point, key).and_then(|v| v.as_str().map(String::from))
+    study
+        .value(point, key)
+        .and_then(|v| v.as_str().map(String::from))
 }
 
 fn nodes(study: &StudyView, point: usize) -> usize {
-    point_value(study, point, "consensus.nodes")
+    study
+        .value(point, "consensus.nodes")
         .and_then(|v| v.as_array().map(Vec::len))
         .unwrap_or(0)
 }
@@ -40,7 +44,7 @@ fn group_stat<'a>(
     metric: &str,
 ) -> Option<&'a Summary> {
     let group = text(study, point, "consensus.name").unwrap_or_else(|| protocol(study, point));
-    stat(stats, point, &format!("consensus/{group}/{metric}")).map(|s| &s.summary)
+    find_stat(stats, point, &format!("consensus/{group}/{metric}")).map(|s| &s.summary)
 }
 
 fn ms(s: f64) -> String {
@@ -65,7 +69,7 @@ fn ms_ci(s: &Summary) -> String {
 }
 
 /// One point of the latency study.
-pub(super) struct LatencyRow {
+struct LatencyRow {
     protocol: String,
     nodes: usize,
     internet: bool,
@@ -75,7 +79,7 @@ pub(super) struct LatencyRow {
     violations: f64,
 }
 
-pub(super) fn latency_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<LatencyRow>> {
+fn latency_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<LatencyRow>> {
     let mut rows = Vec::new();
     for p in &study.points {
         let i = p.index;
@@ -99,7 +103,7 @@ fn label(protocol: &str, nodes: usize) -> String {
 }
 
 /// The KPI cells: the slowest median of the datacenter (or internet) groups.
-pub(super) fn latency_kpi(rows: &[LatencyRow], internet: bool) -> Option<(String, bool)> {
+fn latency_kpi(rows: &[LatencyRow], internet: bool) -> Option<(String, bool)> {
     let worst = rows
         .iter()
         .filter(|r| r.internet == internet)
@@ -131,14 +135,14 @@ pub(super) fn latency_kpi(rows: &[LatencyRow], internet: bool) -> Option<(String
 }
 
 /// One point of the election study (ACP presets).
-pub(super) struct ElectionRow {
+struct ElectionRow {
     label: String,
     time: Summary,
     /// Runs where no successor was elected before the end.
     unfinished: f64,
 }
 
-pub(super) fn election_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<ElectionRow>> {
+fn election_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<ElectionRow>> {
     let mut rows = Vec::new();
     for p in &study.points {
         let i = p.index;
@@ -156,18 +160,18 @@ pub(super) fn election_rows(study: &StudyView, stats: &[PointStat]) -> Option<Ve
 }
 
 /// One timeout range of the Raft §9.3 study.
-pub(super) struct RangeRow {
+struct RangeRow {
     min_ms: f64,
     max_ms: f64,
     time: Option<Summary>,
     runs: usize,
 }
 
-pub(super) fn range_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<RangeRow>> {
+fn range_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<RangeRow>> {
     let mut rows = Vec::new();
     for p in &study.points {
         let i = p.index;
-        let int = |k: &str| point_value(study, i, k).and_then(|v| v.as_integer());
+        let int = |k: &str| study.value(i, k).and_then(|v| v.as_integer());
         let tick = text(study, i, "consensus.raft.tick")
             .and_then(|t| crate::engine::SimDuration::parse(&t).ok())?
             .as_secs_f64()
@@ -186,7 +190,7 @@ pub(super) fn range_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<R
 }
 
 /// One point of the state-sync study.
-pub(super) struct SyncRow {
+struct SyncRow {
     label: String,
     internet: bool,
     nodes: usize,
@@ -196,7 +200,7 @@ pub(super) struct SyncRow {
     throughput: Option<Summary>,
 }
 
-pub(super) fn sync_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<SyncRow>> {
+fn sync_rows(study: &StudyView, stats: &[PointStat]) -> Option<Vec<SyncRow>> {
     let mut rows = Vec::new();
     for p in &study.points {
         let i = p.index;
@@ -224,63 +228,180 @@ fn group_stat_entity<'a>(
     metric: &str,
 ) -> Option<&'a Summary> {
     let group = text(study, point, "consensus.name").unwrap_or_else(|| protocol(study, point));
-    stat(stats, point, &format!("consensus/{group}.{sub}/{metric}")).map(|s| &s.summary)
+    find_stat(stats, point, &format!("consensus/{group}.{sub}/{metric}")).map(|s| &s.summary)
 }
 
 fn mbytes_per_s(bits: &Summary) -> String {
     with_ci(bits.mean / 8e6, bits.ci_half / 8e6) + " MB/s"
 }
 
-/// Writes §1.4 from whichever members ran; `None` if none did.
-pub(super) fn write(o: &mut String, members: &[MemberResults]) -> bool {
-    let member = |id: &str| members.iter().find(|m| m.id == id);
-    let latency = member("consensus")
-        .and_then(|m| latency_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
-    let sync = member("state-sync")
-        .and_then(|m| sync_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
-    let election = member("consensus-election")
-        .and_then(|m| election_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
-    let ranges = member("raft-election")
-        .and_then(|m| range_rows(&m.study, &m.stats).map(|r| (&m.id, &m.study, r)));
-    if latency.is_none() && sync.is_none() && election.is_none() && ranges.is_none() {
-        return false;
+/// §1.4 from the latency, state-sync and election studies.
+struct Consensus<'a> {
+    latency: Option<Ran<'a, LatencyRow>>,
+    sync: Option<Ran<'a, SyncRow>>,
+    election: Option<Ran<'a, ElectionRow>>,
+    ranges: Option<Ran<'a, RangeRow>>,
+}
+
+pub(super) fn build(suite: &SuiteResults) -> Box<dyn Section + '_> {
+    Box::new(Consensus {
+        latency: ran(suite, "consensus", latency_rows),
+        sync: ran(suite, "state-sync", sync_rows),
+        election: ran(suite, "consensus-election", election_rows),
+        ranges: ran(suite, "raft-election", range_rows),
+    })
+}
+
+/// The line standing for a part whose member did not run.
+fn did_not_run(o: &mut String, ids: &str) {
+    let _ = writeln!(o, "{NOT_SIMULATED} ({ids} did not run).\n");
+}
+
+impl Section for Consensus<'_> {
+    fn table(&self) -> &'static str {
+        "1.4 ACP/ASS"
     }
-    let _ = writeln!(o, "#### 1.4.1 Consensus Latency\n");
-    match &latency {
-        Some((id, study, rows)) => write_latency(o, id, study, rows),
-        None => {
-            let _ = writeln!(
-                o,
-                "{} (the `consensus` member did not run).\n",
-                super::NOT_SIMULATED
-            );
+
+    fn heading(&self) -> &'static str {
+        "### 1.4 ASS (Adaptive State Synchronizer) & ACP (Adaptive Consensus Protocol)"
+    }
+
+    fn parts(&self) -> Vec<Part> {
+        vec![
+            Part {
+                name: "consensus latency",
+                simulated: self.latency.is_some(),
+            },
+            Part {
+                name: "state sync",
+                simulated: self.sync.is_some(),
+            },
+            Part {
+                name: "leader election",
+                simulated: self.election.is_some() || self.ranges.is_some(),
+            },
+        ]
+    }
+
+    fn waits_for(&self) -> &'static str {
+        "consensus"
+    }
+
+    fn kpis(&self) -> Vec<Kpi> {
+        let kpi = |internet: bool| {
+            self.latency
+                .as_ref()
+                .and_then(|l| latency_kpi(&l.rows, internet))
+        };
+        vec![
+            Kpi {
+                seat: 5,
+                component: "**Consensus Latency (Datacenter)**",
+                target: "<100ms",
+                achieved: kpi(false),
+            },
+            Kpi {
+                seat: 6,
+                component: "**Consensus Latency (Internet)**",
+                target: "1-5s",
+                achieved: kpi(true),
+            },
+        ]
+    }
+
+    fn write(&self, o: &mut String) {
+        if self.status() == Status::NotSimulated {
+            write_pending(o);
+            return;
         }
-    }
-    let _ = writeln!(o, "#### 1.4.2 State Synchronization\n");
-    match &sync {
-        Some((id, study, rows)) => write_sync(o, id, study, rows),
-        None => {
-            let _ = writeln!(
-                o,
-                "{} (the `state-sync` member did not run).\n",
-                super::NOT_SIMULATED
-            );
+        let _ = writeln!(o, "#### 1.4.1 Consensus Latency\n");
+        match &self.latency {
+            Some(l) => write_latency(o, l.id, l.study, &l.rows),
+            None => did_not_run(o, "the `consensus` member"),
         }
-    }
-    if election.is_some() || ranges.is_some() {
+        let _ = writeln!(o, "#### 1.4.2 State Synchronization\n");
+        match &self.sync {
+            Some(s) => write_sync(o, s.id, s.study, &s.rows),
+            None => did_not_run(o, "the `state-sync` member"),
+        }
         let _ = writeln!(o, "#### 1.4.3 Leader Election after a Leader Crash\n");
         let _ = writeln!(
             o,
             "*Not a table of the seed report: the time ACP is without a leader bounds its availability, and the original never measured it.*\n"
         );
+        if let Some(e) = &self.election {
+            write_election(o, e.id, e.study, &e.rows);
+        }
+        if let Some(r) = &self.ranges {
+            write_ranges(o, r.id, r.study, &r.rows);
+        }
+        if self.election.is_none() && self.ranges.is_none() {
+            did_not_run(o, "the `consensus-election` and `raft-election` members");
+        }
     }
-    if let Some((id, study, rows)) = &election {
-        write_election(o, id, study, rows);
+
+    fn methodology(&self) -> Option<Methodology> {
+        let study = self
+            .latency
+            .as_ref()
+            .map(|l| l.study)
+            .or(self.sync.as_ref().map(|s| s.study))
+            .or(self.election.as_ref().map(|e| e.study))
+            .or(self.ranges.as_ref().map(|r| r.study))?;
+        let others: Vec<String> = [
+            self.election.as_ref().map(|r| (r.id, r.study)),
+            self.ranges.as_ref().map(|r| (r.id, r.study)),
+            self.sync.as_ref().map(|r| (r.id, r.study)),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|(_, s)| !std::ptr::eq(*s, study))
+        .map(|(id, s)| format!("`{id}` {} runs", s.runs.len()))
+        .collect();
+        Some(Methodology::of(
+            study,
+            format!(
+                "leaf-spine pod and 3-region WAN, {} points{}",
+                study.points.len(),
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!("; also {}", others.join(", "))
+                }
+            ),
+            "raft-rs 0.7 and our PBFT as state machines, every message a packet of its encoded size; modelled fsync \
+             and MAC/signature costs; snapshots over AMST TCP streams; scheduled crashes, partitions, loss bursts",
+            "`tests/consensus.rs` (Raft 4 hops + fsync and PBFT 5 hops + crypto within ±10%, election bounds, 400-seed \
+             chaos safety and liveness, determinism), `tests/raft.rs`, `tests/pbft.rs`",
+        ))
     }
-    if let Some((id, study, rows)) = &ranges {
-        write_ranges(o, id, study, rows);
-    }
-    true
+}
+
+/// §1.4 while no consensus member ran: the seed's tables, every value pending.
+fn write_pending(o: &mut String) {
+    model_note(o, "consensus");
+    let _ = writeln!(o, "#### 1.4.1 Consensus Latency\n");
+    pending_table(
+        o,
+        &["Topology", "Nodes", "Latency (ms)", "Target", "Status"],
+        2,
+        &[
+            (&["Raft (3 nodes)", "3"], Some("<100ms")),
+            (&["Raft (7 nodes)", "7"], Some("<100ms")),
+            (&["PBFT (4 nodes)", "4"], Some("<100ms")),
+        ],
+    );
+    let _ = writeln!(o, "#### 1.4.2 State Synchronization\n");
+    pending_table(
+        o,
+        &["State Size", "Nodes", "Throughput", "Latency", "Status"],
+        2,
+        &[
+            (&["1MB", "3"], None),
+            (&["10MB", "7"], None),
+            (&["100MB", "7"], None),
+        ],
+    );
 }
 
 fn write_latency(o: &mut String, id: &str, study: &StudyView, rows: &[LatencyRow]) {
