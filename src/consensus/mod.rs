@@ -7,6 +7,9 @@
 //! - [`Consensus`]: what every protocol offers, so experiments treat Raft and PBFT alike.
 //! - [`raft`]: an adapter over the `raft` crate (tikv raft-rs 0.7.0).
 //! - [`pbft`]: our own implementation of Castro & Liskov (OSDI 1999); no maintained crate exists.
+//! - [`client`]: the open-loop client that loads a group (arrivals, resends, reply quorum).
+
+pub mod client;
 
 pub mod pbft;
 
