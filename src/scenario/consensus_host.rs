@@ -16,17 +16,20 @@
 //! leader replies once it applied an entry; every PBFT replica replies once it committed
 //! (Castro & Liskov §4.1), and re-sends its reply to a request it already executed.
 //!
-//! **Checks while running.** Every commit is compared with what any replica committed at
-//! that slot before, and every leader with any other leader of its term/view; mismatches
-//! count as `safety_violations` (zero in a correct run; the tests assert it).
+//! **Checks while running.** Every commit and every leader of a correct replica goes to the
+//! group's [`SafetyMonitor`]; what it flags counts as `safety_violations` (zero in a correct
+//! run; the tests assert it). Crashes, restarts and state transfers go to [`Recovery`], which
+//! times elections and catch-ups.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::component::{
     Component, ComponentRecords, Context, TransferDone, TransferSettings, TransferSpec,
 };
 use super::event::ConsensusEvent;
 use crate::consensus::client::{Client, ClientConfig, Replies, RequestTo};
+use crate::consensus::recovery::Recovery;
+use crate::consensus::safety::{Leadership, SafetyMonitor, Violation};
 use crate::consensus::{Consensus, Outputs, ReplicaId, Request};
 use crate::engine::{EventId, Scheduler, SimDuration, SimTime};
 use crate::metrics::{MeasureRow, TimeSeries};
@@ -76,17 +79,6 @@ struct Parcel<M> {
     sent_at: SimTime,
 }
 
-/// A restarted replica catching up.
-struct Sync {
-    replica: ReplicaId,
-    started: SimTime,
-    /// Highest position applied by any running replica at restart.
-    target: u64,
-    done: Option<SimTime>,
-    bulk_bytes: u64,
-    bulk_time: SimDuration,
-}
-
 /// Settings of a group, resolved from the experiment.
 pub struct GroupSettings {
     pub name: String,
@@ -124,19 +116,10 @@ pub struct Group<C: Consensus> {
     /// Messages delivered on their own node, handled when the current call is done.
     local: VecDeque<Delivery>,
     out: Outputs<C::Msg>,
-    chosen: BTreeMap<u64, u64>,
-    /// Request id → the slot it was first committed at (the reverse of `chosen`).
-    slot_of: BTreeMap<u64, u64>,
-    last_slot: Vec<u64>,
-    leaders: BTreeMap<u64, ReplicaId>,
-    violations: u64,
-    /// A leader crashed at this time in this term/view: waiting for a successor.
-    awaiting_election: Option<(SimTime, u64)>,
-    election_times: Vec<f64>,
-    syncs: Vec<Sync>,
+    /// Knows the Byzantine replicas: their commits and leadership claims are not checked.
+    safety: SafetyMonitor,
+    recovery: Recovery,
     dropped_at_crashed: u64,
-    /// Byzantine replicas: their commits and leadership claims are not checked.
-    faulty: Vec<bool>,
 }
 
 impl<C: Consensus> Group<C> {
@@ -162,23 +145,15 @@ impl<C: Consensus> Group<C> {
             client_out: Vec::new(),
             local: VecDeque::new(),
             out: Outputs::default(),
-            chosen: BTreeMap::new(),
-            slot_of: BTreeMap::new(),
-            last_slot: vec![0; n],
-            leaders: BTreeMap::new(),
-            violations: 0,
-            awaiting_election: None,
-            election_times: Vec::new(),
-            syncs: Vec::new(),
+            safety: SafetyMonitor::new(n),
+            recovery: Recovery::new(),
             dropped_at_crashed: 0,
-            faulty: vec![false; n],
         }
     }
 
     /// Marks Byzantine replicas (left out of the safety checks).
     pub fn set_faulty(&mut self, faulty: Vec<bool>) {
-        assert_eq!(faulty.len(), self.replicas.len());
-        self.faulty = faulty;
+        self.safety.set_faulty(faulty);
     }
 
     /// When the replicas boot and the first request is due.
@@ -247,15 +222,7 @@ impl<C: Consensus> Group<C> {
             self.drain_local(cx);
             return;
         }
-        if let Some(s) = self
-            .syncs
-            .iter_mut()
-            .rev()
-            .find(|s| s.replica == to && s.done.is_none())
-        {
-            s.bulk_bytes += p.bytes as u64;
-            s.bulk_time = s.bulk_time + took;
-        }
+        self.recovery.on_state_transfer(to, p.bytes as u64, took);
         cx.log(
             "state_transfer",
             format!(
@@ -325,10 +292,9 @@ impl<C: Consensus> Group<C> {
         if !self.up[iu] {
             return;
         }
-        let now = cx.now();
-        if self.replicas[iu].is_leader() && self.awaiting_election.is_none() {
-            self.awaiting_election = Some((now, self.replicas[iu].epoch()));
-        }
+        let r = &self.replicas[iu];
+        self.recovery
+            .on_crash(cx.now(), r.is_leader().then(|| r.epoch()));
         self.replicas[iu].crash();
         self.up[iu] = false;
         if let Some((_, id)) = self.timers[iu].take() {
@@ -357,14 +323,7 @@ impl<C: Consensus> Group<C> {
             .map(|k| self.replicas[k].progress())
             .max()
             .unwrap_or(0);
-        self.syncs.push(Sync {
-            replica: i,
-            started: now,
-            target,
-            done: None,
-            bulk_bytes: 0,
-            bulk_time: SimDuration::ZERO,
-        });
+        self.recovery.on_restart(now, i, target);
         self.up[iu] = true;
         let mut out = std::mem::take(&mut self.out);
         self.replicas[iu].restart(now, &mut out);
@@ -380,34 +339,18 @@ impl<C: Consensus> Group<C> {
         let iu = i as usize;
         let leading = self.replicas[iu].is_leader();
         for c in out.commits.drain(..) {
-            if self.faulty[iu] {
+            if self.safety.is_faulty(i) {
                 // A faulty replica's claims are not evidence, and it helps no client: the
                 // f+1 replies a PBFT client needs come from correct replicas.
                 continue;
             }
-            match self.chosen.get(&c.slot) {
-                Some(&id) if id != c.request.id => {
-                    self.violations += 1;
-                    cx.log(
-                        "safety_violation",
-                        format!(
-                            "{}: slot {} committed request {} after {id}",
-                            self.replica_name(i),
-                            c.slot,
-                            c.request.id
-                        ),
-                    );
-                }
-                Some(_) => {}
-                None => {
-                    self.chosen.insert(c.slot, c.request.id);
-                    self.slot_of.entry(c.request.id).or_insert(c.slot);
+            for v in self.safety.on_commit(i, c.slot, c.request.id) {
+                // An out-of-order slot has always been counted but not logged; it stays so,
+                // to keep event logs byte-identical (to log it, drop this condition).
+                if !matches!(v, Violation::OutOfOrder { .. }) {
+                    cx.log("safety_violation", format!("{}: {v}", self.replica_name(i)));
                 }
             }
-            if c.slot <= self.last_slot[iu] {
-                self.violations += 1;
-            }
-            self.last_slot[iu] = c.slot;
             // Raft: the leader answers; PBFT: every replica does.
             if self.all_reply() || leading {
                 let epoch = self.replicas[iu].epoch();
@@ -455,60 +398,40 @@ impl<C: Consensus> Group<C> {
         self.sync_timer(cx, i);
     }
 
+    /// Tells the monitor if replica `i` leads; logs a new leader and ends a timed election.
     fn note_leadership(&mut self, cx: &mut Cx, i: ReplicaId) {
-        let now = cx.now();
         let r = &self.replicas[i as usize];
-        if !self.up[i as usize] || !r.is_leader() || self.faulty[i as usize] {
+        if !self.up[i as usize] || !r.is_leader() {
             return;
         }
         let epoch = r.epoch();
-        match self.leaders.get(&epoch) {
-            Some(&other) if other != i => {
-                self.violations += 1;
-                cx.log(
-                    "safety_violation",
-                    format!(
-                        "{}: second leader of term/view {epoch}",
-                        self.replica_name(i)
-                    ),
-                );
+        match self.safety.on_leader(i, epoch) {
+            Leadership::Violation(v) => {
+                cx.log("safety_violation", format!("{}: {v}", self.replica_name(i)));
             }
-            Some(_) => {}
-            None => {
-                self.leaders.insert(epoch, i);
+            Leadership::New => {
                 cx.log(
                     "leader",
                     format!("{} leads term/view {epoch}", self.replica_name(i)),
                 );
-                if let Some((crashed_at, old)) = self.awaiting_election {
-                    if epoch > old {
-                        self.election_times
-                            .push(now.since(crashed_at).as_secs_f64());
-                        self.awaiting_election = None;
-                    }
-                }
+                self.recovery.on_new_leader(cx.now(), epoch);
             }
+            Leadership::Known | Leadership::Ignored => {}
         }
     }
 
+    /// Tells the recovery observer how far replica `i` got; logs a finished catch-up.
     fn note_progress(&mut self, cx: &mut Cx, i: ReplicaId) {
-        let now = cx.now();
         let progress = self.replicas[i as usize].progress();
-        let mut done = None;
-        if let Some(s) = self
-            .syncs
-            .iter_mut()
-            .rev()
-            .find(|s| s.replica == i && s.done.is_none())
-        {
-            if progress >= s.target {
-                s.done = Some(now);
-                done = Some((s.target, now.since(s.started), s.bulk_bytes));
-            }
-        }
-        if let Some((target, took, bulk)) = done {
+        if let Some(done) = self.recovery.on_progress(cx.now(), i, progress) {
             let name = self.replica_name(i);
-            cx.log("caught_up", format!("{name} applied up to {target} {took} after restarting ({bulk} bytes of state transferred)"));
+            cx.log(
+                "caught_up",
+                format!(
+                    "{name} applied up to {} {} after restarting ({} bytes of state transferred)",
+                    done.target, done.took, done.bulk_bytes
+                ),
+            );
         }
     }
 
@@ -674,10 +597,10 @@ impl<C: Consensus> Group<C> {
                 }
                 // PBFT §4.1: a replica that already executed a request re-sends its reply
                 // (from its last-reply table, which state transfer carries too).
-                let done = self.slot_of.get(&request.id).copied();
+                let done = self.safety.slot_of(request.id);
                 if let Some(slot) = done.filter(|_| self.all_reply()) {
                     let r = &self.replicas[to as usize];
-                    if !self.faulty[to as usize] && r.progress() >= slot {
+                    if !self.safety.is_faulty(to) && r.progress() >= slot {
                         let epoch = r.epoch();
                         self.send_reply(cx, to, epoch, request.id);
                     }
@@ -729,11 +652,11 @@ impl<C: Consensus> Group<C> {
                 "requests/s",
             );
         }
-        row(&g, "leaders", self.leaders.len() as f64, "leaders");
+        row(&g, "leaders", self.safety.leaders() as f64, "leaders");
         row(
             &g,
             "safety_violations",
-            self.violations as f64,
+            self.safety.violations() as f64,
             "violations",
         );
         row(
@@ -748,16 +671,17 @@ impl<C: Consensus> Group<C> {
             row(&e, "applied", r.progress() as f64, "entries");
             row(&e, "up", self.up[i] as u8 as f64, "bool");
         }
-        if let Some(&first) = self.election_times.first() {
-            row(&g, "election_time", first, "s");
-            let mean = self.election_times.iter().sum::<f64>() / self.election_times.len() as f64;
-            row(&g, "election_time_mean", mean, "s");
+        let elections = self.recovery.election_times();
+        if let Some(first) = elections.first() {
+            row(&g, "election_time", first.as_secs_f64(), "s");
+            let sum = elections.iter().map(|d| d.as_secs_f64()).sum::<f64>();
+            row(&g, "election_time_mean", sum / elections.len() as f64, "s");
         }
-        if self.awaiting_election.is_some() {
+        if self.recovery.election_pending() {
             row(&g, "elections_unfinished", 1.0, "elections");
         }
         // Restarts in order: `<group>.restart0` is the first, whichever replica it was.
-        for (k, s) in self.syncs.iter().enumerate() {
+        for (k, s) in self.recovery.restarts().iter().enumerate() {
             let e = format!("{g}.restart{k}");
             row(&e, "replica", s.replica as f64, "replica");
             row(&e, "sync_target", s.target as f64, "entries");
