@@ -7,10 +7,20 @@
 //! - [`Consensus`]: what every protocol offers, so experiments treat Raft and PBFT alike.
 //! - [`raft`]: an adapter over the `raft` crate (tikv raft-rs 0.7.0).
 //! - [`pbft`]: our own implementation of Castro & Liskov (OSDI 1999); no maintained crate exists.
+//! - [`client`]: the open-loop client that loads a group (arrivals, resends, reply quorum).
+//! - [`safety`]: the monitor of agreement, commit order and one leader per term/view.
+//! - [`recovery`]: the observer that times elections after a leader's crash and restarts'
+//!   catching up.
+
+pub mod client;
 
 pub mod pbft;
 
 pub mod raft;
+
+pub mod recovery;
+
+pub mod safety;
 
 use crate::engine::{SimDuration, SimTime};
 

@@ -7,6 +7,7 @@ use super::event::ComponentId;
 use super::world::{CrashTarget, NodeFault, World};
 use crate::config::consensus::{AuthKind, ConsensusConfig, ConsensusMode, ProtocolKind};
 use crate::config::faults::{serde_plain_name, FaultKind};
+use crate::consensus::client::{Arrivals, ClientConfig, Replies};
 use crate::consensus::pbft::{PbftConfig, PbftReplica};
 use crate::consensus::raft::{RaftConfig, RaftReplica};
 use crate::engine::rng::stable_hash;
@@ -112,7 +113,7 @@ fn pbft_group(
 ) -> Result<Group<PbftReplica>, String> {
     use crate::config::consensus::ByzantineKind;
     use crate::consensus::pbft::Behaviour;
-    let settings = group_settings(c, cx, setup)?;
+    let (settings, client) = group_settings(c, cx, setup)?;
     let pbft = pbft_config(c);
     let n = c.nodes.len();
     let mut faulty = vec![false; n];
@@ -146,7 +147,7 @@ fn pbft_group(
             r
         })
         .collect();
-    let mut group = Group::new(settings, replicas);
+    let mut group = Group::new(settings, client, replicas);
     group.set_faulty(faulty);
     Ok(group)
 }
@@ -156,7 +157,7 @@ fn raft_group(
     cx: &GroupContext,
     setup: &mut Setup,
 ) -> Result<Group<RaftReplica>, String> {
-    let settings = group_settings(c, cx, setup)?;
+    let (settings, client) = group_settings(c, cx, setup)?;
     let cfg = raft_config(c);
     for name in c.raft.fsync_by_node.keys() {
         if !c.nodes.contains(name) {
@@ -175,7 +176,7 @@ fn raft_group(
             RaftReplica::new(i, own, setup.streams)
         })
         .collect();
-    Ok(Group::new(settings, replicas))
+    Ok(Group::new(settings, client, replicas))
 }
 
 /// Resolves the group's nodes, client, timing and transfers; registers its senders.
@@ -183,7 +184,7 @@ fn group_settings(
     c: &ConsensusConfig,
     cx: &GroupContext,
     setup: &mut Setup,
-) -> Result<GroupSettings, String> {
+) -> Result<(GroupSettings, ClientConfig), String> {
     let node = |key: &str, name: &str| -> Result<NodeId, String> {
         cx.topo.node_id(name).ok_or_else(|| {
             format!(
@@ -254,30 +255,37 @@ fn group_settings(
                 })
                 .collect()
         },
-        interval: r.interval.map_or(SimDuration::from_millis(10), |d| d.0),
-        poisson: r
-            .poisson
-            .unwrap_or(false)
-            .then(|| setup.streams.stream(&format!("consensus/{name}/arrivals"))),
-        request_bytes: r.bytes.map_or(256, |b| b.0 as u32),
-        requests_start: SimTime::ZERO + r.start.map_or(SimDuration::from_secs(1), |d| d.0),
-        requests_stop: r.stop.map_or(cx.end, |d| SimTime::ZERO + d.0).min(cx.end),
-        timeout: r
-            .timeout
-            .map_or(SimDuration::from_secs(if internet { 10 } else { 1 }), |d| {
-                d.0
-            }),
-        replies_needed: match protocol {
-            ProtocolKind::Pbft => pbft.f() + 1,
-            _ => 1,
-        },
         bulk_threshold: c
             .bulk_threshold
             .map_or(16 << 10, |b| b.0.min(u32::MAX as u64) as u32),
         transfer,
         senders,
     };
-    Ok(settings)
+    let interval = r.interval.map_or(SimDuration::from_millis(10), |d| d.0);
+    let client = ClientConfig {
+        arrivals: if r.poisson.unwrap_or(false) {
+            Arrivals::Poisson {
+                mean: interval,
+                rng: Box::new(setup.streams.stream(&format!("consensus/{name}/arrivals"))),
+            }
+        } else {
+            Arrivals::Fixed(interval)
+        },
+        request_bytes: r.bytes.map_or(256, |b| b.0 as u32),
+        start: SimTime::ZERO + r.start.map_or(SimDuration::from_secs(1), |d| d.0),
+        stop: r.stop.map_or(cx.end, |d| SimTime::ZERO + d.0).min(cx.end),
+        timeout: r
+            .timeout
+            .map_or(SimDuration::from_secs(if internet { 10 } else { 1 }), |d| {
+                d.0
+            }),
+        replicas: n as u32,
+        replies: Replies::needing(match protocol {
+            ProtocolKind::Pbft => pbft.f() + 1,
+            _ => 1,
+        }),
+    };
+    Ok((settings, client))
 }
 
 /// Scheduled faults: node faults for the world, link faults as link changes with labels.

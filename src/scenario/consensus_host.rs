@@ -11,28 +11,28 @@
 //! transfer that the world opens: reliable and congestion-controlled as the real systems'
 //! TCP links are, where a burst of dozens of datagrams would overflow the sender's queue.
 //!
-//! **Client.** An open loop of requests at a fixed or exponential interval, sent to the
-//! replica the client believes leads (Raft: the last leader that answered; PBFT: the primary
-//! of the last view seen). The latency of a request is from its first send to its answer:
-//! Raft's leader replies once it applied the entry; PBFT needs f+1 replies from distinct
-//! replicas (Castro & Liskov §4.1). Unanswered requests are resent after `timeout`: Raft to
-//! the next replica, PBFT to all.
+//! **Client.** The open-loop [`Client`] (arrivals, resends, the reply quorum) is a model of
+//! its own; the host carries its requests from `client_node` and its replies back. Raft's
+//! leader replies once it applied an entry; every PBFT replica replies once it committed
+//! (Castro & Liskov §4.1), and re-sends its reply to a request it already executed.
 //!
-//! **Checks while running.** Every commit is compared with what any replica committed at
-//! that slot before, and every leader with any other leader of its term/view; mismatches
-//! count as `safety_violations` (zero in a correct run; the tests assert it).
+//! **Checks while running.** Every commit and every leader of a correct replica goes to the
+//! group's [`SafetyMonitor`]; what it flags counts as `safety_violations` (zero in a correct
+//! run; the tests assert it). Crashes, restarts and state transfers go to [`Recovery`], which
+//! times elections and catch-ups.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-use rand::Rng;
+use std::collections::VecDeque;
 
 use super::component::{
     Component, ComponentRecords, Context, TransferDone, TransferSettings, TransferSpec,
 };
 use super::event::ConsensusEvent;
+use crate::consensus::client::{Client, ClientConfig, Replies, RequestTo};
+use crate::consensus::recovery::Recovery;
+use crate::consensus::safety::{Leadership, SafetyMonitor, Violation};
 use crate::consensus::{Consensus, Outputs, ReplicaId, Request};
-use crate::engine::{EventId, Scheduler, SimDuration, SimRng, SimTime};
-use crate::metrics::{Histogram, MeasureRow, TimeSeries};
+use crate::engine::{EventId, Scheduler, SimDuration, SimTime};
+use crate::metrics::{MeasureRow, TimeSeries};
 use crate::net::NodeId;
 use crate::transport::datagram::{Delivery, SenderId};
 
@@ -79,42 +79,6 @@ struct Parcel<M> {
     sent_at: SimTime,
 }
 
-struct Pending {
-    first_sent: SimTime,
-    replies: BTreeSet<ReplicaId>,
-    bytes: u32,
-}
-
-/// The open-loop client's state (its parameters are in [`GroupSettings`]).
-struct Client {
-    /// Draws exponential gaps (`None`: fixed gaps).
-    poisson: Option<SimRng>,
-    next_arrival: Option<SimTime>,
-    next_id: u64,
-    pending: BTreeMap<u64, Pending>,
-    /// Resend deadlines, `(when, request)`.
-    deadlines: BTreeSet<(SimTime, u64)>,
-    /// Replica the next request goes to first.
-    hint: ReplicaId,
-    timer: Option<(SimTime, EventId)>,
-    latency: Histogram,
-    latency_points: Vec<(SimTime, f64)>,
-    sent: u64,
-    answered: u64,
-    resent: u64,
-}
-
-/// A restarted replica catching up.
-struct Sync {
-    replica: ReplicaId,
-    started: SimTime,
-    /// Highest position applied by any running replica at restart.
-    target: u64,
-    done: Option<SimTime>,
-    bulk_bytes: u64,
-    bulk_time: SimDuration,
-}
-
 /// Settings of a group, resolved from the experiment.
 pub struct GroupSettings {
     pub name: String,
@@ -125,15 +89,6 @@ pub struct GroupSettings {
     /// Each replica boots at `start` plus its own offset: real servers' tick clocks are not
     /// in phase, and lock-stepped ticks would make split votes artificially common.
     pub boot_offsets: Vec<SimDuration>,
-    pub interval: SimDuration,
-    /// The client's arrival stream when gaps are exponential (moved into the client).
-    pub poisson: Option<SimRng>,
-    pub request_bytes: u32,
-    pub requests_start: SimTime,
-    pub requests_stop: SimTime,
-    pub timeout: SimDuration,
-    /// Replies a PBFT client waits for (f+1), 1 for Raft.
-    pub replies_needed: u32,
     /// Messages above this many bytes travel as bulk transfers.
     pub bulk_threshold: u32,
     /// How bulk transfers travel.
@@ -154,41 +109,27 @@ pub struct Group<C: Consensus> {
     free: Vec<u32>,
     sends_since_sweep: u32,
     client: Client,
+    /// The client's pending event.
+    client_timer: Option<(SimTime, EventId)>,
+    /// Requests the client wants sent (a buffer kept between calls).
+    client_out: Vec<RequestTo>,
     /// Messages delivered on their own node, handled when the current call is done.
     local: VecDeque<Delivery>,
     out: Outputs<C::Msg>,
-    chosen: BTreeMap<u64, u64>,
-    /// Request id → the slot it was first committed at (the reverse of `chosen`).
-    slot_of: BTreeMap<u64, u64>,
-    last_slot: Vec<u64>,
-    leaders: BTreeMap<u64, ReplicaId>,
-    violations: u64,
-    /// A leader crashed at this time in this term/view: waiting for a successor.
-    awaiting_election: Option<(SimTime, u64)>,
-    election_times: Vec<f64>,
-    syncs: Vec<Sync>,
+    /// Knows the Byzantine replicas: their commits and leadership claims are not checked.
+    safety: SafetyMonitor,
+    recovery: Recovery,
     dropped_at_crashed: u64,
-    /// Byzantine replicas: their commits and leadership claims are not checked.
-    faulty: Vec<bool>,
 }
 
 impl<C: Consensus> Group<C> {
-    pub fn new(mut s: GroupSettings, replicas: Vec<C>) -> Self {
+    pub fn new(s: GroupSettings, client: ClientConfig, replicas: Vec<C>) -> Self {
         let n = replicas.len();
-        let client = Client {
-            poisson: s.poisson.take(),
-            next_arrival: (s.requests_start < s.requests_stop).then_some(s.requests_start),
-            next_id: 0,
-            pending: BTreeMap::new(),
-            deadlines: BTreeSet::new(),
-            hint: 0,
-            timer: None,
-            latency: Histogram::default(),
-            latency_points: Vec::new(),
-            sent: 0,
-            answered: 0,
-            resent: 0,
-        };
+        assert_eq!(
+            client.replicas as usize, n,
+            "group {}: client and replicas",
+            s.name
+        );
         Group {
             up: vec![false; n],
             booted: vec![false; n],
@@ -199,26 +140,20 @@ impl<C: Consensus> Group<C> {
             generations: Vec::new(),
             free: Vec::new(),
             sends_since_sweep: 0,
-            client,
+            client: Client::new(client),
+            client_timer: None,
+            client_out: Vec::new(),
             local: VecDeque::new(),
             out: Outputs::default(),
-            chosen: BTreeMap::new(),
-            slot_of: BTreeMap::new(),
-            last_slot: vec![0; n],
-            leaders: BTreeMap::new(),
-            violations: 0,
-            awaiting_election: None,
-            election_times: Vec::new(),
-            syncs: Vec::new(),
+            safety: SafetyMonitor::new(n),
+            recovery: Recovery::new(),
             dropped_at_crashed: 0,
-            faulty: vec![false; n],
         }
     }
 
     /// Marks Byzantine replicas (left out of the safety checks).
     pub fn set_faulty(&mut self, faulty: Vec<bool>) {
-        assert_eq!(faulty.len(), self.replicas.len());
-        self.faulty = faulty;
+        self.safety.set_faulty(faulty);
     }
 
     /// When the replicas boot and the first request is due.
@@ -228,9 +163,9 @@ impl<C: Consensus> Group<C> {
             let id = cx.schedule_at(at, ConsensusEvent::Replica(i as u32));
             self.timers[i] = Some((at, id));
         }
-        if let Some(t) = self.client.next_arrival {
+        if let Some(t) = self.client.poll_at() {
             let id = cx.schedule_at(t, ConsensusEvent::Client);
-            self.client.timer = Some((t, id));
+            self.client_timer = Some((t, id));
         }
     }
 
@@ -287,15 +222,7 @@ impl<C: Consensus> Group<C> {
             self.drain_local(cx);
             return;
         }
-        if let Some(s) = self
-            .syncs
-            .iter_mut()
-            .rev()
-            .find(|s| s.replica == to && s.done.is_none())
-        {
-            s.bulk_bytes += p.bytes as u64;
-            s.bulk_time = s.bulk_time + took;
-        }
+        self.recovery.on_state_transfer(to, p.bytes as u64, took);
         cx.log(
             "state_transfer",
             format!(
@@ -321,55 +248,13 @@ impl<C: Consensus> Group<C> {
     /// New requests due now and resends past their deadline.
     pub fn on_client_timer(&mut self, cx: &mut Cx) {
         let now = cx.now();
-        self.client.timer = None;
-        while let Some(t) = self.client.next_arrival.filter(|&t| t <= now) {
-            let id = self.client.next_id;
-            self.client.next_id += 1;
-            self.client.sent += 1;
-            let bytes = self.s.request_bytes;
-            self.client.pending.insert(
-                id,
-                Pending {
-                    first_sent: now,
-                    replies: BTreeSet::new(),
-                    bytes,
-                },
-            );
-            self.client.deadlines.insert((now + self.s.timeout, id));
-            let to = self.client.hint;
-            self.send_request(cx, to, Request { id, bytes });
-            let gap = match &mut self.client.poisson {
-                Some(rng) => {
-                    let u: f64 = rng.random::<f64>();
-                    let mean = self.s.interval.as_ps() as f64;
-                    SimDuration::from_ps(((-(1.0 - u).ln()) * mean).max(1.0) as u64)
-                }
-                None => self.s.interval,
-            };
-            let next = t + gap;
-            self.client.next_arrival = (next < self.s.requests_stop).then_some(next);
+        self.client_timer = None;
+        let mut out = std::mem::take(&mut self.client_out);
+        self.client.on_timer(now, &mut out);
+        for RequestTo { to, request } in out.drain(..) {
+            self.send_request(cx, to, request);
         }
-        while let Some(&(t, id)) = self.client.deadlines.first() {
-            if t > now {
-                break;
-            }
-            self.client.deadlines.pop_first();
-            let Some(p) = self.client.pending.get(&id) else {
-                continue;
-            };
-            let request = Request { id, bytes: p.bytes };
-            self.client.resent += 1;
-            self.client.deadlines.insert((now + self.s.timeout, id));
-            if self.s.replies_needed > 1 {
-                for to in 0..self.replicas.len() as ReplicaId {
-                    self.send_request(cx, to, request);
-                }
-            } else {
-                self.client.hint = (self.client.hint + 1) % self.replicas.len() as ReplicaId;
-                let to = self.client.hint;
-                self.send_request(cx, to, request);
-            }
-        }
+        self.client_out = out;
         self.sync_client_timer(cx);
         self.drain_local(cx);
     }
@@ -407,10 +292,9 @@ impl<C: Consensus> Group<C> {
         if !self.up[iu] {
             return;
         }
-        let now = cx.now();
-        if self.replicas[iu].is_leader() && self.awaiting_election.is_none() {
-            self.awaiting_election = Some((now, self.replicas[iu].epoch()));
-        }
+        let r = &self.replicas[iu];
+        self.recovery
+            .on_crash(cx.now(), r.is_leader().then(|| r.epoch()));
         self.replicas[iu].crash();
         self.up[iu] = false;
         if let Some((_, id)) = self.timers[iu].take() {
@@ -439,14 +323,7 @@ impl<C: Consensus> Group<C> {
             .map(|k| self.replicas[k].progress())
             .max()
             .unwrap_or(0);
-        self.syncs.push(Sync {
-            replica: i,
-            started: now,
-            target,
-            done: None,
-            bulk_bytes: 0,
-            bulk_time: SimDuration::ZERO,
-        });
+        self.recovery.on_restart(now, i, target);
         self.up[iu] = true;
         let mut out = std::mem::take(&mut self.out);
         self.replicas[iu].restart(now, &mut out);
@@ -462,36 +339,20 @@ impl<C: Consensus> Group<C> {
         let iu = i as usize;
         let leading = self.replicas[iu].is_leader();
         for c in out.commits.drain(..) {
-            if self.faulty[iu] {
+            if self.safety.is_faulty(i) {
                 // A faulty replica's claims are not evidence, and it helps no client: the
                 // f+1 replies a PBFT client needs come from correct replicas.
                 continue;
             }
-            match self.chosen.get(&c.slot) {
-                Some(&id) if id != c.request.id => {
-                    self.violations += 1;
-                    cx.log(
-                        "safety_violation",
-                        format!(
-                            "{}: slot {} committed request {} after {id}",
-                            self.replica_name(i),
-                            c.slot,
-                            c.request.id
-                        ),
-                    );
-                }
-                Some(_) => {}
-                None => {
-                    self.chosen.insert(c.slot, c.request.id);
-                    self.slot_of.entry(c.request.id).or_insert(c.slot);
+            for v in self.safety.on_commit(i, c.slot, c.request.id) {
+                // An out-of-order slot has always been counted but not logged; it stays so,
+                // to keep event logs byte-identical (to log it, drop this condition).
+                if !matches!(v, Violation::OutOfOrder { .. }) {
+                    cx.log("safety_violation", format!("{}: {v}", self.replica_name(i)));
                 }
             }
-            if c.slot <= self.last_slot[iu] {
-                self.violations += 1;
-            }
-            self.last_slot[iu] = c.slot;
             // Raft: the leader answers; PBFT: every replica does.
-            if self.s.replies_needed > 1 || leading {
+            if self.all_reply() || leading {
                 let epoch = self.replicas[iu].epoch();
                 self.send_reply(cx, i, epoch, c.request.id);
             }
@@ -537,60 +398,40 @@ impl<C: Consensus> Group<C> {
         self.sync_timer(cx, i);
     }
 
+    /// Tells the monitor if replica `i` leads; logs a new leader and ends a timed election.
     fn note_leadership(&mut self, cx: &mut Cx, i: ReplicaId) {
-        let now = cx.now();
         let r = &self.replicas[i as usize];
-        if !self.up[i as usize] || !r.is_leader() || self.faulty[i as usize] {
+        if !self.up[i as usize] || !r.is_leader() {
             return;
         }
         let epoch = r.epoch();
-        match self.leaders.get(&epoch) {
-            Some(&other) if other != i => {
-                self.violations += 1;
-                cx.log(
-                    "safety_violation",
-                    format!(
-                        "{}: second leader of term/view {epoch}",
-                        self.replica_name(i)
-                    ),
-                );
+        match self.safety.on_leader(i, epoch) {
+            Leadership::Violation(v) => {
+                cx.log("safety_violation", format!("{}: {v}", self.replica_name(i)));
             }
-            Some(_) => {}
-            None => {
-                self.leaders.insert(epoch, i);
+            Leadership::New => {
                 cx.log(
                     "leader",
                     format!("{} leads term/view {epoch}", self.replica_name(i)),
                 );
-                if let Some((crashed_at, old)) = self.awaiting_election {
-                    if epoch > old {
-                        self.election_times
-                            .push(now.since(crashed_at).as_secs_f64());
-                        self.awaiting_election = None;
-                    }
-                }
+                self.recovery.on_new_leader(cx.now(), epoch);
             }
+            Leadership::Known | Leadership::Ignored => {}
         }
     }
 
+    /// Tells the recovery observer how far replica `i` got; logs a finished catch-up.
     fn note_progress(&mut self, cx: &mut Cx, i: ReplicaId) {
-        let now = cx.now();
         let progress = self.replicas[i as usize].progress();
-        let mut done = None;
-        if let Some(s) = self
-            .syncs
-            .iter_mut()
-            .rev()
-            .find(|s| s.replica == i && s.done.is_none())
-        {
-            if progress >= s.target {
-                s.done = Some(now);
-                done = Some((s.target, now.since(s.started), s.bulk_bytes));
-            }
-        }
-        if let Some((target, took, bulk)) = done {
+        if let Some(done) = self.recovery.on_progress(cx.now(), i, progress) {
             let name = self.replica_name(i);
-            cx.log("caught_up", format!("{name} applied up to {target} {took} after restarting ({bulk} bytes of state transferred)"));
+            cx.log(
+                "caught_up",
+                format!(
+                    "{name} applied up to {} {} after restarting ({} bytes of state transferred)",
+                    done.target, done.took, done.bulk_bytes
+                ),
+            );
         }
     }
 
@@ -615,24 +456,26 @@ impl<C: Consensus> Group<C> {
         }
     }
 
+    /// Keeps one pending event at the client's deadline.
     fn sync_client_timer(&mut self, cx: &mut Cx) {
         let now = cx.now();
-        let next_deadline = self.client.deadlines.first().map(|&(t, _)| t);
-        let want = match (self.client.next_arrival, next_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-        .map(|t| t.max(now));
-        if self.client.timer.map(|(t, _)| t) == want {
+        let want = self.client.poll_at().map(|t| t.max(now));
+        if self.client_timer.map(|(t, _)| t) == want {
             return;
         }
-        if let Some((_, id)) = self.client.timer.take() {
+        if let Some((_, id)) = self.client_timer.take() {
             cx.cancel(id);
         }
         if let Some(at) = want {
             let id = cx.schedule_at(at, ConsensusEvent::Client);
-            self.client.timer = Some((at, id));
+            self.client_timer = Some((at, id));
         }
+    }
+
+    /// PBFT's client waits for a quorum, so every replica replies (with PBFT's reply size);
+    /// Raft's leader alone does.
+    fn all_reply(&self) -> bool {
+        matches!(self.client.replies(), Replies::Quorum(_))
     }
 
     fn send_request(&mut self, cx: &mut Cx, to: ReplicaId, request: Request) {
@@ -651,7 +494,7 @@ impl<C: Consensus> Group<C> {
     }
 
     fn send_reply(&mut self, cx: &mut Cx, from: ReplicaId, epoch: u64, request: u64) {
-        let bytes = if self.s.replies_needed > 1 {
+        let bytes = if self.all_reply() {
             PBFT_REPLY_BYTES
         } else {
             RAFT_REPLY_BYTES
@@ -754,10 +597,10 @@ impl<C: Consensus> Group<C> {
                 }
                 // PBFT §4.1: a replica that already executed a request re-sends its reply
                 // (from its last-reply table, which state transfer carries too).
-                let done = self.slot_of.get(&request.id).copied();
-                if let Some(slot) = done.filter(|_| self.s.replies_needed > 1) {
+                let done = self.safety.slot_of(request.id);
+                if let Some(slot) = done.filter(|_| self.all_reply()) {
                     let r = &self.replicas[to as usize];
-                    if !self.faulty[to as usize] && r.progress() >= slot {
+                    if !self.safety.is_faulty(to) && r.progress() >= slot {
                         let epoch = r.epoch();
                         self.send_reply(cx, to, epoch, request.id);
                     }
@@ -771,26 +614,7 @@ impl<C: Consensus> Group<C> {
                 epoch,
                 request,
             } => {
-                let n = self.replicas.len() as u64;
-                // The leader (Raft) or the primary of the view the reply names (PBFT).
-                self.client.hint = if self.s.replies_needed > 1 {
-                    (epoch % n) as ReplicaId
-                } else {
-                    from
-                };
-                let Some(pending) = self.client.pending.get_mut(&request) else {
-                    return;
-                };
-                pending.replies.insert(from);
-                if pending.replies.len() as u32 >= self.s.replies_needed {
-                    let first = pending.first_sent;
-                    self.client.pending.remove(&request);
-                    self.client.deadlines.retain(|&(_, id)| id != request);
-                    let lat = now.since(first);
-                    self.client.latency.record(lat.as_ps());
-                    self.client.latency_points.push((now, lat.as_secs_f64()));
-                    self.client.answered += 1;
-                }
+                self.client.on_reply(now, from, epoch, request);
             }
         }
     }
@@ -803,17 +627,13 @@ impl<C: Consensus> Group<C> {
             rows.push(("consensus", entity.to_string(), metric, value, unit));
         };
         let c = &self.client;
+        let stats = c.stats();
         row(&g, "replicas", self.replicas.len() as f64, "replicas");
-        row(&g, "requests_sent", c.sent as f64, "requests");
-        row(&g, "requests_committed", c.answered as f64, "requests");
-        row(&g, "requests_resent", c.resent as f64, "requests");
-        row(
-            &g,
-            "requests_unanswered",
-            c.pending.len() as f64,
-            "requests",
-        );
-        let h = &c.latency;
+        row(&g, "requests_sent", stats.sent as f64, "requests");
+        row(&g, "requests_committed", stats.answered as f64, "requests");
+        row(&g, "requests_resent", stats.resent as f64, "requests");
+        row(&g, "requests_unanswered", c.unanswered() as f64, "requests");
+        let h = c.latency();
         if h.count() > 0 {
             let s = |v: Option<u64>| v.map_or(f64::NAN, |ps| ps as f64 / 1e12);
             row(&g, "commit_latency_mean", h.mean() / 1e12, "s");
@@ -823,20 +643,20 @@ impl<C: Consensus> Group<C> {
             row(&g, "commit_latency_p99", s(h.quantile(0.99)), "s");
             row(&g, "commit_latency_max", s(h.max()), "s");
         }
-        let active = end.since(c.latency_points.first().map_or(end, |p| p.0));
+        let active = end.since(c.latency_points().first().map_or(end, |p| p.0));
         if active.as_ps() > 0 {
             row(
                 &g,
                 "throughput",
-                c.answered as f64 / active.as_secs_f64(),
+                stats.answered as f64 / active.as_secs_f64(),
                 "requests/s",
             );
         }
-        row(&g, "leaders", self.leaders.len() as f64, "leaders");
+        row(&g, "leaders", self.safety.leaders() as f64, "leaders");
         row(
             &g,
             "safety_violations",
-            self.violations as f64,
+            self.safety.violations() as f64,
             "violations",
         );
         row(
@@ -851,16 +671,17 @@ impl<C: Consensus> Group<C> {
             row(&e, "applied", r.progress() as f64, "entries");
             row(&e, "up", self.up[i] as u8 as f64, "bool");
         }
-        if let Some(&first) = self.election_times.first() {
-            row(&g, "election_time", first, "s");
-            let mean = self.election_times.iter().sum::<f64>() / self.election_times.len() as f64;
-            row(&g, "election_time_mean", mean, "s");
+        let elections = self.recovery.election_times();
+        if let Some(first) = elections.first() {
+            row(&g, "election_time", first.as_secs_f64(), "s");
+            let sum = elections.iter().map(|d| d.as_secs_f64()).sum::<f64>();
+            row(&g, "election_time_mean", sum / elections.len() as f64, "s");
         }
-        if self.awaiting_election.is_some() {
+        if self.recovery.election_pending() {
             row(&g, "elections_unfinished", 1.0, "elections");
         }
         // Restarts in order: `<group>.restart0` is the first, whichever replica it was.
-        for (k, s) in self.syncs.iter().enumerate() {
+        for (k, s) in self.recovery.restarts().iter().enumerate() {
             let e = format!("{g}.restart{k}");
             row(&e, "replica", s.replica as f64, "replica");
             row(&e, "sync_target", s.target as f64, "entries");
@@ -882,7 +703,7 @@ impl<C: Consensus> Group<C> {
             entity: format!("consensus/{g}"),
             metric: "commit_latency",
             unit: "s",
-            points: c.latency_points.clone(),
+            points: c.latency_points().to_vec(),
         }];
         (rows, series)
     }
