@@ -2,8 +2,9 @@
 //! packets, their timers as events, and a client that loads them.
 //!
 //! **Messages.** Every protocol message leaves at its `send_at` (after a modelled fsync or
-//! signature) as datagrams of its real encoded size plus [`HEADER_BYTES`], cut to the path
-//! MTU; it is delivered when its last fragment arrives, lost if any fragment is. Raft and
+//! signature) as datagrams of its real encoded size plus
+//! [`HEADER_BYTES`](crate::transport::datagram::HEADER_BYTES), cut to the path MTU; it is
+//! delivered when its last fragment arrives, lost if any fragment is. Raft and
 //! PBFT recover lost messages themselves (heartbeats and appends retry, clients resend, view
 //! changes), so TCP's retransmission of small control messages is not modelled. A message
 //! carrying state in bulk (a Raft snapshot), or any message above `bulk_threshold` (a PBFT

@@ -15,6 +15,7 @@ pub mod component;
 pub(crate) mod consensus_build;
 pub mod consensus_host;
 pub mod event;
+pub(crate) mod faults;
 pub mod world;
 
 pub use component::{Component, ComponentRecords, Context, Setup};
@@ -391,7 +392,7 @@ fn build_unchecked(
             format!("link_events[{i}] {}", e.link),
         ));
     }
-    let faults = consensus_build::build_faults(&cfg.faults, topo, end).map_err(&invalid)?;
+    let faults = faults::build_faults(&cfg.faults, topo, end).map_err(&invalid)?;
     link_changes.extend(faults.link);
     // Changes at the same time apply in file order (a stable sort; the queue is FIFO).
     link_changes.sort_by_key(|(at, _, _)| *at);
