@@ -1,5 +1,10 @@
-//! Turns a run's records into files: tidy CSVs, plots, the manifest, written atomically.
-//! Reads metrics; never touches a model.
+//! Turns a run's records into files: tidy CSVs, plots, the manifest, written atomically,
+//! and the Phase 5 report ([`phase5`], a table of sections, one file each).
+//!
+//! Invariants: reads plain data only ([`crate::metrics`] records of a run,
+//! [`crate::results`] views of studies and suites), never a model or a runner; writes no
+//! wall-clock figure into a study's files, so equal inputs give equal bytes; every file is
+//! written under a temporary name and renamed into place.
 
 pub mod charts;
 pub mod csv_out;
