@@ -2,6 +2,8 @@
 //! `<name> events=<N> wall_s=<S> events_per_s=<R>`. Wall time is measured here, at the edge,
 //! and never enters a simulation.
 
+#![warn(missing_docs)]
+
 use crate::config::LoadedExperiment;
 use crate::engine::hold_bench::{hold_model, hold_model_binary_heap};
 use crate::experiment::run::RunError;

@@ -3,6 +3,8 @@
 //! (1 Gbps = 10^9 bit/s); sizes accept SI (kB = 1000 B) and IEC (KiB = 1024 B) prefixes.
 //! Parsing is exact decimal arithmetic, never f64.
 
+#![warn(missing_docs)]
+
 use crate::engine::time::{parse_scaled_decimal, split_number_unit, DecimalError};
 use crate::engine::SimDuration;
 use serde::de::{self, Deserializer, Visitor};
@@ -22,6 +24,7 @@ pub struct Duration(pub SimDuration);
 pub struct Bytes(pub u64);
 
 impl Rate {
+    /// The rate in bits per second.
     pub fn bps(self) -> u64 {
         self.0
     }

@@ -48,6 +48,7 @@ pub struct Calibration {
     pub machine: String,
     /// How and when it was measured.
     pub measured: String,
+    /// Measured throughput and ratio, one per (codec, page class).
     pub entries: Vec<CalibrationEntry>,
     /// Where it came from (file path), for error messages.
     #[serde(skip)]
@@ -62,53 +63,88 @@ pub struct Calibration {
 pub enum CalibrationError {
     /// The file cannot be read.
     #[error("cannot read calibration file {path}: {cause}")]
-    Read { path: String, cause: std::io::Error },
+    Read {
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
     /// The file is not valid TOML of the expected shape (the message names the key).
     #[error("calibration file {path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file's path.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
     /// A codec or class name that is not known.
     #[error("calibration file {path}: key `{key}` = \"{given}\" is not a known {kind}; allowed: {allowed}")]
     UnknownName {
+        /// The calibration file's path.
         path: String,
+        /// The offending key.
         key: String,
+        /// What the name should be (codec or page class).
         kind: &'static str,
+        /// The name as written.
         given: String,
+        /// The names allowed.
         allowed: String,
     },
     /// A throughput or ratio that is not a finite positive number.
     #[error("calibration file {path}: key `{key}` = {value} must be a finite number > 0")]
     NotPositive {
+        /// The calibration file's path.
         path: String,
+        /// The offending key.
         key: String,
+        /// The value as written.
         value: f64,
     },
     /// The same (codec, class) twice.
     #[error("calibration file {path}: codec `{codec}`, class `{class}` appears twice (`entries[{first}]` and `entries[{second}]`)")]
     Duplicate {
+        /// The calibration file's path.
         path: String,
+        /// The codec's name.
         codec: String,
+        /// The page class's name.
         class: String,
+        /// Index of the first entry in `entries`.
         first: usize,
+        /// Index of the repeated entry in `entries`.
         second: usize,
     },
     /// A codec listed without all page classes.
     #[error("calibration file {path}: key `entries` has codec `{codec}` but no entry for class `{class}`; each codec needs every class: {allowed}")]
     Missing {
+        /// The calibration file's path.
         path: String,
+        /// The codec's name.
         codec: String,
+        /// The page class with no entry.
         class: String,
+        /// Every class a codec needs.
         allowed: String,
     },
     /// A codec asked for that the calibration does not have.
     #[error("calibration {path} has no entries for codec `{codec}`; calibrated: {available}")]
     NotCalibrated {
+        /// The calibration's path.
         path: String,
+        /// The codec asked for.
         codec: String,
+        /// The codecs the calibration has.
         available: String,
     },
     /// The file cannot be written.
     #[error("cannot write calibration file {path}: {cause}")]
-    Write { path: String, cause: std::io::Error },
+    Write {
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
 }
 
 impl Calibration {
@@ -336,6 +372,7 @@ impl Calibration {
 /// What [`measure`] measures and how long it takes.
 #[derive(Clone, Debug)]
 pub struct MeasureOptions {
+    /// Codecs to measure.
     pub codecs: Vec<Codec>,
     /// Pages per class per timed run (fast codecs; levels ≥ 10 use a quarter).
     pub pages: usize,

@@ -30,9 +30,15 @@ pub enum Codec {
     /// LZ4 block, length-prefixed.
     Lz4,
     /// zstd frame at `level` (1..=22).
-    Zstd { level: i32 },
+    Zstd {
+        /// zstd compression level (1..=22).
+        level: i32,
+    },
     /// zstd frame at `level` with a trained dictionary ([`Dictionary`]).
-    ZstdDict { level: i32 },
+    ZstdDict {
+        /// zstd compression level (1..=22).
+        level: i32,
+    },
 }
 
 /// The zstd levels accepted in names (negative "fast" levels are left out).
@@ -212,6 +218,7 @@ impl Dictionary {
         Dictionary { bytes }
     }
 
+    /// The dictionary's raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -221,6 +228,7 @@ impl Dictionary {
         self.bytes.len()
     }
 
+    /// Whether the dictionary has no bytes.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -278,6 +286,7 @@ impl Encoder {
         })
     }
 
+    /// The codec this encoder runs.
     pub fn codec(&self) -> Codec {
         self.codec
     }

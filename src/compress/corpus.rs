@@ -74,6 +74,7 @@ impl DataSet {
         }
     }
 
+    /// Every accepted data-set name, comma-separated, for error messages.
     pub fn allowed_names() -> String {
         let mut names: Vec<String> = DataSet::GENERATED.iter().map(|d| d.name()).collect();
         names.push("file:PATH".into());

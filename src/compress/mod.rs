@@ -30,6 +30,8 @@
 //! ([`crate::engine::rng::RngStreams`]); content is addressed by stable hashes of
 //! `(seed, page index)`, so any page can be produced alone, in any order.
 
+#![warn(missing_docs)]
+
 pub mod calibration;
 pub mod codec;
 pub mod corpus;
@@ -56,28 +58,51 @@ pub enum CompressError {
     /// A name (codec, page class, data set, network mode) that is not a known one.
     #[error("unknown {kind} `{given}`; allowed: {allowed}")]
     UnknownName {
+        /// What kind of name (codec, page class, data set, network mode).
         kind: &'static str,
+        /// The name as given.
         given: String,
+        /// The names allowed.
         allowed: String,
     },
     /// A memory-profile share that is negative or not a finite number.
     #[error("memory profile share `{key}` = {value}: must be a finite number >= 0")]
-    BadShare { key: &'static str, value: f64 },
+    BadShare {
+        /// The share's key.
+        key: &'static str,
+        /// The share as given.
+        value: f64,
+    },
     /// Memory-profile shares whose sum is not 1.
     #[error("memory profile shares ({keys}) sum to {sum}, expected 1 (± 1e-9)")]
-    SharesSum { keys: String, sum: f64 },
+    SharesSum {
+        /// The shares' keys.
+        keys: String,
+        /// Their sum.
+        sum: f64,
+    },
     /// A data-set file that cannot be read.
     #[error("cannot read data set file {path}: {cause}")]
     ReadFile {
+        /// The file's path.
         path: PathBuf,
+        /// The I/O error.
         cause: std::io::Error,
     },
     /// A `zstd-dict-*` codec used without a trained dictionary.
     #[error("codec `{codec}` needs a dictionary (train one with Dictionary::train)")]
-    MissingDictionary { codec: String },
+    MissingDictionary {
+        /// The codec's name.
+        codec: String,
+    },
     /// A codec library refused its input (corrupt or truncated data, bad level).
     #[error("codec `{codec}`: {message}")]
-    Codec { codec: String, message: String },
+    Codec {
+        /// The codec's name.
+        codec: String,
+        /// The library's message.
+        message: String,
+    },
     /// An XBZRLE stream that does not decode to one page.
     #[error("malformed XBZRLE data: {0}")]
     Xbzrle(String),

@@ -145,11 +145,17 @@ impl Default for MemoryProfile {
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryProfileConfig {
+    /// Share of zero pages (shares sum to 1).
     pub zero: f64,
+    /// Share of duplicate pages.
     pub duplicate: f64,
+    /// Share of machine-code pages.
     pub code: f64,
+    /// Share of heap-slab pages.
     pub heap: f64,
+    /// Share of text pages.
     pub text: f64,
+    /// Share of incompressible pages.
     pub random: f64,
 }
 
@@ -253,14 +259,17 @@ impl MemoryImage {
         }
     }
 
+    /// The class shares the image was drawn from.
     pub fn profile(&self) -> &MemoryProfile {
         &self.profile
     }
 
+    /// Number of pages in the image.
     pub fn page_count(&self) -> u64 {
         self.page_count
     }
 
+    /// The seed the image's streams derive from.
     pub fn seed(&self) -> u64 {
         self.seed
     }

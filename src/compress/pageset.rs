@@ -60,6 +60,7 @@ impl PageSource for MemoryImage {
 /// Pages held in memory with their class labels; page `i` is `pages[i]`.
 #[derive(Clone, Debug, Default)]
 pub struct PageVec {
+    /// `(class, page)` pairs in page order.
     pub pages: Vec<(PageClass, Box<Page>)>,
 }
 
@@ -105,12 +106,15 @@ pub struct PageSetStats {
 }
 
 impl PageSetStats {
+    /// Counters of class `c`.
     pub fn class(&self, c: PageClass) -> &ClassStats {
         &self.per_class[c.index()]
     }
+    /// Pages pushed, all classes.
     pub fn pages(&self) -> u64 {
         self.per_class.iter().map(|c| c.pages).sum()
     }
+    /// Bytes pushed (before encoding), all classes.
     pub fn input_bytes(&self) -> u64 {
         self.per_class.iter().map(|c| c.input_bytes).sum()
     }
@@ -127,15 +131,19 @@ impl PageSetStats {
 /// How one page was sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageOutcome {
+    /// An all-zero page, sent as a marker.
     Zero,
     /// A reference to the earlier page with this index.
     Dedup {
+        /// Index of the earlier equal page.
         of: u64,
     },
     /// Compressed to this many codec bytes (before framing).
     Compressed {
+        /// Codec output, bytes.
         codec_bytes: u64,
     },
+    /// Sent as is (codec `none`, or compression did not pay).
     Raw,
 }
 
@@ -156,7 +164,9 @@ impl PageOutcome {
 /// Which steps run (all by default); switching one off is an ablation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageSetOptions {
+    /// Detect zero pages and send them as markers.
     pub zero_pages: bool,
+    /// Detect pages equal to an earlier one and send references.
     pub dedup: bool,
 }
 
@@ -205,6 +215,7 @@ impl PageSetEncoder {
         Self::with_options(codec, dict, PageSetOptions::default())
     }
 
+    /// An encoder with the given steps on or off; `dict` is needed by `zstd-dict-*` codecs.
     pub fn with_options(
         codec: Codec,
         dict: Option<&Dictionary>,
@@ -230,6 +241,7 @@ impl PageSetEncoder {
         })
     }
 
+    /// The codec pages are compressed with.
     pub fn codec(&self) -> Codec {
         self.encoder.codec()
     }
@@ -302,10 +314,12 @@ impl PageSetEncoder {
         &self.out
     }
 
+    /// Counters so far.
     pub fn stats(&self) -> &PageSetStats {
         &self.stats
     }
 
+    /// Ends the set and returns its counters.
     pub fn finish(self) -> PageSetStats {
         self.stats
     }

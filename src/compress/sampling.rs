@@ -50,7 +50,9 @@ impl Default for SampleSpec {
 /// Full or sampled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum EstimateMode {
+    /// Every page is compressed.
     Full,
+    /// A sample of pages per class is compressed and extrapolated.
     Sampled,
 }
 
@@ -70,7 +72,9 @@ pub struct ClassEstimate {
 /// The estimated encoding of a whole image with one codec.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImageEstimate {
+    /// Full or sampled.
     pub mode: EstimateMode,
+    /// The codec estimated.
     pub codec: Codec,
     /// Indexed by [`PageClass::index`].
     pub per_class: [ClassEstimate; 6],
@@ -79,6 +83,7 @@ pub struct ImageEstimate {
 }
 
 impl ImageEstimate {
+    /// Bytes of the image before encoding.
     pub fn input_bytes(&self) -> u64 {
         self.per_class.iter().map(|c| c.pages).sum::<u64>() * PAGE_SIZE as u64
     }
@@ -244,7 +249,9 @@ pub fn estimate_sampled(
 /// Full and sampled estimates of the same image, and the sampling error.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SamplingComparison {
+    /// The estimate from every page.
     pub full: ImageEstimate,
+    /// The estimate from the sample.
     pub sampled: ImageEstimate,
 }
 

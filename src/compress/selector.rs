@@ -61,6 +61,7 @@ impl Default for SelectorConfig {
 /// The predicted cost of sending a chunk with one codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prediction {
+    /// The codec predicted for.
     pub codec: Codec,
     /// Predicted codec output for the whole chunk, bytes.
     pub compressed_bytes: u64,
@@ -102,6 +103,7 @@ impl AdaptiveSelector {
         })
     }
 
+    /// The selector's configuration.
     pub fn config(&self) -> &SelectorConfig {
         &self.config
     }
@@ -195,17 +197,22 @@ impl AdaptiveSelector {
 /// The seed system's network modes (seed-system.md §1.0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NetworkMode {
+    /// Datacenter mode.
     Datacenter,
+    /// Internet mode.
     Internet,
+    /// Hybrid mode.
     Hybrid,
 }
 
 impl NetworkMode {
+    /// Every mode.
     pub const ALL: [NetworkMode; 3] = [
         NetworkMode::Datacenter,
         NetworkMode::Internet,
         NetworkMode::Hybrid,
     ];
+    /// Lower-case name, as written in configs and reports.
     pub fn name(self) -> &'static str {
         match self {
             NetworkMode::Datacenter => "datacenter",
@@ -304,14 +311,17 @@ pub fn analyze(data: &[u8]) -> DataAnalysis {
 /// `100*1024`, `1024*1024`; **assumption**, the exact constants were not quoted).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeedPolicy {
+    /// The network mode the rules are applied for.
     pub mode: NetworkMode,
 }
 
 impl SeedPolicy {
+    /// The policy for `mode`.
     pub fn new(mode: NetworkMode) -> Self {
         SeedPolicy { mode }
     }
 
+    /// The codec the rules above pick for `data`.
     pub fn choose(&self, data: &[u8]) -> Codec {
         let a = analyze(data);
         let n = data.len();

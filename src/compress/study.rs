@@ -19,7 +19,9 @@ use super::CompressError;
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct CompressionStudy {
+    /// The data compressed.
     pub data: DataSet,
+    /// The codec compressed with.
     pub codec: Codec,
     /// Bytes of data (rounded up to whole pages).
     pub bytes: u64,
@@ -28,6 +30,7 @@ pub struct CompressionStudy {
     pub sampled: Option<usize>,
     /// Cores compressing in parallel (CPU time divides by it).
     pub cores: u32,
+    /// Which page-set steps run (ablations).
     pub options: PageSetOptions,
     /// Guest memory's class shares.
     pub profile: MemoryProfile,

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolKind {
+    /// Raft (over raft-rs): crash faults.
     Raft,
+    /// PBFT: Byzantine faults.
     Pbft,
     /// The original ACP policy (seed-system.md §1.4): Raft among trusted datacenter nodes,
     /// PBFT among untrusted internet nodes, chosen by `mode`.
@@ -20,8 +22,10 @@ pub enum ProtocolKind {
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsensusMode {
+    /// Short ticks, fast disks (default).
     #[default]
     Datacenter,
+    /// etcd's WAN defaults and the original's 5 s PBFT timeout.
     Internet,
 }
 
@@ -29,6 +33,7 @@ pub enum ConsensusMode {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusConfig {
+    /// Which protocol orders the requests.
     pub protocol: ProtocolKind,
     /// Timing presets (default "datacenter").
     #[serde(default)]
@@ -41,10 +46,13 @@ pub struct ConsensusConfig {
     pub client: Option<String>,
     /// When the replicas boot (default 0).
     pub start: Option<Duration>,
+    /// The client's load.
     #[serde(default)]
     pub requests: RequestSettings,
+    /// Raft overrides of the mode's preset.
     #[serde(default)]
     pub raft: RaftSettings,
+    /// PBFT overrides of the mode's preset.
     #[serde(default)]
     pub pbft: PbftSettings,
     /// Messages larger than this travel over a TCP transfer instead of as datagrams
@@ -79,8 +87,11 @@ pub struct RequestSettings {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RaftSettings {
+    /// Duration of one Raft tick.
     pub tick: Option<Duration>,
+    /// Leader heartbeat period, in ticks.
     pub heartbeat_tick: Option<u32>,
+    /// Minimum election timeout, in ticks.
     pub election_tick: Option<u32>,
     /// Election timeouts are drawn from [election_tick, max_election_tick) ticks (default
     /// 2 × election_tick).
@@ -116,13 +127,18 @@ pub enum AuthKind {
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PbftSettings {
+    /// How messages are authenticated (default MAC).
     pub auth: Option<AuthKind>,
+    /// CPU time of one MAC (used with `auth = "mac"`).
     pub mac_cost: Option<Duration>,
     /// CPU time of one signature (default 50us, an assumption for Ed25519 signing on one
     /// current core; used with `auth = "signature"`).
     pub signature_cost: Option<Duration>,
+    /// Take a checkpoint every this many sequence numbers.
     pub checkpoint_interval: Option<u64>,
+    /// T: how long a replica with 2f+1 view-change messages waits for the new-view (see `PbftConfig`).
     pub view_change_timeout: Option<Duration>,
+    /// How long a backup waits for a known request to execute before starting a view change.
     pub request_timeout: Option<Duration>,
     /// Byzantine replicas by node name (tests of PBFT's f-fault tolerance); their own
     /// commits are left out of the safety check, as a faulty replica may claim anything.
@@ -237,6 +253,7 @@ impl ConsensusConfig {
         }
     }
 
+    /// `"raft"` or `"pbft"`: the protocol that actually runs (ACP resolved by `mode`).
     pub fn protocol_name(&self) -> &'static str {
         match self.effective_protocol() {
             ProtocolKind::Pbft => "pbft",

@@ -11,12 +11,15 @@ pub enum FaultKind {
     /// A replica's process dies (`node`, "leader" or "follower"); with `duration` it
     /// restarts after.
     Crash,
+    /// Restarts a crashed replica on `node`.
     Restart,
     /// The network splits into `groups`; with `duration` it heals after.
     Partition,
+    /// Ends a partition.
     Heal,
     /// `link` goes down; with `duration` it comes back.
     LinkDown,
+    /// Brings `link` back up.
     LinkUp,
     /// `link` loses each packet with probability `loss` for `duration`.
     LossBurst,
@@ -28,7 +31,9 @@ pub enum FaultKind {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FaultConfig {
+    /// When the fault happens, from the start of the run.
     pub at: Duration,
+    /// What the fault does.
     pub kind: FaultKind,
     /// crash/restart: the replica's node; a crash may also name "leader" (whoever leads at
     /// `at`) or "follower" (the highest-numbered running replica that does not lead).

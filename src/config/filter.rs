@@ -10,25 +10,41 @@
 use crate::engine::SimDuration;
 use crate::units::{Bytes, Rate};
 
+/// A parsed filter expression (grammar in the module doc).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
+    /// A number literal.
     Num(f64),
+    /// A string literal (may carry a unit, e.g. `"10Gbps"`).
     Str(String),
+    /// `true` or `false`.
     Bool(bool),
+    /// A swept parameter's key, e.g. `flows.0.rate`.
     Key(String),
+    /// `!e`.
     Not(Box<Expr>),
+    /// `a && b`.
     And(Box<Expr>, Box<Expr>),
+    /// `a || b`.
     Or(Box<Expr>, Box<Expr>),
+    /// `a op b`.
     Cmp(Box<Expr>, CmpOp, Box<Expr>),
 }
 
+/// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `==`.
     Eq,
+    /// `!=`.
     Ne,
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
 }
 

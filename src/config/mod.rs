@@ -3,6 +3,8 @@
 //! Below `scenario` in the layering: the scenario builder reads these types, and nothing
 //! here knows how a world is built or run. Unknown keys are errors (`deny_unknown_fields`).
 
+#![warn(missing_docs)]
+
 pub mod consensus;
 pub mod faults;
 pub mod filter;

@@ -12,11 +12,13 @@ use crate::units::{Bytes, Duration, Rate};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+/// One experiment file: network, flows, faults, what to record, as written in TOML.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Folder name under `output/`: letters, digits, `-`, `_`, `.`.
     pub name: String,
+    /// Free text shown in the report.
     #[serde(default)]
     pub description: String,
     /// Master seed: every random stream of the run derives from it.
@@ -28,6 +30,7 @@ pub struct ExperimentConfig {
     /// The network (not needed by a `[compress]` study).
     #[serde(default)]
     pub topology: TopologyConfig,
+    /// How routes are computed.
     #[serde(default)]
     pub routing: RoutingConfig,
     /// TCP parameters every `app = "tcp"` flow starts from (a flow's own `[flows.tcp]`
@@ -39,6 +42,7 @@ pub struct ExperimentConfig {
     /// `line_rate_bps` defaults to the rate of the source host's link.
     #[serde(default)]
     pub rdma: RdmaSettings,
+    /// Traffic: sources and transfers.
     #[serde(default)]
     pub flows: Vec<FlowConfig>,
     /// Scheduled changes to links: flaps, loss bursts, delay or rate steps.
@@ -49,6 +53,7 @@ pub struct ExperimentConfig {
     /// Scheduled faults: crashes, partitions, link outages, loss bursts, delay spikes.
     #[serde(default)]
     pub faults: Vec<super::faults::FaultConfig>,
+    /// What to sample and plot.
     #[serde(default)]
     pub record: RecordConfig,
     /// A compression study instead of a network simulation (seed report table 1.2).
@@ -135,8 +140,10 @@ impl CompressConfig {
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamKind {
+    /// TCP connections (default).
     #[default]
     Tcp,
+    /// RoCEv2 queue pairs.
     Rdma,
     /// Datacenter mode over RoCE queue pairs, internet mode over TCP, switched by the mode
     /// detector (parameters in the flow's `adaptive` table).
@@ -147,7 +154,9 @@ pub enum StreamKind {
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum InitialMode {
+    /// RoCE queue pairs first.
     Datacenter,
+    /// TCP streams first.
     Internet,
 }
 
@@ -184,15 +193,19 @@ pub struct AdaptiveSettings {
 }
 
 impl AdaptiveSettings {
+    /// Datacenter-mode streams: this table, else the flow's `streams`, else 64.
     pub fn datacenter_streams(&self, f: &FlowConfig) -> u32 {
         self.datacenter_streams.or(f.streams).unwrap_or(64)
     }
+    /// Internet-mode streams: this table, else the flow's `streams`, else 8.
     pub fn internet_streams(&self, f: &FlowConfig) -> u32 {
         self.internet_streams.or(f.streams).unwrap_or(8)
     }
+    /// Datacenter-mode chunk, bytes: this table, else the flow's `chunk`, else 256 KiB.
     pub fn datacenter_chunk(&self, f: &FlowConfig) -> u64 {
         self.datacenter_chunk.or(f.chunk).map_or(256 << 10, |b| b.0)
     }
+    /// Internet-mode chunk, bytes: this table, else the flow's `chunk`, else 64 KiB.
     pub fn internet_chunk(&self, f: &FlowConfig) -> u64 {
         self.internet_chunk.or(f.chunk).map_or(64 << 10, |b| b.0)
     }
@@ -202,7 +215,9 @@ impl AdaptiveSettings {
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
+    /// The link works normally.
     Up,
+    /// Every packet leaving either end is lost.
     Down,
 }
 
@@ -210,10 +225,13 @@ pub enum LinkState {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LinkEventConfig {
+    /// When the change happens, from the start of the run.
     pub at: Duration,
     /// Link name (`"a-b"` unless the topology names it).
     pub link: String,
+    /// New line rate.
     pub rate: Option<Rate>,
+    /// New one-way propagation delay.
     pub delay: Option<Duration>,
     /// New loss layers for both directions (`[]` removes them).
     pub loss: Option<Vec<crate::net::loss::LossConfig>>,
@@ -225,6 +243,7 @@ fn default_seed() -> u64 {
     1
 }
 
+/// `[routing]`: path metric and ECMP.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
@@ -249,6 +268,7 @@ fn yes() -> bool {
     true
 }
 
+/// What drives a flow.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum AppKind {
@@ -344,14 +364,18 @@ impl FlowConfig {
     }
 }
 
+/// How packet sizes vary.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SizeDistribution {
+    /// Every packet `packet_size` bytes (default).
     #[default]
     Fixed,
+    /// Exponential sizes with mean `packet_size`, capped at the path MTU.
     Exponential,
 }
 
+/// A generated set of source–destination pairs.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowPattern {
@@ -366,15 +390,23 @@ pub enum FlowPattern {
 pub struct FlowConfig {
     /// Defaults to `<app><index>`; used in results and stream names.
     pub name: Option<String>,
+    /// What drives the flow.
     pub app: AppKind,
+    /// Source node (not with `pattern`).
     pub src: Option<String>,
+    /// Destination node (not with `pattern`).
     pub dst: Option<String>,
+    /// Generate source–destination pairs instead of naming them.
     pub pattern: Option<FlowPattern>,
+    /// CBR/Poisson: offered rate.
     pub rate: Option<Rate>,
     /// Bytes on the wire per packet, headers included (default 1500; ping 64).
     pub packet_size: Option<Bytes>,
+    /// Poisson: fixed or exponential sizes (default fixed).
     pub size_distribution: Option<SizeDistribution>,
+    /// Ping: time between requests (default 1s).
     pub interval: Option<Duration>,
+    /// Ping: number of requests (default: until `stop`).
     pub count: Option<u64>,
     /// TCP: bytes to transfer (default: bulk, always has data).
     pub bytes: Option<Bytes>,
@@ -400,6 +432,7 @@ pub struct FlowConfig {
     pub stop: Option<Duration>,
 }
 
+/// `[record]`: what is sampled over time and whether plots are drawn.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RecordConfig {
@@ -422,22 +455,44 @@ pub struct RecordConfig {
 pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read experiment file {path}: {cause}")]
-    Io { path: String, cause: std::io::Error },
+    Io {
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
     /// TOML syntax or schema error, with line and key.
     #[error("in experiment file {path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file's path.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
     /// A `--set key=value` that does not apply.
     #[error("--set {assignment}: {message}")]
-    Override { assignment: String, message: String },
+    Override {
+        /// The `key=value` as given.
+        assignment: String,
+        /// Why it does not apply.
+        message: String,
+    },
     /// A value out of range or a dangling reference.
     #[error("in experiment file {path}: {message}")]
-    Invalid { path: String, message: String },
+    Invalid {
+        /// The file's path.
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
 }
 
 /// A loaded experiment: its config, where it came from, and the canonical text it hashes to.
 #[derive(Clone, Debug)]
 pub struct LoadedExperiment {
+    /// The parsed config, overrides applied.
     pub config: ExperimentConfig,
+    /// The experiment file it was read from.
     pub path: PathBuf,
     /// The resolved config (after overrides) as canonical TOML; stored with every output.
     pub resolved_toml: String,
@@ -520,8 +575,6 @@ impl LoadedExperiment {
         })
     }
 
-    /// Where a relative topology `file` is looked up, in order: beside the experiment, then
-    /// the working directory. The first that exists wins.
     /// The first of [`Self::candidate_paths`] that exists, or where it looked: "A and B".
     pub fn find_file(&self, file: &str) -> Result<PathBuf, String> {
         let candidates = self.candidate_paths(file);
@@ -535,6 +588,8 @@ impl LoadedExperiment {
         }
     }
 
+    /// Where a relative topology `file` is looked up, in order: beside the experiment, then
+    /// the working directory. The first that exists wins.
     pub fn candidate_paths(&self, file: &str) -> Vec<PathBuf> {
         let p = Path::new(file);
         if p.is_absolute() {

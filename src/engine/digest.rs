@@ -15,6 +15,7 @@ impl Default for TraceDigest {
 }
 
 impl TraceDigest {
+    /// Folds one event's `(time in ps, kind, a, b)` into the digest; order-sensitive.
     #[inline]
     pub fn record(&mut self, time_ps: u64, kind: u32, a: u64, b: u64) {
         self.0 = mix(self.0 ^ time_ps);
@@ -22,6 +23,7 @@ impl TraceDigest {
         self.0 = mix(self.0 ^ b);
     }
 
+    /// The current 64-bit digest value.
     pub fn value(&self) -> u64 {
         self.0
     }

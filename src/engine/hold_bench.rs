@@ -12,16 +12,29 @@ use std::time::Instant;
 /// Throughput of one hold-model run.
 #[derive(Clone, Copy, Debug)]
 pub struct HoldResult {
+    /// Events popped (each one schedules a successor).
     pub events: u64,
+    /// Wall-clock time the loop took, in seconds.
     pub wall_s: f64,
+    /// Throughput, in events per wall-clock second.
     pub events_per_s: f64,
 }
 
 /// A 16-byte payload shaped like a simulator event.
 #[derive(Clone, Copy, Debug)]
 pub enum Payload {
-    Deliver { link: u32, packet: u64 },
-    Timer { flow: u64 },
+    /// Stands in for a packet delivery.
+    Deliver {
+        /// Link index.
+        link: u32,
+        /// Packet number.
+        packet: u64,
+    },
+    /// Stands in for a transport timer.
+    Timer {
+        /// Flow index.
+        flow: u64,
+    },
 }
 
 const TABLE: usize = 4096;

@@ -2,6 +2,8 @@
 //! trace digest. It knows nothing of networks: the world that owns it decides what an event
 //! means and calls [`Engine::next_event`] in a loop.
 
+#![warn(missing_docs)]
+
 pub mod digest;
 pub mod hold_bench;
 pub mod queue;
@@ -23,12 +25,16 @@ pub trait Traced: Copy {
 /// The narrow context a model schedules through: it sees the clock and can schedule and
 /// cancel its own events (converted into the world's event type), nothing else.
 pub trait Scheduler<T> {
+    /// The current virtual time.
     fn now(&self) -> SimTime;
+    /// Schedules `event` at absolute time `at`; returns its id for cancelling.
     fn schedule_at(&mut self, at: SimTime, event: T) -> EventId;
+    /// Schedules `event` at `delay` after now.
     fn schedule_in(&mut self, delay: SimDuration, event: T) -> EventId {
         let at = self.now() + delay;
         self.schedule_at(at, event)
     }
+    /// Cancels a pending event; `false` if it already ran or was cancelled.
     fn cancel(&mut self, id: EventId) -> bool;
 }
 
@@ -62,6 +68,7 @@ impl<E: Traced> Default for Engine<E> {
 }
 
 impl<E: Traced> Engine<E> {
+    /// An engine at time zero with no pending events.
     pub fn new() -> Self {
         Engine {
             now: SimTime::ZERO,
@@ -71,6 +78,7 @@ impl<E: Traced> Engine<E> {
         }
     }
 
+    /// The current virtual time (the time of the event being processed).
     #[inline]
     pub fn now(&self) -> SimTime {
         self.now

@@ -32,7 +32,9 @@ const COMPACT_AFTER: usize = 4096;
 /// Identifies a scheduled event so it can be cancelled: its time and insertion number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventId {
+    /// When the event is due.
     pub time: SimTime,
+    /// Insertion number: breaks ties among equal times (FIFO).
     pub seq: u64,
 }
 
@@ -102,6 +104,7 @@ impl<E: Copy> Default for EventQueue<E> {
 }
 
 impl<E: Copy> EventQueue<E> {
+    /// An empty queue.
     pub fn new() -> Self {
         EventQueue {
             shift: 10,
@@ -140,6 +143,7 @@ impl<E: Copy> EventQueue<E> {
         self.stored() - self.cancelled_stored
     }
 
+    /// Whether no (non-cancelled) events are pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

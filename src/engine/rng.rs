@@ -19,12 +19,14 @@ pub struct RngStreams {
 }
 
 impl RngStreams {
+    /// Streams derived from `master_seed`, the run's one seed.
     pub fn new(master_seed: u64) -> Self {
         RngStreams {
             master: master_seed,
         }
     }
 
+    /// The master seed the streams derive from.
     pub fn master_seed(&self) -> u64 {
         self.master
     }

@@ -9,8 +9,11 @@ use std::ops::{Add, AddAssign, Sub};
 
 /// Picoseconds per unit, for the constructors and the parser.
 pub const PS_PER_NS: u64 = 1_000;
+/// Picoseconds per microsecond.
 pub const PS_PER_US: u64 = 1_000_000;
+/// Picoseconds per millisecond.
 pub const PS_PER_MS: u64 = 1_000_000_000;
+/// Picoseconds per second.
 pub const PS_PER_S: u64 = 1_000_000_000_000;
 
 /// An instant of virtual time, in picoseconds since the start of the run.
@@ -22,12 +25,16 @@ pub struct SimTime(pub u64);
 pub struct SimDuration(pub u64);
 
 impl SimTime {
+    /// The start of the run.
     pub const ZERO: SimTime = SimTime(0);
+    /// The latest representable instant (about 213 days).
     pub const MAX: SimTime = SimTime(u64::MAX);
 
+    /// The instant `ps` picoseconds after the start.
     pub const fn from_ps(ps: u64) -> Self {
         SimTime(ps)
     }
+    /// Picoseconds since the start of the run.
     pub const fn as_ps(self) -> u64 {
         self.0
     }
@@ -42,23 +49,30 @@ impl SimTime {
 }
 
 impl SimDuration {
+    /// The empty span.
     pub const ZERO: SimDuration = SimDuration(0);
 
+    /// A span of `ps` picoseconds.
     pub const fn from_ps(ps: u64) -> Self {
         SimDuration(ps)
     }
+    /// A span of `ns` nanoseconds.
     pub const fn from_nanos(ns: u64) -> Self {
         SimDuration(ns * PS_PER_NS)
     }
+    /// A span of `us` microseconds.
     pub const fn from_micros(us: u64) -> Self {
         SimDuration(us * PS_PER_US)
     }
+    /// A span of `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         SimDuration(ms * PS_PER_MS)
     }
+    /// A span of `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * PS_PER_S)
     }
+    /// The span in picoseconds.
     pub const fn as_ps(self) -> u64 {
         self.0
     }

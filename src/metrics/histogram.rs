@@ -8,6 +8,7 @@ const EXACT: u64 = 128;
 const SUB_BITS: u32 = 6;
 const SUB: u64 = 1 << SUB_BITS;
 
+/// Log-linear histogram of `u64` values (usually delays in picoseconds); see the module doc.
 #[derive(Clone, Debug, Default)]
 pub struct Histogram {
     counts: Vec<u64>,
@@ -41,6 +42,7 @@ fn bucket_bounds(i: usize) -> (u64, u64) {
 }
 
 impl Histogram {
+    /// Counts one value `v` (in the caller's unit, usually picoseconds).
     #[inline]
     pub fn record(&mut self, v: u64) {
         let b = bucket_of(v);
@@ -56,6 +58,7 @@ impl Histogram {
         self.sum += v as u128;
     }
 
+    /// Number of values recorded.
     pub fn count(&self) -> u64 {
         self.count
     }
@@ -67,9 +70,11 @@ impl Histogram {
             self.sum as f64 / self.count as f64
         }
     }
+    /// Smallest value recorded, exact; `None` when empty.
     pub fn min(&self) -> Option<u64> {
         (self.count > 0).then_some(self.min)
     }
+    /// Largest value recorded, exact; `None` when empty.
     pub fn max(&self) -> Option<u64> {
         (self.count > 0).then_some(self.max)
     }

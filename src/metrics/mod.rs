@@ -2,6 +2,8 @@
 //! run and read by the report afterwards. Pure data: nothing here writes files or knows what
 //! a model does.
 
+#![warn(missing_docs)]
+
 pub mod closed_form;
 pub mod histogram;
 
@@ -25,12 +27,14 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason, in index order (the order of the `dropped` arrays).
     pub const ALL: [DropReason; 4] = [
         DropReason::Queue,
         DropReason::Loss,
         DropReason::NoRoute,
         DropReason::Partition,
     ];
+    /// Short snake_case name, as written in reports.
     pub fn name(self) -> &'static str {
         match self {
             DropReason::Queue => "queue",
@@ -39,6 +43,7 @@ impl DropReason {
             DropReason::Partition => "partition",
         }
     }
+    /// Position in the `dropped: [u64; 4]` counter arrays.
     pub fn index(self) -> usize {
         self as usize
     }
@@ -47,12 +52,16 @@ impl DropReason {
 /// Network-wide packet accounting: `injected = delivered + dropped + in flight` always.
 #[derive(Clone, Debug, Default)]
 pub struct NetStats {
+    /// Packets handed to the network.
     pub injected: u64,
+    /// Packets delivered to their destination node.
     pub delivered: u64,
+    /// Packets dropped, indexed by [`DropReason::index`].
     pub dropped: [u64; 4],
 }
 
 impl NetStats {
+    /// Packets dropped for any reason.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().sum()
     }
@@ -61,17 +70,25 @@ impl NetStats {
 /// Per-flow counters and one-way delay distribution.
 #[derive(Clone, Debug, Default)]
 pub struct FlowStats {
+    /// Packets the flow injected.
     pub sent_packets: u64,
+    /// Bytes the flow injected.
     pub sent_bytes: u64,
+    /// Packets delivered to the destination.
     pub delivered_packets: u64,
+    /// Bytes delivered to the destination.
     pub delivered_bytes: u64,
+    /// Packets dropped, indexed by [`DropReason::index`].
     pub dropped: [u64; 4],
     /// Packets delivered with a sequence number below one already delivered.
     pub reordered: u64,
+    /// Highest sequence number delivered so far (for reorder detection); `None` before the first.
     pub highest_seq_delivered: Option<u64>,
     /// One-way delay, injection to delivery, in picoseconds.
     pub delay: Histogram,
+    /// Virtual time of the first delivery.
     pub first_delivery: Option<SimTime>,
+    /// Virtual time of the last delivery.
     pub last_delivery: Option<SimTime>,
     /// Round-trip times measured by ping, in picoseconds.
     pub rtt: Histogram,
@@ -84,13 +101,19 @@ pub struct PortStats {
     pub pauses: u64,
     /// Time spent paused by PFC, picoseconds.
     pub paused_ps: u64,
+    /// Packets transmitted on this direction.
     pub tx_packets: u64,
+    /// Bytes transmitted on this direction.
     pub tx_bytes: u64,
     /// Time spent serializing, in picoseconds (utilization = busy / elapsed).
     pub busy_ps: u64,
+    /// Packets dropped here, indexed by [`DropReason::index`].
     pub dropped: [u64; 4],
+    /// Packets marked ECN Congestion Experienced at this egress queue.
     pub ecn_marked: u64,
+    /// Longest the egress queue got, in packets.
     pub max_queue_packets: u64,
+    /// Largest the egress queue got, in bytes.
     pub max_queue_bytes: u64,
     /// Integral of queue length (packets) over time, in packet·ps, for the time average.
     pub queue_area: u128,
@@ -103,21 +126,28 @@ pub struct TimeSeries {
     pub entity: String,
     /// E.g. `queue_packets`.
     pub metric: &'static str,
+    /// Unit of the values, e.g. `packets`.
     pub unit: &'static str,
+    /// `(time, value)` samples in time order.
     pub points: Vec<(SimTime, f64)>,
 }
 
 /// A flow's identity and counters at the end of a run.
 #[derive(Clone, Debug)]
 pub struct FlowRecord {
+    /// The flow's name from the config.
     pub name: String,
+    /// Kind of application or transport that drove the flow.
     pub app: &'static str,
+    /// Name of the source node.
     pub src: String,
+    /// Name of the destination node.
     pub dst: String,
     /// Mean offered load, bits per second.
     pub offered_bps: f64,
     /// Seconds the source was active within the run (for throughput).
     pub active_s: f64,
+    /// Network-level counters and delays of the flow.
     pub stats: FlowStats,
     /// What the flow's transport measured itself: `(metric, value, unit)` rows such as
     /// goodput, retransmissions and completion time.
@@ -127,11 +157,17 @@ pub struct FlowRecord {
 /// One link direction's identity and counters at the end of a run.
 #[derive(Clone, Debug)]
 pub struct PortRecord {
+    /// Name of the link.
     pub link: String,
+    /// Which direction: `ab` or `ba` (see `net::ids`).
     pub direction: &'static str,
+    /// Name of the node the direction transmits from.
     pub from: String,
+    /// Name of the node the direction transmits to.
     pub to: String,
+    /// Line rate of the link, bits per second.
     pub rate_bps: u64,
+    /// Counters of this direction's egress port.
     pub stats: PortStats,
 }
 
@@ -142,18 +178,26 @@ pub type MeasureRow = (&'static str, String, &'static str, f64, &'static str);
 /// Everything a run measured, handed to the report.
 #[derive(Clone, Debug)]
 pub struct RunRecords {
+    /// Network-wide packet accounting.
     pub net: NetStats,
+    /// Packets still in the network at the end of the run.
     pub in_flight: u64,
+    /// One record per flow.
     pub flows: Vec<FlowRecord>,
+    /// One record per link direction.
     pub ports: Vec<PortRecord>,
+    /// Sampled time series.
     pub series: Vec<TimeSeries>,
     /// Rows of measurements that are neither a flow nor a port (`[compress]` studies):
     /// `(scope, entity, metric, value, unit)`.
     pub measures: Vec<MeasureRow>,
     /// Faults and protocol events of the run, in time order: `(time, kind, description)`.
     pub log: Vec<(SimTime, &'static str, String)>,
+    /// Events the engine processed.
     pub events: u64,
+    /// Final trace digest (see `engine::digest`); equal digests mean equal event sequences.
     pub digest: u64,
+    /// Virtual time at which the run ended.
     pub end_time: SimTime,
 }
 

@@ -6,7 +6,9 @@
 /// Summary statistics of one metric over the repetitions of one point.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Summary {
+    /// Number of values summarized (repetitions).
     pub n: usize,
+    /// Arithmetic mean; NaN when n = 0.
     pub mean: f64,
     /// Sample standard deviation (n - 1 in the denominator); NaN when n < 2.
     pub std_dev: f64,
@@ -15,7 +17,9 @@ pub struct Summary {
     /// Smallest, middle (mean of the two middle values for even n) and largest value: the
     /// distribution over repetitions, e.g. of an election time over seeds. NaN when n = 0.
     pub min: f64,
+    /// Middle value (see `min`).
     pub median: f64,
+    /// Largest value (see `min`).
     pub max: f64,
 }
 

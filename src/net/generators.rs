@@ -8,51 +8,70 @@ use super::topology::{LinkConfig, NodeConfig, NodeKind};
 use crate::units::Duration;
 use serde::{Deserialize, Serialize};
 
+/// A generated topology (`[topology.generate]`), by `kind`; expands to plain nodes and links.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum GeneratorConfig {
     /// Hosts `l0..` on switch `sl`, hosts `r0..` on switch `sr`, one bottleneck `sl-sr`.
     Dumbbell {
+        /// Hosts on each side.
         hosts_per_side: u32,
+        /// Template for the host–switch links.
         #[serde(default)]
         access_link: LinkConfig,
+        /// Template for the `sl-sr` link.
         #[serde(default)]
         bottleneck_link: LinkConfig,
     },
     /// Hosts `h0..` around one switch `sw`.
     Star {
+        /// Number of hosts.
         hosts: u32,
+        /// Template for every host–switch link.
         #[serde(default)]
         link: LinkConfig,
     },
     /// Two-tier Clos: every leaf links to every spine; hosts `h<leaf>-<i>` hang off leaves.
     LeafSpine {
+        /// Number of spine switches.
         spines: u32,
+        /// Number of leaf switches.
         leaves: u32,
+        /// Hosts under each leaf.
         hosts_per_leaf: u32,
+        /// Template for host–leaf links.
         #[serde(default)]
         host_link: LinkConfig,
+        /// Template for leaf–spine links.
         #[serde(default)]
         fabric_link: LinkConfig,
     },
     /// k-ary fat-tree (Al-Fares et al., SIGCOMM 2008): k pods of k/2 edge and k/2
     /// aggregation switches, (k/2)² cores, k³/4 hosts. `k` must be even.
     FatTree {
+        /// Switch port count (pods); even.
         k: u32,
+        /// Template for host–edge links.
         #[serde(default)]
         host_link: LinkConfig,
+        /// Template for the switch-to-switch links.
         #[serde(default)]
         fabric_link: LinkConfig,
     },
     /// Regions, each a router `<region>-gw` with its hosts `<region>-h<i>`; gateways in a
     /// full mesh. `inter_delay[i][j]` (optional) overrides the inter-region one-way delay.
     Wan {
+        /// Region names, used as node-name prefixes.
         regions: Vec<String>,
+        /// Hosts in each region.
         hosts_per_region: u32,
+        /// Template for host–gateway links.
         #[serde(default)]
         intra_link: LinkConfig,
+        /// Template for gateway–gateway links.
         #[serde(default)]
         inter_link: LinkConfig,
+        /// Per-pair one-way delay overrides, indexed by region position.
         #[serde(default)]
         inter_delay: Option<Vec<Vec<Duration>>>,
     },
@@ -91,6 +110,7 @@ fn at_least(name: &str, v: u32, min: u32) -> Result<(), String> {
 }
 
 impl GeneratorConfig {
+    /// The nodes and links this generator describes; `Err` names a parameter that is too small.
     pub fn expand(&self) -> Result<(Vec<NodeConfig>, Vec<LinkConfig>), String> {
         let mut g = Builder {
             nodes: Vec::new(),

@@ -6,6 +6,7 @@ macro_rules! id_type {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(pub u32);
         impl $name {
+            /// The id as an index into its arena `Vec`.
             #[inline]
             pub fn index(self) -> usize {
                 self.0 as usize
@@ -36,11 +37,13 @@ id_type!(
 );
 
 impl LinkId {
+    /// The link's two directions: `[a→b, b→a]`.
     pub fn ports(self) -> [PortId; 2] {
         [PortId(self.0 * 2), PortId(self.0 * 2 + 1)]
     }
 }
 impl PortId {
+    /// The link this direction belongs to.
     pub fn link(self) -> LinkId {
         LinkId(self.0 / 2)
     }

@@ -12,22 +12,31 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LossConfig {
     /// Each packet is lost independently with probability `p`.
-    Bernoulli { p: f64 },
+    Bernoulli {
+        /// Loss probability per packet.
+        p: f64,
+    },
     /// Two-state Markov chain (Gilbert 1960, Elliott 1963), stepped once per packet:
     /// Good→Bad with probability `p`, Bad→Good with `r`; a packet is lost with
     /// `loss_good` in Good (default 0) and `loss_bad` in Bad (default 1).
     GilbertElliott {
+        /// Good→Bad transition probability per packet.
         p: f64,
+        /// Bad→Good transition probability per packet.
         r: f64,
+        /// Loss probability in Good (default 0).
         #[serde(default)]
         loss_good: f64,
+        /// Loss probability in Bad (default 1).
         #[serde(default = "one")]
         loss_bad: f64,
     },
     /// Deterministic, for tests: drop the packets whose 0-based ordinal on this direction is
     /// listed; with `period`, the pattern repeats every `period` packets.
     List {
+        /// 0-based packet ordinals to drop.
         drop: Vec<u64>,
+        /// Repeat the pattern every this many packets; `None`: drop each listed ordinal once.
         #[serde(default)]
         period: Option<u64>,
     },
@@ -98,24 +107,37 @@ impl LossConfig {
 /// A loss layer with its running state.
 #[derive(Clone, Debug)]
 pub enum LossLayer {
+    /// See [`LossConfig::Bernoulli`].
     Bernoulli {
+        /// Loss probability per packet.
         p: f64,
     },
+    /// See [`LossConfig::GilbertElliott`].
     GilbertElliott {
+        /// Good→Bad transition probability per packet.
         p: f64,
+        /// Bad→Good transition probability per packet.
         r: f64,
+        /// Loss probability in Good.
         loss_good: f64,
+        /// Loss probability in Bad.
         loss_bad: f64,
+        /// The chain is in Bad now.
         bad: bool,
     },
+    /// See [`LossConfig::List`].
     List {
+        /// 0-based packet ordinals to drop.
         drop: Vec<u64>,
+        /// Pattern period in packets, if it repeats.
         period: Option<u64>,
+        /// Packets seen so far on this direction.
         ordinal: u64,
     },
 }
 
 impl LossLayer {
+    /// A layer in its initial state (Gilbert-Elliott starts in Good).
     pub fn new(cfg: &LossConfig) -> Self {
         match cfg {
             LossConfig::Bernoulli { p } => LossLayer::Bernoulli { p: *p },

@@ -2,6 +2,8 @@
 //! ECN marking and stacked loss layers; shortest-path/ECMP routing; topology files and
 //! generators. Models above it inject packets and get back the ones delivered.
 
+#![warn(missing_docs)]
+
 pub mod generators;
 pub mod ids;
 pub mod loss;

@@ -34,8 +34,11 @@ const LOCAL: u32 = u32::MAX;
 /// what is set changes, the rest stays. Packets already on the wire are not affected.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkChange {
+    /// The link to change.
     pub link: LinkId,
+    /// New line rate, bits per second.
     pub rate_bps: Option<u64>,
+    /// New one-way propagation delay.
     pub delay: Option<SimDuration>,
     /// Replaces the loss layers of both directions (an empty list removes them).
     pub loss: Option<Vec<LossConfig>>,
@@ -55,7 +58,9 @@ struct PortFaults {
 
 /// One direction of a link: queue and transmitter at `from`, wire to `to`.
 pub struct Port {
+    /// The node that transmits on this direction.
     pub from: NodeId,
+    /// The node at the far end of the wire.
     pub to: NodeId,
     rate_bps: u64,
     delay: SimDuration,
@@ -88,16 +93,20 @@ pub struct Port {
     faults: Option<Box<PortFaults>>,
     /// The link is down: every packet leaving this port is lost.
     down: bool,
+    /// Counters of this direction.
     pub stats: PortStats,
 }
 
 impl Port {
+    /// Current line rate, bits per second.
     pub fn rate_bps(&self) -> u64 {
         self.rate_bps
     }
+    /// Packets waiting (not counting the one being serialized).
     pub fn queue_packets(&self) -> u64 {
         self.queue.len() as u64
     }
+    /// Bytes waiting (not counting the one being serialized).
     pub fn queue_bytes(&self) -> u64 {
         self.queued_bytes
     }
@@ -117,18 +126,28 @@ impl Port {
     }
 }
 
+/// A node as the network sees it.
 pub struct Node {
+    /// Name from the topology.
     pub name: String,
+    /// Host, switch or router.
     pub kind: NodeKind,
 }
 
+/// Nodes, ports, routes and in-flight packets: forwards packets hop by hop.
 pub struct Network {
+    /// Nodes, indexed by [`NodeId`].
     pub nodes: Vec<Node>,
+    /// Link directions, indexed by [`PortId`].
     pub ports: Vec<Port>,
+    /// Link names, indexed by [`LinkId`].
     pub link_names: Vec<String>,
+    /// Next hops for every destination.
     pub routes: Routes,
     packets: PacketArena,
+    /// Network-wide packet accounting.
     pub stats: NetStats,
+    /// Per-flow counters, indexed by [`FlowId`].
     pub flows: Vec<FlowStats>,
     /// Partition side of each node while a partition is in force (0: reaches every side);
     /// empty otherwise, so the forwarding path pays one length check.
@@ -205,10 +224,12 @@ impl Network {
         FlowId((self.flows.len() - 1) as u32)
     }
 
+    /// The link direction `id`.
     pub fn port(&self, id: PortId) -> &Port {
         &self.ports[id.index()]
     }
 
+    /// The name of link `id`.
     pub fn link_name(&self, id: LinkId) -> &str {
         &self.link_names[id.index()]
     }

@@ -9,12 +9,16 @@ use crate::engine::SimTime;
 /// What a packet carries beyond its header, for the applications that need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Payload {
+    /// Plain data: the network needs nothing beyond the header.
     Data,
     /// An echo request; the destination answers with a reply carrying `sent_at`.
     PingRequest {
+        /// When the request was sent.
         sent_at: SimTime,
     },
+    /// The answer to a [`Payload::PingRequest`]; RTT = arrival − `sent_at`.
     PingReply {
+        /// The `sent_at` of the request being answered.
         sent_at: SimTime,
     },
     /// A transport segment (TCP, RoCE). The network only carries it; the flow's transport
@@ -24,7 +28,9 @@ pub enum Payload {
     /// message under `handle` until every fragment has arrived. `generation` tells a late
     /// fragment of a forgotten message from one of the message now in that slot.
     Message {
+        /// Slot of the message at the sender's owner.
         handle: u32,
+        /// Which use of the slot the message belongs to.
         generation: u32,
     },
 }
@@ -32,6 +38,7 @@ pub enum Payload {
 /// What a transport segment is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SegmentKind {
+    /// Carries payload (`seq`, `len`, `ts`).
     Data,
     /// Cumulative acknowledgement (TCP ACK, RoCE ACK).
     Ack,
@@ -51,6 +58,7 @@ pub enum SegmentKind {
 /// segments (the last may be short), as ns-2's one-way TCP and RoCE's PSNs do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Segment {
+    /// What the segment is for.
     pub kind: SegmentKind,
     /// Data: this segment's number.
     pub seq: u64,
@@ -95,10 +103,14 @@ impl Segment {
     }
 }
 
+/// One packet in flight: header fields the network reads plus the payload it carries.
 #[derive(Clone, Copy, Debug)]
 pub struct Packet {
+    /// The flow the packet belongs to.
     pub flow: FlowId,
+    /// The node that injected it.
     pub src: NodeId,
+    /// The node it is routed to.
     pub dst: NodeId,
     /// Bytes on the wire, headers included.
     pub size: u32,
@@ -110,6 +122,7 @@ pub struct Packet {
     pub ecmp_hash: u32,
     /// Congestion Experienced: set by a queue above its ECN threshold.
     pub ecn_ce: bool,
+    /// What it carries beyond the header.
     pub payload: Payload,
 }
 
@@ -122,6 +135,7 @@ pub struct PacketArena {
 }
 
 impl PacketArena {
+    /// Stores `p` in a free slot (reused before growing); returns its id.
     #[inline]
     pub fn insert(&mut self, p: Packet) -> PacketId {
         self.live += 1;
@@ -134,11 +148,13 @@ impl PacketArena {
         }
     }
 
+    /// The packet in slot `id`.
     #[inline]
     pub fn get(&self, id: PacketId) -> &Packet {
         &self.slots[id.index()]
     }
 
+    /// The packet in slot `id`, mutably (e.g. to set ECN CE).
     #[inline]
     pub fn get_mut(&mut self, id: PacketId) -> &mut Packet {
         &mut self.slots[id.index()]

@@ -19,19 +19,26 @@ pub const DEFAULT_QUEUE_PACKETS: u64 = 100;
 /// Default MTU: Ethernet's 1500 bytes.
 pub const DEFAULT_MTU: u64 = 1500;
 
+/// What a node is; hosts send and receive, switches and routers forward.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeKind {
+    /// An end host (default).
     #[default]
     Host,
+    /// A switch.
     Switch,
+    /// A router (e.g. a WAN gateway).
     Router,
 }
 
+/// A node as written in a topology file.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
+    /// Unique node name.
     pub name: String,
+    /// What the node is (default host).
     #[serde(default)]
     pub kind: NodeKind,
 }
@@ -43,7 +50,9 @@ pub struct NodeConfig {
 pub struct LinkConfig {
     /// Defaults to `"<a>-<b>"`.
     pub name: Option<String>,
+    /// Name of one endpoint node.
     pub a: Option<String>,
+    /// Name of the other endpoint node.
     pub b: Option<String>,
     /// Line rate, SI bits per second (`"25Gbps"`).
     pub rate: Option<Rate>,
@@ -111,11 +120,15 @@ pub struct TopologyConfig {
     /// In an experiment file: load this topology file instead of inline nodes and links
     /// (relative paths are resolved against the experiment file's folder, then the cwd).
     pub file: Option<String>,
+    /// Topology name (defaults to one the caller supplies).
     pub name: Option<String>,
+    /// Values every link inherits unless it sets them.
     #[serde(default)]
     pub link_defaults: LinkConfig,
+    /// Nodes listed by hand.
     #[serde(default)]
     pub nodes: Vec<NodeConfig>,
+    /// Links listed by hand.
     #[serde(default)]
     pub links: Vec<LinkConfig>,
     /// Build nodes and links with a generator instead of listing them.
@@ -125,40 +138,62 @@ pub struct TopologyConfig {
 /// Resolved, validated parameters of one link (both directions).
 #[derive(Clone, Debug)]
 pub struct LinkParams {
+    /// Line rate, bits per second.
     pub rate_bps: u64,
+    /// One-way propagation delay.
     pub delay: SimDuration,
+    /// Maximum extra per-packet delay, drawn uniformly from `[0, jitter]`.
     pub jitter: SimDuration,
+    /// Whether jitter may reorder packets.
     pub reorder: bool,
+    /// Largest packet, bytes.
     pub mtu: u32,
+    /// Egress queue capacity, packets; `None`: unbounded.
     pub queue_packets: Option<u64>,
+    /// Egress queue capacity, bytes; `None`: unbounded.
     pub queue_bytes: Option<u64>,
+    /// ECN marking threshold, waiting packets; `None`: no marking.
     pub ecn_threshold_packets: Option<u64>,
+    /// ECN marking threshold, waiting bytes; `None`: no marking.
     pub ecn_threshold_bytes: Option<u64>,
     /// PFC `(xoff, xon)` thresholds in bytes, if enabled.
     pub pfc: Option<(u64, u64)>,
 }
 
+/// A validated node.
 #[derive(Clone, Debug)]
 pub struct NodeSpec {
+    /// Unique node name.
     pub name: String,
+    /// What the node is.
     pub kind: NodeKind,
 }
 
+/// A validated link between two known nodes.
 #[derive(Clone, Debug)]
 pub struct LinkSpec {
+    /// Unique link name.
     pub name: String,
+    /// One endpoint (the a→b direction leaves it).
     pub a: NodeId,
+    /// The other endpoint.
     pub b: NodeId,
+    /// Rate, delay, queues and thresholds of both directions.
     pub params: LinkParams,
+    /// Loss layers of the a→b direction (shared `loss` then `loss_ab`).
     pub loss_ab: Vec<LossConfig>,
+    /// Loss layers of the b→a direction (shared `loss` then `loss_ba`).
     pub loss_ba: Vec<LossConfig>,
 }
 
 /// A validated topology: names unique, endpoints known, parameters in range, connected.
 #[derive(Clone, Debug)]
 pub struct Topology {
+    /// Topology name.
     pub name: String,
+    /// Nodes, indexed by [`NodeId`].
     pub nodes: Vec<NodeSpec>,
+    /// Links, indexed by [`LinkId`].
     pub links: Vec<LinkSpec>,
     by_name: BTreeMap<String, NodeId>,
 }
@@ -168,15 +203,28 @@ pub struct Topology {
 pub enum TopologyError {
     /// The file could not be read.
     #[error("cannot read topology file {path}: {cause}")]
-    Io { path: String, cause: std::io::Error },
+    Io {
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
     /// TOML syntax or schema error (the message carries line, column and key).
     #[error("in topology file {path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// The file's path.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
     /// A value is out of range or a reference is dangling.
     #[error("in {origin} (topology `{topology}`): {message}")]
     Invalid {
+        /// Where the topology came from, e.g. "experiment file x.toml".
         origin: String,
+        /// Topology name.
         topology: String,
+        /// What is wrong, naming the node or link.
         message: String,
     },
 }
@@ -192,10 +240,12 @@ impl Topology {
         }
     }
 
+    /// The id of the node called `name`, if any.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.by_name.get(name).copied()
     }
 
+    /// The ids of all host nodes, in id order.
     pub fn hosts(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.nodes
             .iter()

@@ -4,6 +4,8 @@
 //! Sans-I/O: a source is told the time and answers with the packet to send and when it
 //! wants to be called next; the world turns that into events.
 
+#![warn(missing_docs)]
+
 use crate::engine::{SimDuration, SimRng, SimTime};
 use crate::net::{FlowId, NodeId, Packet, Payload};
 use rand_distr::{Distribution, Exp};
@@ -11,12 +13,16 @@ use rand_distr::{Distribution, Exp};
 /// How packet sizes are drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SizeModel {
+    /// Every packet `size` bytes.
     Fixed(u32),
     /// Exponential (bytes), rounded to whole bytes, at least 1 and at most `max` (the path
     /// MTU): for M/M/1 service times.
     Exponential {
+        /// Exponential distribution of sizes, in bytes.
         dist: Exp<f64>,
+        /// Mean size, bytes.
         mean: f64,
+        /// Cap, bytes (the path MTU).
         max: u32,
     },
 }
@@ -36,25 +42,36 @@ impl SizeModel {
     }
 }
 
+/// When a source sends and how large its packets are.
 #[derive(Clone, Debug)]
 pub enum Pattern {
     /// One packet every `size·8/rate`, the remainder carried so the long-run rate is exact.
     Cbr {
+        /// Offered rate, bits per second.
         rate_bps: u64,
+        /// Packet size, bytes.
         size: u32,
+        /// Remainder of the last gap division (bit·ps), carried into the next gap.
         residue: u64,
     },
     /// Exponential inter-arrival times with mean `mean_size·8/rate`.
     Poisson {
+        /// Mean offered rate, bits per second.
         rate_bps: u64,
+        /// How packet sizes are drawn.
         size: SizeModel,
+        /// Inter-arrival distribution, in seconds.
         gap: Exp<f64>,
+        /// The source's own random stream.
         rng: Box<SimRng>,
     },
     /// An echo request every `interval`, `count` times (or until `stop`).
     Ping {
+        /// Time between requests.
         interval: SimDuration,
+        /// Request size, bytes.
         size: u32,
+        /// Requests left to send; `None` means unlimited (until `stop`).
         remaining: Option<u64>,
     },
 }
@@ -62,17 +79,25 @@ pub enum Pattern {
 /// One source: a flow from `src` to `dst` following a pattern between `start` and `stop`.
 #[derive(Clone, Debug)]
 pub struct Source {
+    /// The flow this source feeds.
     pub flow: FlowId,
+    /// Sending node.
     pub src: NodeId,
+    /// Destination node.
     pub dst: NodeId,
+    /// When the first packet is sent.
     pub start: SimTime,
+    /// When sending stops (no packet at or after it).
     pub stop: SimTime,
+    /// ECMP hash stamped on every packet, so the flow keeps one path.
     pub ecmp_hash: u32,
+    /// When and how large the packets are.
     pub pattern: Pattern,
     next_seq: u64,
 }
 
 impl Source {
+    /// A source that has sent nothing yet (sequence numbers start at 0).
     pub fn new(
         flow: FlowId,
         src: NodeId,

@@ -6,6 +6,8 @@
 //! when it next wants to be called ([`Transport::poll_at`]). The world turns that into
 //! events; nothing here sees the scheduler, a clock or a file.
 
+#![warn(missing_docs)]
+
 pub mod datagram;
 pub mod multistream;
 pub mod rdma;
@@ -22,7 +24,9 @@ pub type Outbox = Vec<Packet>;
 /// separate network flows, so each direction's counters stay apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ends {
+    /// The node that sends the data.
     pub src: NodeId,
+    /// The node that receives the data and sends the acknowledgements.
     pub dst: NodeId,
     /// Network flow of the data packets (src → dst).
     pub data_flow: FlowId,
@@ -56,8 +60,11 @@ pub trait Transport {
 /// `match`, no boxing per call.
 #[derive(Clone, Debug)]
 pub enum Connection {
+    /// A TCP connection.
     Tcp(Box<tcp::TcpConnection>),
+    /// A RoCEv2 queue pair.
     Rdma(Box<rdma::RdmaConnection>),
+    /// An AMST multi-stream transfer.
     Amst(Box<multistream::MultiStream>),
 }
 

@@ -38,6 +38,7 @@ use std::collections::{BTreeSet, VecDeque};
 /// One striped transfer over a fixed stream set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AmstConfig {
+    /// Number of parallel streams the chunks are striped over.
     pub streams: u32,
     /// Bytes per chunk (the last may be short).
     pub chunk_bytes: u64,
@@ -48,6 +49,7 @@ pub struct AmstConfig {
 /// What a stream runs over.
 #[derive(Clone, Debug)]
 pub enum StreamTransport {
+    /// TCP connections with this configuration.
     Tcp(TcpConfig),
     /// RoCE queue pairs; `message_bytes` is set to the chunk size.
     Rdma(RdmaConfig),
@@ -56,8 +58,11 @@ pub enum StreamTransport {
 /// One mode's streams.
 #[derive(Clone, Debug)]
 pub struct StreamSetConfig {
+    /// What each stream runs on.
     pub transport: StreamTransport,
+    /// Number of parallel streams.
     pub streams: u32,
+    /// Bytes per chunk (the last may be short).
     pub chunk_bytes: u64,
     /// Compress each chunk before it is sent (internet mode).
     pub compression: Option<ChunkCompression>,
@@ -78,12 +83,15 @@ pub struct ChunkCompression {
 /// A transfer that switches between a datacenter and an internet stream set.
 #[derive(Clone, Debug)]
 pub struct AdaptiveConfig {
+    /// Stream set used in datacenter (and hybrid) mode.
     pub datacenter: StreamSetConfig,
+    /// Stream set used in internet mode.
     pub internet: StreamSetConfig,
     /// How often the detector gets a sample.
     pub check_interval: SimDuration,
     /// Consecutive verdicts needed to change mode.
     pub confirm: u32,
+    /// RTT, bandwidth and loss limits that classify a sample.
     pub thresholds: ModeThresholds,
     /// The set opened at the start: `Datacenter` or `Internet`.
     pub initial: Mode,
@@ -285,7 +293,9 @@ impl StreamSet {
 /// One mode change and when each step of it happened.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SwitchRecord {
+    /// Mode before the switch.
     pub from: Mode,
+    /// Mode after the switch.
     pub to: Mode,
     /// The detector settled on the new mode and the new streams were requested.
     pub detected: SimTime,
@@ -307,6 +317,7 @@ struct Adaptive {
     flow_seq: Vec<u64>,
 }
 
+/// An AMST transfer: chunks striped over parallel streams, optionally switching stream sets by mode.
 #[derive(Clone, Debug)]
 pub struct MultiStream {
     total_bytes: u64,
@@ -492,6 +503,7 @@ impl MultiStream {
         (self.in_order * self.granule).min(self.total_bytes)
     }
 
+    /// When the last byte was delivered; `None` while the transfer runs.
     pub fn completed_at(&self) -> Option<SimTime> {
         self.completed_at
     }

@@ -12,14 +12,19 @@
 use crate::engine::SimDuration;
 use std::collections::VecDeque;
 
+/// Path class the detector settles on (thresholds in the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
+    /// Low RTT and high bandwidth.
     Datacenter,
+    /// Neither datacenter nor internet.
     Hybrid,
+    /// High RTT, low bandwidth or high loss.
     Internet,
 }
 
 impl Mode {
+    /// Lower-case name, as written in reports.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Datacenter => "datacenter",
@@ -76,6 +81,7 @@ impl ModeThresholds {
 /// Samples averaged, as the original.
 pub const WINDOW: usize = 10;
 
+/// Classifies path samples into a [`Mode`], with `confirm`-sample hysteresis.
 #[derive(Clone, Debug)]
 pub struct ModeDetector {
     thresholds: ModeThresholds,
@@ -99,6 +105,7 @@ impl ModeDetector {
         }
     }
 
+    /// The mode currently adopted.
     pub fn mode(&self) -> Mode {
         self.mode
     }

@@ -90,7 +90,12 @@ pub enum RdmaConfigError {
     MtuTooLarge(u32),
     /// DCQCN's floor is above the line rate.
     #[error("rdma config: `dcqcn.min_rate_bps` = {min} exceeds `line_rate_bps` = {line}")]
-    MinRateAboveLine { min: u64, line: u64 },
+    MinRateAboveLine {
+        /// The configured floor, bits per second.
+        min: u64,
+        /// The line rate, bits per second.
+        line: u64,
+    },
     /// DCQCN's gain is outside (0, 1].
     #[error("rdma config: `dcqcn.g` = {0} must lie in (0, 1]")]
     Gain(f64),

@@ -94,17 +94,24 @@ impl Default for DcqcnConfig {
 /// Which rule the last rate-increase event applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
+    /// Cut after a CNP; rate recovers halfway to the target each period.
     FastRecovery,
+    /// Target grows by the additive step each period.
     AdditiveIncrease,
+    /// Target grows by the hyper step each period.
     HyperIncrease,
 }
 
 /// Reaction-point counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RpStats {
+    /// CNPs received.
     pub cnps: u64,
+    /// Times the rate entered fast recovery.
     pub fast_recovery_events: u64,
+    /// Additive-increase steps taken.
     pub additive_events: u64,
+    /// Hyper-increase steps taken.
     pub hyper_events: u64,
 }
 
@@ -189,6 +196,7 @@ impl ReactionPoint {
         (self.t_events, self.bc_events)
     }
 
+    /// Counters so far.
     pub fn stats(&self) -> RpStats {
         self.stats
     }
@@ -283,6 +291,7 @@ pub struct NotificationPoint {
 }
 
 impl NotificationPoint {
+    /// A CNP generator sending at most one CNP per `interval`.
     pub fn new(interval: SimDuration) -> NotificationPoint {
         NotificationPoint {
             interval,

@@ -122,10 +122,12 @@ impl RdmaConnection {
         self.layout.post(self.offered, last);
     }
 
+    /// Bytes offered to the queue pair so far.
     pub fn offered(&self) -> u64 {
         self.offered
     }
 
+    /// Whether the transfer's end is known (the last message has been posted).
     pub fn closed(&self) -> bool {
         self.layout.total_packets().is_some()
     }
@@ -176,10 +178,12 @@ impl RdmaConnection {
         self.rp.as_ref()
     }
 
+    /// The sending side's counters.
     pub fn requester_stats(&self) -> RequesterStats {
         self.req.stats()
     }
 
+    /// The receiving side's counters.
     pub fn responder_stats(&self) -> ResponderStats {
         self.resp.stats()
     }

@@ -120,6 +120,7 @@ pub struct RequesterStats {
     pub timeouts: u64,
     /// NAKs that sent the requester back.
     pub nacks_received: u64,
+    /// Positive ACKs received.
     pub acks_received: u64,
 }
 
@@ -292,12 +293,15 @@ impl Requester {
 pub struct ResponderStats {
     /// Payload bytes accepted in order (goodput).
     pub delivered_bytes: u64,
+    /// Packets accepted in order.
     pub delivered_packets: u64,
     /// Packets above the expected PSN, dropped.
     pub out_of_order_dropped: u64,
     /// Packets below the expected PSN (already delivered), dropped and re-acknowledged.
     pub duplicates: u64,
+    /// ACKs sent.
     pub acks_sent: u64,
+    /// NAKs sent.
     pub nacks_sent: u64,
 }
 

@@ -28,6 +28,7 @@ pub const HEADER_BYTES: u32 = 52;
 /// Parameters of one TCP connection. Defaults follow Linux where RFCs leave a choice.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TcpConfig {
+    /// Congestion control algorithm.
     pub cc: CcKind,
     /// Payload bytes per full segment.
     pub mss: u32,
@@ -45,6 +46,7 @@ pub struct TcpConfig {
     pub initial_rto: SimDuration,
     /// Acknowledge every `ack_every`-th in-order segment (RFC 5681 §4.2: every second).
     pub delayed_ack: bool,
+    /// Segments per delayed ACK.
     pub ack_every: u32,
     /// The delayed-ACK timer (Linux TCP_DELACK_MIN 40 ms; RFC 5681 allows up to 500 ms).
     pub delack_timeout: SimDuration,
@@ -80,6 +82,7 @@ impl TcpConfig {
         }
     }
 
+    /// Receive window in whole segments (`rwnd_bytes / mss`).
     pub fn rwnd_segments(&self) -> u64 {
         self.rwnd_bytes / self.mss.max(1) as u64
     }
@@ -89,7 +92,9 @@ impl TcpConfig {
 #[derive(Clone, Debug)]
 pub struct TcpConnection {
     ends: Ends,
+    /// The data-sending half.
     pub sender: TcpSender,
+    /// The acknowledging half.
     pub receiver: TcpReceiver,
     mss: u32,
     bytes: Option<u64>,
@@ -101,6 +106,7 @@ pub struct TcpConnection {
 }
 
 impl TcpConnection {
+    /// A connection that starts sending at `start`.
     pub fn new(cfg: &TcpConfig, ends: Ends, start: SimTime) -> TcpConnection {
         let total = cfg.bytes.map(|b| b.div_ceil(cfg.mss as u64));
         TcpConnection {

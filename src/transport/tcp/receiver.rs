@@ -9,6 +9,7 @@ use crate::engine::{SimDuration, SimTime};
 use crate::net::{Segment, SegmentKind};
 use std::collections::VecDeque;
 
+/// The receiving half of a TCP connection: reassembly and (delayed, SACK) acknowledgements.
 #[derive(Clone, Debug)]
 pub struct TcpReceiver {
     /// Next segment expected in order.
@@ -32,11 +33,14 @@ pub struct TcpReceiver {
     blocks: [Option<(u64, u64)>; 3],
     total_segments: Option<u64>,
     completed_at: Option<SimTime>,
+    /// Segments received that were already delivered (below the next expected).
     pub duplicate_segments: u64,
+    /// ACKs sent.
     pub acks_sent: u64,
 }
 
 impl TcpReceiver {
+    /// A receiver expecting segment 0; `total_segments` ends the transfer if known.
     pub fn new(
         delayed_ack: bool,
         ack_every: u32,
@@ -74,6 +78,7 @@ impl TcpReceiver {
         self.completed_at
     }
 
+    /// When the delayed-ACK timer fires, if armed.
     pub fn poll_at(&self) -> Option<SimTime> {
         self.delack_deadline
     }

@@ -34,6 +34,7 @@ pub struct RttEstimator {
 }
 
 impl RttEstimator {
+    /// An estimator with no samples yet; the RTO is clamped to `[min_rto, max_rto]`.
     pub fn new(
         rule: RtoRule,
         initial_rto: SimDuration,
@@ -96,10 +97,12 @@ impl RttEstimator {
         self.backoff = 0;
     }
 
+    /// Smoothed RTT; `None` before the first sample.
     pub fn srtt(&self) -> Option<SimDuration> {
         self.srtt
     }
 
+    /// Smallest RTT sampled; `None` before the first sample.
     pub fn min_rtt(&self) -> Option<SimDuration> {
         self.min_rtt
     }

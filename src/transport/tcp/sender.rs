@@ -35,18 +35,25 @@ struct SegMeta {
 /// Counters of one sender, reported at the end of a run.
 #[derive(Clone, Debug, Default)]
 pub struct SenderStats {
+    /// Segments transmitted, retransmissions included.
     pub segments_sent: u64,
+    /// Segments retransmitted.
     pub retransmitted: u64,
+    /// Retransmission timeouts fired.
     pub timeouts: u64,
+    /// Fast recoveries entered.
     pub fast_recoveries: u64,
     /// Sum of the (un-backed-off) RTOs at which first timeouts fired, for the mean.
     pub rto_at_timeout_ps: u128,
+    /// First (not backed-off) timeouts, the count for that mean.
     pub first_timeouts: u64,
     /// Integral of cwnd over time (segment·ps) and the time it covers.
     pub cwnd_area: u128,
+    /// Time covered by `cwnd_area`, ps.
     pub cwnd_time: u64,
 }
 
+/// The sending half of a TCP connection: windows, loss recovery, RTO, pacing.
 #[derive(Clone, Debug)]
 pub struct TcpSender {
     ends: Ends,
@@ -60,7 +67,9 @@ pub struct TcpSender {
     rwnd: u64,
     sack: bool,
     dupthresh: u32,
+    /// Congestion control.
     pub cc: Congestion,
+    /// RTT estimate and RTO.
     pub rtt: RttEstimator,
 
     snd_una: u64,
@@ -97,10 +106,12 @@ pub struct TcpSender {
     app_limited_until: u64,
     packet_seq: u64,
     last_cwnd_change: SimTime,
+    /// Counters so far.
     pub stats: SenderStats,
 }
 
 impl TcpSender {
+    /// A sender for `cfg` between `ends`; sends nothing before [`TcpSender::on_start`].
     pub fn new(cfg: &TcpConfig, ends: Ends) -> TcpSender {
         let (total, last_len) = match cfg.bytes {
             Some(b) => {
@@ -204,6 +215,7 @@ impl TcpSender {
         (self.outstanding() + self.retrans_out).saturating_sub(self.sacked_out + self.lost_out)
     }
 
+    /// Oldest unacknowledged segment.
     pub fn snd_una(&self) -> u64 {
         self.snd_una
     }
@@ -213,6 +225,7 @@ impl TcpSender {
         self.total.is_some_and(|t| self.snd_una >= t)
     }
 
+    /// When the sender wants [`TcpSender::on_timer`] next (RTO or pacing), if at all.
     pub fn poll_at(&self) -> Option<SimTime> {
         let pace = self.pacing_blocked.then_some(self.next_send);
         match (self.rto_deadline, pace) {
@@ -241,6 +254,7 @@ impl TcpSender {
         self.stats.cwnd_area as f64 / self.stats.cwnd_time as f64
     }
 
+    /// Starts the transfer at `now`: sends the initial window.
     pub fn on_start(&mut self, now: SimTime, out: &mut Outbox) {
         self.delivered_time = now;
         self.first_sent_time = now;
@@ -490,6 +504,7 @@ impl TcpSender {
         self.rexmit_ptr = self.rexmit_ptr.min(seq);
     }
 
+    /// Handles an expired RTO or pacing wait at `now`.
     pub fn on_timer(&mut self, now: SimTime, out: &mut Outbox) {
         if self.rto_deadline.is_some_and(|t| t <= now) {
             self.on_rto(now);

@@ -104,12 +104,17 @@ pub const QUANTA: u64 = 3;
 /// BBR's operating states (draft, "State Machine").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// Exponential search for the bottleneck rate.
     Startup,
+    /// Drains the queue Startup built.
     Drain,
+    /// Steady state: cycles pacing gain around the estimated rate.
     ProbeBw,
+    /// Cuts inflight to re-measure the minimum RTT.
     ProbeRtt,
 }
 
+/// BBR congestion control state (model of bottleneck rate and min RTT).
 #[derive(Clone, Debug)]
 pub struct Bbr {
     mss: u32,
@@ -165,6 +170,7 @@ pub struct Bbr {
 }
 
 impl Bbr {
+    /// BBR in Startup with an initial window of `iw` segments of `mss` bytes.
     pub fn new(iw: u64, mss: u32) -> Bbr {
         let iw = iw.max(1);
         Bbr {

@@ -15,6 +15,7 @@ pub const BETA: f64 = 0.7;
 /// RFC 9438 §4.3: Reno-friendly additive increase, 3(1 − β)/(1 + β) segments per RTT.
 const ALPHA: f64 = 3.0 * (1.0 - BETA) / (1.0 + BETA);
 
+/// CUBIC congestion control state, window in segments.
 #[derive(Clone, Debug)]
 pub struct Cubic {
     cwnd: f64,
@@ -27,6 +28,7 @@ pub struct Cubic {
 }
 
 impl Cubic {
+    /// CUBIC with an initial window of `iw` segments.
     pub fn new(iw: u64) -> Cubic {
         Cubic {
             cwnd: iw as f64,

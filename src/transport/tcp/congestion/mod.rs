@@ -19,7 +19,9 @@ pub use reno::Reno;
 /// segments reached the receiver over `interval`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateSample {
+    /// Segments delivered during the interval.
     pub delivered: u64,
+    /// Length of the sampling interval.
     pub interval: SimDuration,
     /// The sender had nothing to send (or was receive-window limited) when the sampled
     /// segment left, so the sample may understate the path's rate.
@@ -39,6 +41,7 @@ impl RateSample {
 /// What one acknowledgement told the sender.
 #[derive(Clone, Copy, Debug)]
 pub struct AckSample {
+    /// When the ACK arrived.
     pub now: SimTime,
     /// Segments newly acknowledged (cumulatively or selectively) by this ACK.
     pub acked: u64,
@@ -54,6 +57,7 @@ pub struct AckSample {
     pub in_flight: u64,
     /// Total segments delivered on the connection, this ACK included.
     pub delivered: u64,
+    /// Delivery-rate sample, if this ACK yields one.
     pub rate: Option<RateSample>,
     /// The sender is in fast recovery: loss-based algorithms hold their window.
     pub in_recovery: bool,
@@ -95,6 +99,7 @@ pub enum CcKind {
 }
 
 impl CcKind {
+    /// Lower-case name, as written in configs and reports.
     pub fn name(self) -> &'static str {
         match self {
             CcKind::Newreno => "newreno",
@@ -107,8 +112,11 @@ impl CcKind {
 /// The algorithms as one enum: static dispatch, no allocation, `match` in one place.
 #[derive(Clone, Debug)]
 pub enum Congestion {
+    /// NewReno.
     Reno(Reno),
+    /// CUBIC.
     Cubic(Cubic),
+    /// BBR (boxed: its state is large).
     Bbr(Box<Bbr>),
 }
 

@@ -8,6 +8,7 @@
 use super::{AckSample, CongestionControl};
 use crate::engine::SimTime;
 
+/// NewReno congestion control state, window in segments.
 #[derive(Clone, Debug)]
 pub struct Reno {
     cwnd: f64,
@@ -15,6 +16,7 @@ pub struct Reno {
 }
 
 impl Reno {
+    /// NewReno with an initial window of `iw` segments.
     pub fn new(iw: u64) -> Reno {
         Reno {
             cwnd: iw as f64,
