@@ -193,7 +193,7 @@ pub struct Topology {
     pub name: String,
     /// Nodes, indexed by [`NodeId`].
     pub nodes: Vec<NodeSpec>,
-    /// Links, indexed by [`LinkId`].
+    /// Links, indexed by [`LinkId`](super::LinkId).
     pub links: Vec<LinkSpec>,
     by_name: BTreeMap<String, NodeId>,
 }
