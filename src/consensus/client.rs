@@ -39,7 +39,12 @@ pub enum Arrivals {
     Fixed(SimDuration),
     /// Exponential gaps of this mean, drawn from the client's own stream; each gap is at least
     /// 1 ps, so one call never sends the same arrival twice.
-    Poisson { mean: SimDuration, rng: Box<SimRng> },
+    Poisson {
+        /// Mean gap between arrivals.
+        mean: SimDuration,
+        /// The client's own arrival stream.
+        rng: Box<SimRng>,
+    },
 }
 
 /// What answers a request, and therefore where it is resent and whom the client trusts next.
@@ -76,6 +81,7 @@ impl Replies {
 /// The client's parameters, resolved from the experiment.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
+    /// When requests arrive.
     pub arrivals: Arrivals,
     /// Payload bytes of every request.
     pub request_bytes: u32,
@@ -87,13 +93,16 @@ pub struct ClientConfig {
     pub timeout: SimDuration,
     /// Replicas in the group, `0..replicas`.
     pub replicas: u32,
+    /// What answers a request (leader reply or a quorum).
     pub replies: Replies,
 }
 
 /// A request to put on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RequestTo {
+    /// Replica to send it to.
     pub to: ReplicaId,
+    /// The request itself.
     pub request: Request,
 }
 
@@ -136,6 +145,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client with nothing sent yet; arrivals begin at `c.start`.
     pub fn new(c: ClientConfig) -> Self {
         Client {
             next_arrival: (c.start < c.stop).then_some(c.start),
@@ -240,10 +250,12 @@ impl Client {
         Some(latency)
     }
 
+    /// What answers a request, as configured.
     pub fn replies(&self) -> Replies {
         self.c.replies
     }
 
+    /// Counters so far, in requests.
     pub fn stats(&self) -> ClientStats {
         self.stats
     }

@@ -11,6 +11,7 @@
 //! - [`safety`]: the monitor of agreement, commit order and one leader per term/view.
 //! - [`recovery`]: the observer that times elections after a leader's crash and restarts'
 //!   catching up.
+#![warn(missing_docs)]
 
 pub mod client;
 
@@ -30,6 +31,7 @@ pub type ReplicaId = u32;
 /// A client request: an id unique in the run and its payload size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Request {
+    /// Unique in the run, so the safety checker and the client can match commits and replies to it.
     pub id: u64,
     /// Payload bytes (what a log entry carries).
     pub bytes: u32,
@@ -40,25 +42,31 @@ pub struct Request {
 pub struct Commit {
     /// Position in the replicated log (Raft index, PBFT sequence number).
     pub slot: u64,
+    /// The request committed at `slot`.
     pub request: Request,
+    /// Simulated time the replica committed it.
     pub at: SimTime,
 }
 
 /// A message to send: to whom, its encoded size, and the earliest time it may leave.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outgoing<M> {
+    /// Destination replica.
     pub to: ReplicaId,
     /// Encoded bytes on the wire (the protocol's real encoding, headers excluded).
     pub bytes: u32,
     /// `now` plus any modelled local cost before sending (fsync, signing).
     pub send_at: SimTime,
+    /// The protocol message itself.
     pub msg: M,
 }
 
 /// What a call produced; the caller drains and clears it.
 #[derive(Clone, Debug)]
 pub struct Outputs<M> {
+    /// Messages to send, in the order they were produced.
     pub messages: Vec<Outgoing<M>>,
+    /// Requests committed by this call, in log order.
     pub commits: Vec<Commit>,
 }
 
@@ -73,6 +81,7 @@ impl<M> Default for Outputs<M> {
 
 /// One replica of a consensus group.
 pub trait Consensus {
+    /// The protocol's message type, carried opaquely by the world.
     type Msg: Clone + std::fmt::Debug;
 
     /// Starts at `now` (timers begin).
@@ -93,6 +102,7 @@ pub trait Consensus {
     /// Crash: volatile state is lost at once; [`Consensus::restart`] recovers from what was
     /// persisted.
     fn crash(&mut self);
+    /// Restarts at `now` after [`Consensus::crash`], from persisted state only (timers begin again).
     fn restart(&mut self, now: SimTime, out: &mut Outputs<Self::Msg>);
     /// Highest log position this replica has applied, by executing entries or by installing
     /// transferred state (Raft applied index, PBFT last executed sequence number).

@@ -130,6 +130,7 @@ impl PbftConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Behaviour {
     #[default]
+    /// Follows the protocol.
     Correct,
     /// Sends nothing at all.
     Silent,
@@ -149,22 +150,29 @@ pub enum Behaviour {
 /// 2f matching prepares that prove it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PreparedCert {
+    /// View of the pre-prepare.
     pub view: u64,
+    /// Sequence number it assigned.
     pub seq: u64,
+    /// Digest of the request.
     pub digest: Digest,
+    /// The request (`None`: the null request).
     pub request: Option<Request>,
 }
 
 /// The body of a view-change message (§4.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewChangeBody {
+    /// The view the sender moves to (v+1).
     pub new_view: u64,
     /// n of the last stable checkpoint s, and its state digest (standing for the 2f+1
     /// checkpoint messages of the C set).
     pub last_stable: u64,
+    /// State digest at `last_stable`.
     pub stable_digest: Digest,
     /// P: for each seq > s prepared at the sender, the certificate of the highest view.
     pub prepared: Vec<PreparedCert>,
+    /// The sender.
     pub replica: ReplicaId,
 }
 
@@ -176,35 +184,56 @@ pub enum PbftMsg {
     /// ⟨PRE-PREPARE, v, n, d⟩ with the request piggybacked (`None`: the null request of a
     /// new-view gap, §4.4).
     PrePrepare {
+        /// View v.
         view: u64,
+        /// Sequence number n.
         seq: u64,
+        /// Request digest d.
         digest: Digest,
+        /// The request piggybacked (`None`: null request).
         request: Option<Request>,
     },
+    /// ⟨PREPARE, v, n, d, i⟩ (§4.2): backup `replica` accepted the pre-prepare.
     Prepare {
+        /// View v.
         view: u64,
+        /// Sequence number n.
         seq: u64,
+        /// Request digest d.
         digest: Digest,
+        /// The sender i.
         replica: ReplicaId,
     },
+    /// ⟨COMMIT, v, n, d, i⟩ (§4.2): `replica` has the request prepared.
     Commit {
+        /// View v.
         view: u64,
+        /// Sequence number n.
         seq: u64,
+        /// Request digest d.
         digest: Digest,
+        /// The sender i.
         replica: ReplicaId,
     },
     /// ⟨CHECKPOINT, n, d, i⟩ (§4.3).
     Checkpoint {
+        /// Sequence number n of the checkpoint.
         seq: u64,
+        /// State digest d after executing up to n.
         state_digest: Digest,
+        /// The sender i.
         replica: ReplicaId,
     },
+    /// ⟨VIEW-CHANGE, v+1, n, C, P, i⟩ (§4.4).
     ViewChange(ViewChangeBody),
     /// ⟨NEW-VIEW, v+1, V, O⟩ (§4.4): the view-change messages it is built from and the
     /// pre-prepares it re-issues.
     NewView {
+        /// The new view v+1.
         view: u64,
+        /// V: the 2f+1 view-change messages it is built from.
         view_changes: Vec<ViewChangeBody>,
+        /// O: the pre-prepares re-issued in the new view.
         pre_prepares: Vec<PreparedCert>,
     },
 }
@@ -407,15 +436,19 @@ impl PbftReplica {
         }
     }
 
+    /// Sets how this replica behaves from now on (tests inject Byzantine faults this way).
     pub fn set_behaviour(&mut self, b: Behaviour) {
         self.behaviour = b;
     }
+    /// How this replica behaves.
     pub fn behaviour(&self) -> Behaviour {
         self.behaviour
     }
+    /// This replica's index in its group.
     pub fn id(&self) -> ReplicaId {
         self.id
     }
+    /// The configuration it was built with.
     pub fn config(&self) -> &PbftConfig {
         &self.cfg
     }

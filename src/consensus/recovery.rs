@@ -21,7 +21,9 @@ use crate::engine::{SimDuration, SimTime};
 /// One restart of a replica and its catching up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restart {
+    /// The replica that restarted.
     pub replica: ReplicaId,
+    /// Simulated time of the restart.
     pub started: SimTime,
     /// Highest progress (log position) of any running replica at the restart.
     pub target: u64,
@@ -36,6 +38,7 @@ pub struct Restart {
 /// A restarted replica just caught up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CaughtUp {
+    /// The progress (log position) it had to reach.
     pub target: u64,
     /// From the restart.
     pub took: SimDuration,
@@ -53,6 +56,7 @@ pub struct Recovery {
 }
 
 impl Recovery {
+    /// An observer that has seen no crash yet.
     pub fn new() -> Self {
         Self::default()
     }

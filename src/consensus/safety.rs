@@ -29,14 +29,27 @@ use super::ReplicaId;
 pub enum Violation {
     /// `slot` was committed with `request` after another replica committed `earlier` there.
     Conflict {
+        /// Log position committed twice.
         slot: u64,
+        /// Id of the request committed second.
         request: u64,
+        /// Id of the request another replica committed there first.
         earlier: u64,
     },
     /// The replica committed `slot` after it had committed `last` (≥ `slot`).
-    OutOfOrder { slot: u64, last: u64 },
+    OutOfOrder {
+        /// Log position just committed.
+        slot: u64,
+        /// Highest log position it had committed before.
+        last: u64,
+    },
     /// The replica leads term/view `epoch`, which `first` led before.
-    SecondLeader { epoch: u64, first: ReplicaId },
+    SecondLeader {
+        /// The term (Raft) or view (PBFT) with two leaders.
+        epoch: u64,
+        /// The replica that led it first.
+        first: ReplicaId,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -105,6 +118,7 @@ impl SafetyMonitor {
         self.faulty = faulty;
     }
 
+    /// Whether `replica` was marked Byzantine (its commits are not checked).
     pub fn is_faulty(&self, replica: ReplicaId) -> bool {
         self.faulty[replica as usize]
     }

@@ -82,10 +82,15 @@ struct Parcel<M> {
 
 /// Settings of a group, resolved from the experiment.
 pub struct GroupSettings {
+    /// Group name, used in event-log lines.
     pub name: String,
+    /// The node each replica runs on, by replica id.
     pub nodes: Vec<NodeId>,
+    /// Names of those nodes, by replica id.
     pub node_names: Vec<String>,
+    /// The node the client runs on.
     pub client_node: NodeId,
+    /// Simulated time the group boots (before each replica's offset).
     pub start: SimTime,
     /// Each replica boots at `start` plus its own offset: real servers' tick clocks are not
     /// in phase, and lock-stepped ticks would make split votes artificially common.
@@ -124,6 +129,7 @@ pub struct Group<C: Consensus> {
 }
 
 impl<C: Consensus> Group<C> {
+    /// A group of `replicas` with its client, none booted yet; panics if the client's replica count differs.
     pub fn new(s: GroupSettings, client: ClientConfig, replicas: Vec<C>) -> Self {
         let n = replicas.len();
         assert_eq!(
@@ -170,6 +176,8 @@ impl<C: Consensus> Group<C> {
         }
     }
 
+    /// Replica `i`'s pending timer fired: the first one boots it, later ones run its
+    /// `on_timer` while it is up; what it produced is sent.
     pub fn on_replica_timer(&mut self, cx: &mut Cx, i: u32) {
         let now = cx.now();
         self.timers[i as usize] = None;
@@ -276,6 +284,7 @@ impl<C: Consensus> Group<C> {
             .map(|i| i as ReplicaId)
     }
 
+    /// The replica running on `node`, if any.
     pub fn replica_of_node(&self, node: NodeId) -> Option<ReplicaId> {
         self.s
             .nodes
@@ -284,10 +293,12 @@ impl<C: Consensus> Group<C> {
             .map(|i| i as ReplicaId)
     }
 
+    /// `"<group> r<i> (<node>)"`, for event-log lines.
     pub fn replica_name(&self, i: ReplicaId) -> String {
         format!("{} r{i} ({})", self.s.name, self.s.node_names[i as usize])
     }
 
+    /// Crashes replica `i` now (no-op if already down): drops its volatile state and timer.
     pub fn crash(&mut self, cx: &mut Cx, i: ReplicaId) {
         let iu = i as usize;
         if !self.up[iu] {
@@ -303,6 +314,7 @@ impl<C: Consensus> Group<C> {
         }
     }
 
+    /// Restarts replica `i` now (no-op if it is up) from its persisted state.
     pub fn restart(&mut self, cx: &mut Cx, i: ReplicaId) {
         let iu = i as usize;
         if self.up[iu] {
