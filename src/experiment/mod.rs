@@ -7,6 +7,7 @@
 //! never completion order, so a study's folder is byte-identical whatever `--jobs`,
 //! `--shard` or `--resume` did; a study accumulates in a hidden folder renamed into place
 //! when complete.
+#![warn(missing_docs)]
 
 pub mod progress;
 pub mod run;

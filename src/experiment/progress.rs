@@ -12,6 +12,7 @@ use std::time::Duration;
 /// Ticks per run: the bar's resolution within one run.
 const PER_RUN: u64 = 1000;
 
+/// Progress bar over the runs of a study, drawn on stderr.
 pub struct Bar {
     bar: Option<ProgressBar>,
     runs: usize,
@@ -19,6 +20,7 @@ pub struct Bar {
 }
 
 impl Bar {
+    /// A bar for `runs` runs; hidden when `quiet`, when there are no runs or stderr is not a terminal.
     pub fn new(runs: usize, quiet: bool) -> Bar {
         let visible = !quiet
             && runs > 0

@@ -9,6 +9,7 @@ use crate::scenario::{self, ScenarioError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
+/// Why a single run could not produce its results.
 pub enum RunError {
     /// The experiment file is unreadable or invalid.
     #[error(transparent)]
@@ -18,7 +19,12 @@ pub enum RunError {
     Scenario(#[from] ScenarioError),
     /// Writing results failed (the previous result, if any, is left intact).
     #[error("cannot write results to {path}: {message}")]
-    Output { path: String, message: String },
+    Output {
+        /// The path that could not be written.
+        path: String,
+        /// The underlying I/O error.
+        message: String,
+    },
 }
 
 /// Where and how to run.
@@ -34,9 +40,13 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
+/// What a finished run left behind.
 pub struct RunOutcome {
+    /// Output folder the results were written to.
     pub dir: PathBuf,
+    /// The run's records (the tidy data).
     pub records: RunRecords,
+    /// The manifest written beside them.
     pub manifest: Manifest,
 }
 

@@ -7,13 +7,17 @@ use anyhow::{bail, Context, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// How to split a study into a Slurm job array.
 pub struct SlurmOptions {
+    /// Number of shards (array tasks).
     pub shards: usize,
     /// Scripts, shard folders and logs (default `output/<name>.slurm`).
     pub dir: Option<PathBuf>,
     /// Final output (default `output/<name>`).
     pub out: Option<PathBuf>,
+    /// CPUs each array task asks for.
     pub cpus_per_task: usize,
+    /// Most array tasks running at once (the `%N` throttle); `None`: no limit.
     pub max_running: Option<usize>,
     /// Extra `#SBATCH` options, one per line.
     pub extra: Vec<String>,

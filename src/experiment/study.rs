@@ -30,11 +30,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub struct RunSpec {
     /// Position in the study's run list (points in order, repetitions inner).
     pub index: usize,
+    /// Index of its sweep point.
     pub point: usize,
+    /// Repetition number within the point.
     pub rep: u32,
     /// Folder name under `runs/`: `p<point>-r<rep>`.
     pub id: String,
+    /// The experiment for this point, overrides applied.
     pub exp: LoadedExperiment,
+    /// Identity columns this run adds to every tidy table row.
     pub columns: RunColumns,
     /// The point's canonical `key=value;...` text.
     pub point_values: String,
@@ -43,41 +47,63 @@ pub struct RunSpec {
 /// An expanded experiment file.
 #[derive(Clone, Debug)]
 pub struct Study {
+    /// Experiment name (from the file).
     pub name: String,
+    /// The experiment file.
     pub path: PathBuf,
+    /// `--set key=value` overrides, in the order applied.
     pub overrides: Vec<String>,
+    /// The expanded sweep.
     pub sweep: Sweep,
+    /// Every run, in index order.
     pub runs: Vec<RunSpec>,
+    /// Plots to draw over the study.
     pub plots: Vec<PlotSpec>,
     /// The file after overrides (sweep section included), as stored in `config.toml`.
     pub resolved_toml: String,
     /// Hash of every run's identity and config: shards and resumes must agree on it.
     pub hash: u64,
+    /// Master seed from the file's `seed` (1 if absent); each run derives its own from it.
     pub base_seed: u64,
 }
 
 /// What one run left in `runs/<id>/run.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunMeta {
+    /// Folder name under `runs/`.
     pub id: String,
+    /// Position in the study's run list.
     pub index: usize,
+    /// Index of its sweep point.
     pub point: usize,
+    /// Repetition number within the point.
     pub rep: u32,
+    /// The run's master seed.
     pub seed: u64,
+    /// The point's canonical `key=value;...` text.
     pub point_values: String,
+    /// Hash of the run's resolved config, 16 hex digits.
     pub config_hash: String,
+    /// Events processed.
     pub events: u64,
+    /// Digest of the event trace, 16 hex digits.
     pub event_digest: String,
+    /// Simulated time at the end of the run, in seconds.
     pub virtual_time_s: f64,
 }
 
 /// What a shard folder records so `merge` can rebuild and check the study.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ShardInfo {
+    /// The experiment file the shard was run from.
     pub experiment_file: String,
+    /// `--set` overrides it was run with.
     pub overrides: Vec<String>,
+    /// The study's hash, which every shard must share.
     pub study_hash: String,
+    /// This shard's number, `0..shards`.
     pub shard: usize,
+    /// Number of shards.
     pub shards: usize,
 }
 
@@ -293,15 +319,20 @@ pub struct StudyOptions {
     pub shard: Option<(usize, usize)>,
     /// No progress bar.
     pub quiet: bool,
+    /// Skip plots.
     pub no_plots: bool,
 }
 
 /// What a study execution did.
 #[derive(Clone, Debug)]
 pub struct StudyOutcome {
+    /// Output folder.
     pub dir: PathBuf,
+    /// Runs executed this time.
     pub executed: usize,
+    /// Runs skipped because a finished result was found (resume).
     pub skipped: usize,
+    /// Events processed, over all runs (executed and skipped).
     pub events: u64,
 }
 

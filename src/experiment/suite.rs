@@ -40,10 +40,15 @@ struct MemberEntry {
 /// A loaded suite.
 #[derive(Clone, Debug)]
 pub struct Suite {
+    /// Suite name.
     pub name: String,
+    /// Free text from the file (empty if absent).
     pub description: String,
+    /// The suite file.
     pub path: PathBuf,
+    /// Report layout, one of [`REPORTS`].
     pub report: String,
+    /// Member id (folder name and report key) and its study, in file order.
     pub members: Vec<(String, Study)>,
 }
 
@@ -56,6 +61,7 @@ pub fn is_suite(table: &toml::Table) -> bool {
 }
 
 impl Suite {
+    /// Reads a suite file and loads every member study.
     pub fn load(path: &Path) -> Result<Suite, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Io {

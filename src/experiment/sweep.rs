@@ -25,6 +25,7 @@ pub const MAX_RUNS: usize = 1_000_000;
 /// One axis: one or more keys (more when zipped) and their values, position by position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Axis {
+    /// Config keys the axis sets, one or more when zipped.
     pub keys: Vec<String>,
     /// `values[i][k]` is the value of `keys[k]` at position `i`.
     pub values: Vec<Vec<toml::Value>>,
@@ -33,9 +34,13 @@ pub struct Axis {
 /// The expanded study: base table (axes removed) plus the points and repetitions.
 #[derive(Clone, Debug)]
 pub struct Sweep {
+    /// The file's table with the axes removed.
     pub base: toml::Table,
+    /// The axes, in file order.
     pub axes: Vec<Axis>,
+    /// Every point of the sweep.
     pub points: Vec<Point>,
+    /// Repetitions per point.
     pub repetitions: u32,
     /// False for a plain experiment (no axes, one repetition): its one run keeps the file's
     /// seed unchanged.
