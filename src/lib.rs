@@ -1,4 +1,5 @@
 //! dwcp-sim: a deterministic discrete-event network simulator for wide-area VM migration.
+#![warn(missing_docs)]
 //!
 //! # Data flow
 //!

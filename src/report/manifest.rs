@@ -4,25 +4,35 @@
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
+/// Contents of `manifest.json`: what produced an output folder.
 pub struct Manifest {
+    /// Always `"dwcp-sim"`.
     pub tool: &'static str,
+    /// `CARGO_PKG_VERSION` of the build.
     pub crate_version: &'static str,
     /// `git rev-parse HEAD` of the working directory, if it is a git checkout.
     pub git_revision: Option<String>,
     /// True when the checkout had uncommitted changes.
     pub git_dirty: Option<bool>,
+    /// Experiment name.
     pub experiment: String,
+    /// Path of the experiment file, as given.
     pub config_file: String,
     /// Stable 64-bit hash of `config.toml`, hex.
     pub config_hash: String,
+    /// The run's master seed.
     pub seed: u64,
+    /// Events processed.
     pub events: u64,
     /// Digest of the processed event sequence, hex: equal digests mean equal runs.
     pub event_digest: String,
+    /// Simulated time at the end of the run, in seconds.
     pub virtual_time_s: f64,
     /// Wall-clock seconds of the simulation loop (the only non-reproducible field).
     pub wall_time_s: f64,
+    /// Events per wall-clock second (0 if the wall time was 0); not reproducible.
     pub events_per_s: f64,
+    /// Files written into the folder, relative to it.
     pub files: Vec<String>,
 }
 
@@ -48,15 +58,22 @@ pub fn git_state() -> (Option<String>, Option<bool>) {
 /// `/proc` and `/etc/os-release` where present; `unknown` elsewhere.
 #[derive(Clone, Debug, Serialize)]
 pub struct Environment {
+    /// CPU model name from `/proc/cpuinfo`.
     pub cpu: String,
+    /// Available parallelism, in threads.
     pub cores: usize,
+    /// OS name from `/etc/os-release`.
     pub os: String,
+    /// Kernel release.
     pub kernel: String,
+    /// Version of the rustc that built the binary.
     pub rustc: String,
+    /// Total memory from `/proc/meminfo`, in GiB.
     pub memory_gib: f64,
 }
 
 impl Environment {
+    /// Reads the current machine's description.
     pub fn detect() -> Environment {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");

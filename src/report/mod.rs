@@ -5,6 +5,7 @@
 //! [`crate::results`] views of studies and suites), never a model or a runner; writes no
 //! wall-clock figure into a study's files, so equal inputs give equal bytes; every file is
 //! written under a temporary name and renamed into place.
+#![warn(missing_docs)]
 
 pub mod charts;
 pub mod csv_out;

@@ -6,6 +6,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// A hidden temporary folder that is renamed onto its target only when committed.
 pub struct StagedDir {
     tmp: PathBuf,
     target: PathBuf,

@@ -52,6 +52,7 @@ const PALETTE: [RGBColor; 10] = [
 /// One named line on a chart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
+    /// Legend text.
     pub label: String,
     /// `(x, y)` in drawing order; non-finite points are skipped.
     pub points: Vec<(f64, f64)>,
@@ -60,23 +61,38 @@ pub struct Series {
 /// A line chart; labels should carry units, e.g. `"time (ms)"`.
 #[derive(Debug, Clone, Copy)]
 pub struct LineChart<'a> {
+    /// Chart title.
     pub title: &'a str,
+    /// X axis label, with its unit.
     pub x_label: &'a str,
+    /// Y axis label, with its unit.
     pub y_label: &'a str,
+    /// The lines to draw.
     pub series: &'a [Series],
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why a plot could not be written.
 pub enum PlotError {
     #[error("cannot draw plot {path}: {message}")]
-    Draw { path: String, message: String },
+    /// The plotting backend failed to draw.
+    Draw {
+        /// The plot being drawn.
+        path: String,
+        /// The backend's error.
+        message: String,
+    },
     #[error("cannot write plot {path}: {source}")]
+    /// Writing the image file failed.
     Io {
+        /// The file that could not be written.
         path: String,
         #[source]
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     #[error("embedded DejaVu Sans font could not be parsed")]
+    /// The embedded font could not be parsed (a build defect, not a user error).
     Font,
 }
 
@@ -170,7 +186,9 @@ pub fn write_cdf_chart(
 /// A series with a confidence interval at each point: `(x, mean, half-width)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorSeries {
+    /// Legend text.
     pub label: String,
+    /// `(x, mean, half-width)` in drawing order.
     pub points: Vec<(f64, f64, f64)>,
 }
 

@@ -24,10 +24,15 @@ use std::path::Path;
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+/// What kind of chart a `[[plot]]` entry draws.
 pub enum PlotKind {
+    /// One line per `series` value: the mean of `metric` at each value of `x`.
     Line,
+    /// As `Line`, drawn as grouped bars.
     Bar,
+    /// The distribution of `metric` over the runs.
     Cdf,
+    /// Time series `entity/metric` over simulated time.
     Timeseries,
     /// One point per sweep point: x = the mean of `x_metric`, y = the mean of `metric`.
     Scatter,
@@ -41,12 +46,15 @@ pub enum PlotKind {
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+/// One `[[plot]]` entry of an experiment file.
 pub struct PlotSpec {
+    /// What kind of chart.
     pub kind: PlotKind,
     /// `scope/entity/metric` (line, bar, cdf) or `entity/metric` (timeseries, series_cdf).
     pub metric: String,
     /// File name under `plots/` (default: `<kind>-<metric>` with `/` as `-`).
     pub name: Option<String>,
+    /// Chart title (default `<study name>: <metric>`).
     pub title: Option<String>,
     /// Swept parameter on the x axis (line, bar).
     pub x: Option<String>,
@@ -58,6 +66,7 @@ pub struct PlotSpec {
     pub series_label: Option<String>,
     /// Axis labels (defaults: the parameter or metric with its unit).
     pub x_label: Option<String>,
+    /// Y axis label (default: the metric with its unit).
     pub y_label: Option<String>,
     /// Only the points for which this expression over swept parameters holds (the
     /// `sweep.filter` language), e.g. `flows.0.copies == 8`.
@@ -73,7 +82,9 @@ pub struct PlotSpec {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Overlay {
+    /// Mathis et al. (see [`crate::metrics::closed_form::mathis_bps`]).
     Mathis,
+    /// PFTK, with timeouts (see [`crate::metrics::closed_form::pftk_bps`]).
     Pftk,
 }
 
@@ -198,6 +209,7 @@ impl PlotSpec {
         (next(), next(), next())
     }
 
+    /// File stem under `plots/`: `name`, or `<kind>-<metric>` with `/` as `-`.
     pub fn file_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| {
             let kind = match self.kind {
