@@ -1,5 +1,4 @@
 //! dwcp-sim: a deterministic discrete-event network simulator for wide-area VM migration.
-#![warn(missing_docs)]
 //!
 //! # Data flow
 //!
@@ -37,6 +36,8 @@
 //! A new model is a [`scenario::Component`]: one sub-enum of events in
 //! [`scenario::event`] (or [`scenario::UserEvent`] outside this crate) and one
 //! [`scenario::World::add_component`]. `examples/custom_component.rs` shows one end to end.
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod compress;
