@@ -312,11 +312,14 @@ impl World {
                     }
                 }
                 Event::World(e) => self.on_world_event(e),
-                Event::Consensus(id, _)
-                | Event::Migration(id, _)
-                | Event::Predict(id, _)
-                | Event::Workload(id, _)
-                | Event::User(id, _) => call!(self, id, on_event, event),
+                // Every other variant belongs to a component (the list is `component_events!`
+                // in event.rs), so a new kind of component needs no arm here.
+                _ => match event.component() {
+                    Some(id) => call!(self, id, on_event, event),
+                    None => unreachable!(
+                        "{event:?} is neither the network's, the world's nor a component's"
+                    ),
+                },
             }
         }
         self.net.finish(end);
