@@ -1,8 +1,16 @@
 //! `[consensus]` in experiment files: a Raft or PBFT group placed on topology nodes and
 //! its client.
 
+use crate::consensus::pbft::PbftConfig;
+use crate::consensus::raft::RaftConfig;
+use crate::engine::SimDuration;
 use crate::units::{Bytes, Duration};
 use serde::{Deserialize, Serialize};
+
+/// Signature cost when `auth = "signature"` and none is given: an *assumption* of ~50 µs for
+/// one Ed25519 signature on a current core (ed25519-dalek's benchmarks report tens of µs;
+/// recalled, not re-measured here).
+const DEFAULT_SIGNATURE_COST: SimDuration = SimDuration::from_micros(50);
 
 /// Which protocol orders the requests.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -171,7 +179,76 @@ pub struct SyncSettings {
     pub cc: Option<crate::transport::tcp::CcKind>,
 }
 
+impl RaftSettings {
+    /// The Raft parameters of an `n`-replica group: the mode's preset, these keys over it
+    /// (per-node fsync is applied per replica, by the builder).
+    pub fn resolve(&self, mode: ConsensusMode, n: u32) -> RaftConfig {
+        let mut r = match mode {
+            ConsensusMode::Datacenter => RaftConfig::datacenter(n),
+            ConsensusMode::Internet => RaftConfig::internet(n),
+        };
+        if let Some(t) = self.tick {
+            r.tick = t.0;
+        }
+        if let Some(h) = self.heartbeat_tick {
+            r.heartbeat_tick = h;
+        }
+        if let Some(e) = self.election_tick {
+            r.election_tick = e;
+        }
+        r.max_election_tick = self.max_election_tick;
+        if let Some(f) = self.fsync {
+            r.fsync = f.0;
+        }
+        if let Some(o) = self.entry_overhead {
+            r.entry_overhead = o.0 as u32;
+        }
+        r.snapshot_every = self.snapshot_every;
+        if let Some(k) = self.catch_up_entries {
+            r.catch_up_entries = k;
+        }
+        if let Some(b) = self.state_bytes {
+            r.state_bytes = b.0;
+        }
+        r
+    }
+}
+
+impl PbftSettings {
+    /// The PBFT parameters of an `n`-replica group: `PbftConfig::new`, these keys over it.
+    pub fn resolve(&self, n: u32) -> PbftConfig {
+        let mut p = PbftConfig::new(n);
+        if let Some(m) = self.mac_cost {
+            p.mac_cost = m.0;
+        }
+        if self.auth == Some(AuthKind::Signature) {
+            p.signature_cost = Some(self.signature_cost.map_or(DEFAULT_SIGNATURE_COST, |d| d.0));
+        }
+        if let Some(k) = self.checkpoint_interval {
+            p.checkpoint_interval = k;
+            p.watermark_window = 2 * k;
+        }
+        if let Some(t) = self.view_change_timeout {
+            p.view_change_timeout = t.0;
+        }
+        if let Some(t) = self.request_timeout {
+            p.request_timeout = t.0;
+        }
+        p
+    }
+}
+
 impl ConsensusConfig {
+    /// The group's Raft parameters (see [`RaftSettings::resolve`]).
+    pub fn raft_config(&self) -> RaftConfig {
+        self.raft.resolve(self.mode, self.nodes.len() as u32)
+    }
+
+    /// The group's PBFT parameters (see [`PbftSettings::resolve`]).
+    pub fn pbft_config(&self) -> PbftConfig {
+        self.pbft.resolve(self.nodes.len() as u32)
+    }
+
     /// Checks what can be checked without the topology.
     pub fn validate(&self) -> Result<(), String> {
         let min = match self.effective_protocol() {
@@ -240,6 +317,30 @@ impl ConsensusConfig {
         }
         if self.sync.chunk.is_some_and(|c| c.0 == 0) {
             return Err("`consensus.sync.chunk` must be at least 1 byte".into());
+        }
+        for (key, names) in [
+            (
+                "raft.fsync_by_node",
+                self.raft.fsync_by_node.keys().collect::<Vec<_>>(),
+            ),
+            ("pbft.byzantine", self.pbft.byzantine.keys().collect()),
+        ] {
+            if let Some(name) = names.into_iter().find(|n| !self.nodes.contains(n)) {
+                return Err(format!(
+                    "`consensus.{key}` names `{name}`, which hosts no replica (consensus.nodes: {})",
+                    self.nodes.join(", ")
+                ));
+            }
+        }
+        if self.effective_protocol() == ProtocolKind::Pbft {
+            let f = self.pbft_config().f();
+            if self.pbft.byzantine.len() as u32 > f {
+                return Err(format!(
+                    "`consensus.pbft.byzantine` lists {} replicas; {} replicas tolerate f = {f}",
+                    self.pbft.byzantine.len(),
+                    self.nodes.len()
+                ));
+            }
         }
         Ok(())
     }

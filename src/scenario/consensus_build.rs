@@ -5,83 +5,15 @@ use super::component::{Setup, TransferSettings};
 use super::consensus_host::{Group, GroupSettings};
 use super::event::ComponentId;
 use super::world::World;
-use crate::config::consensus::{AuthKind, ConsensusConfig, ConsensusMode, ProtocolKind};
+use crate::config::consensus::{ConsensusConfig, ConsensusMode, ProtocolKind};
 use crate::consensus::client::{Arrivals, ClientConfig, Replies};
-use crate::consensus::pbft::{PbftConfig, PbftReplica};
-use crate::consensus::raft::{RaftConfig, RaftReplica};
+use crate::consensus::pbft::PbftReplica;
+use crate::consensus::raft::RaftReplica;
 use crate::engine::rng::stable_hash;
 use crate::engine::{SimDuration, SimTime};
 use crate::net::{NodeId, Topology};
 use crate::transport::datagram::HEADER_BYTES;
 use rand::Rng;
-
-/// Signature cost when `auth = "signature"` and none is given: an *assumption* of ~50 µs for
-/// one Ed25519 signature on a current core (ed25519-dalek's benchmarks report tens of µs;
-/// recalled, not re-measured here).
-const DEFAULT_SIGNATURE_COST: SimDuration = SimDuration::from_micros(50);
-
-/// The Raft parameters: the mode's preset, then the file's keys.
-pub fn raft_config(c: &ConsensusConfig) -> RaftConfig {
-    let n = c.nodes.len() as u32;
-    let mut r = match c.mode {
-        ConsensusMode::Datacenter => RaftConfig::datacenter(n),
-        ConsensusMode::Internet => RaftConfig::internet(n),
-    };
-    let s = &c.raft;
-    if let Some(t) = s.tick {
-        r.tick = t.0;
-    }
-    if let Some(h) = s.heartbeat_tick {
-        r.heartbeat_tick = h;
-    }
-    if let Some(e) = s.election_tick {
-        r.election_tick = e;
-    }
-    r.max_election_tick = s.max_election_tick;
-    if let Some(f) = s.fsync {
-        r.fsync = f.0;
-    }
-    if let Some(o) = s.entry_overhead {
-        r.entry_overhead = o.0 as u32;
-    }
-    apply_snapshot_settings(&mut r, c);
-    r
-}
-
-/// Log compaction and state size (see `RaftConfig`).
-fn apply_snapshot_settings(r: &mut RaftConfig, c: &ConsensusConfig) {
-    let s = &c.raft;
-    r.snapshot_every = s.snapshot_every;
-    if let Some(k) = s.catch_up_entries {
-        r.catch_up_entries = k;
-    }
-    if let Some(b) = s.state_bytes {
-        r.state_bytes = b.0;
-    }
-}
-
-/// The PBFT parameters: `PbftConfig::new` under the file's keys.
-pub fn pbft_config(c: &ConsensusConfig) -> PbftConfig {
-    let mut p = PbftConfig::new(c.nodes.len() as u32);
-    let s = &c.pbft;
-    if let Some(m) = s.mac_cost {
-        p.mac_cost = m.0;
-    }
-    if s.auth == Some(AuthKind::Signature) {
-        p.signature_cost = Some(s.signature_cost.map_or(DEFAULT_SIGNATURE_COST, |d| d.0));
-    }
-    if let Some(k) = s.checkpoint_interval {
-        p.checkpoint_interval = k;
-        p.watermark_window = 2 * k;
-    }
-    if let Some(t) = s.view_change_timeout {
-        p.view_change_timeout = t.0;
-    }
-    if let Some(t) = s.request_timeout {
-        p.request_timeout = t.0;
-    }
-    p
-}
 
 /// What the group needs from the scenario being built.
 pub struct GroupContext<'a> {
@@ -112,26 +44,13 @@ fn pbft_group(
     use crate::config::consensus::ByzantineKind;
     use crate::consensus::pbft::Behaviour;
     let (settings, client) = group_settings(c, cx, setup)?;
-    let pbft = pbft_config(c);
+    let pbft = c.pbft_config();
     let n = c.nodes.len();
-    let mut faulty = vec![false; n];
-    for name in c.pbft.byzantine.keys() {
-        let Some(i) = c.nodes.iter().position(|x| x == name) else {
-            return Err(format!(
-                "`consensus.pbft.byzantine` names `{name}`, which hosts no replica (consensus.nodes: {})",
-                c.nodes.join(", ")
-            ));
-        };
-        faulty[i] = true;
-    }
-    if faulty.iter().filter(|&&b| b).count() as u32 > pbft.f() {
-        return Err(format!(
-            "`consensus.pbft.byzantine` lists {} replicas; {} replicas tolerate f = {}",
-            faulty.iter().filter(|&&b| b).count(),
-            n,
-            pbft.f()
-        ));
-    }
+    let faulty = c
+        .nodes
+        .iter()
+        .map(|name| c.pbft.byzantine.contains_key(name))
+        .collect();
     let replicas = (0..n as u32)
         .map(|i| {
             let mut r = PbftReplica::new(i, pbft.clone());
@@ -156,15 +75,7 @@ fn raft_group(
     setup: &mut Setup,
 ) -> Result<Group<RaftReplica>, String> {
     let (settings, client) = group_settings(c, cx, setup)?;
-    let cfg = raft_config(c);
-    for name in c.raft.fsync_by_node.keys() {
-        if !c.nodes.contains(name) {
-            return Err(format!(
-                "`consensus.raft.fsync_by_node` names `{name}`, which hosts no replica (consensus.nodes: {})",
-                c.nodes.join(", ")
-            ));
-        }
-    }
+    let cfg = c.raft_config();
     let replicas = (0..c.nodes.len() as u32)
         .map(|i| {
             let mut own = cfg;
@@ -222,7 +133,7 @@ fn group_settings(
     let internet = c.mode == ConsensusMode::Internet;
     let r = &c.requests;
     let protocol = c.effective_protocol();
-    let pbft = pbft_config(c);
+    let pbft = c.pbft_config();
     let cc = c.sync.cc.unwrap_or(crate::transport::tcp::CcKind::Cubic);
     let mut tcp = crate::transport::tcp::TcpConfig::for_mtu(cx.min_mtu, cc);
     tcp.bytes = None;
@@ -240,7 +151,7 @@ fn group_settings(
         boot_offsets: {
             let phase = match protocol {
                 ProtocolKind::Pbft => 0,
-                _ => raft_config(c).tick.as_ps(),
+                _ => c.raft_config().tick.as_ps(),
             };
             let mut rng = setup.streams.stream(&format!("consensus/{name}/boot"));
             (0..n)
