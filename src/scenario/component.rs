@@ -10,7 +10,10 @@
 //!   the MTU, lost if any fragment is (see [`crate::transport::datagram`]);
 //! - **bulk transfers** ([`Context::open_transfer`]): AMST streams over TCP or RoCE, opened
 //!   when the handler returns, their completion reported to
-//!   [`Component::on_transfer_done`].
+//!   [`Component::on_transfer_done`];
+//! - **channels** ([`Context::open_channel`], [`Context::channel_send`]): persistent
+//!   streams that carry messages queued over time, each delivery reported to
+//!   [`Component::on_channel_delivered`] (see [`crate::transport::channel`]).
 //!
 //! Invariants: a component's events reach only that component; handlers run one at a time
 //! in event order; transfers a handler opens start after it returns, in the order asked.
@@ -59,6 +62,32 @@ pub struct TransferSpec {
     pub settings: TransferSettings,
 }
 
+/// A persistent message channel a component opened, by index in the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChannelId(pub u32);
+
+/// A channel to open: `settings.streams` persistent streams from `from` to `to`, each
+/// holding up to `settings.chunk` bytes unsent (its send buffer). See
+/// [`crate::transport::channel`].
+#[derive(Clone, Debug)]
+pub struct ChannelSpec {
+    /// Sending node.
+    pub from: NodeId,
+    /// Receiving node.
+    pub to: NodeId,
+    /// Name prefix of its flows in the results; the world appends a number.
+    pub name: String,
+    /// Streams, per-stream send buffer and transport.
+    pub settings: TransferSettings,
+}
+
+/// A request on a channel, carried out when the handler returns, in order.
+#[derive(Clone, Debug)]
+pub(crate) enum ChannelRequest {
+    Open(ComponentId, ChannelId, ChannelSpec),
+    Send(ChannelId, u64, u64),
+}
+
 /// A bulk transfer finished.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TransferDone {
@@ -87,6 +116,11 @@ pub struct Services {
     /// Transfers asked for during the current handler, opened when it returns.
     pub(crate) transfer_requests: Vec<(ComponentId, TransferId, TransferSpec)>,
     pub(crate) transfers_opened: u32,
+    /// Channel opens and sends asked for during the current handler, in order.
+    pub(crate) channel_requests: Vec<ChannelRequest>,
+    /// The transport slot of each channel opened, by [`ChannelId`].
+    pub(crate) channel_slots: Vec<u32>,
+    pub(crate) channels_asked: u32,
     pub(crate) log: Vec<LogEntry>,
 }
 
@@ -96,6 +130,9 @@ impl Services {
             carrier: MessageCarrier::new(min_mtu),
             transfer_requests: Vec::new(),
             transfers_opened: 0,
+            channel_requests: Vec::new(),
+            channel_slots: Vec::new(),
+            channels_asked: 0,
             log: Vec::new(),
         }
     }
@@ -168,6 +205,25 @@ impl<E> Context<'_, E> {
         id
     }
 
+    /// Asks for a persistent channel; it opens when this handler returns. Messages sent on
+    /// it reach [`Component::on_channel_delivered`] as they arrive whole.
+    pub fn open_channel(&mut self, spec: ChannelSpec) -> ChannelId {
+        let id = ChannelId(self.services.channels_asked);
+        self.services.channels_asked += 1;
+        self.services
+            .channel_requests
+            .push(ChannelRequest::Open(self.id, id, spec));
+        id
+    }
+
+    /// Queues a message of `bytes` on channel `channel` (sent when this handler returns);
+    /// `tag` comes back with its delivery.
+    pub fn channel_send(&mut self, channel: ChannelId, bytes: u64, tag: u64) {
+        self.services
+            .channel_requests
+            .push(ChannelRequest::Send(channel, bytes, tag));
+    }
+
     /// Appends to the run's event log.
     pub fn log(&mut self, kind: &'static str, detail: String) {
         let now = self.engine.now();
@@ -197,6 +253,14 @@ pub trait Component {
     fn on_packet(&mut self, _cx: &mut Context<'_, Self::Event>, _packet: Packet) {}
     /// A bulk transfer this component opened finished.
     fn on_transfer_done(&mut self, _cx: &mut Context<'_, Self::Event>, _done: TransferDone) {}
+    /// A message this component sent on one of its channels arrived whole.
+    fn on_channel_delivered(
+        &mut self,
+        _cx: &mut Context<'_, Self::Event>,
+        _channel: ChannelId,
+        _tag: u64,
+    ) {
+    }
     /// `node` crashed: what ran there loses its volatile state.
     fn on_node_down(&mut self, _cx: &mut Context<'_, Self::Event>, _node: NodeId) {}
     /// `node` restarted.
@@ -284,6 +348,7 @@ pub(crate) trait AnyComponent {
     fn on_message(&mut self, id: ComponentId, w: Parts, message: Delivery);
     fn on_packet(&mut self, id: ComponentId, w: Parts, packet: Packet);
     fn on_transfer_done(&mut self, id: ComponentId, w: Parts, done: TransferDone);
+    fn on_channel_delivered(&mut self, id: ComponentId, w: Parts, channel: ChannelId, tag: u64);
     fn on_node_down(&mut self, id: ComponentId, w: Parts, node: NodeId);
     fn on_node_up(&mut self, id: ComponentId, w: Parts, node: NodeId);
     fn describe(&self, node: NodeId) -> Option<String>;
@@ -320,6 +385,9 @@ impl<C: Component> AnyComponent for C {
     }
     fn on_transfer_done(&mut self, id: ComponentId, w: Parts, done: TransferDone) {
         Component::on_transfer_done(self, &mut context(id, w), done)
+    }
+    fn on_channel_delivered(&mut self, id: ComponentId, w: Parts, channel: ChannelId, tag: u64) {
+        Component::on_channel_delivered(self, &mut context(id, w), channel, tag)
     }
     fn on_node_down(&mut self, id: ComponentId, w: Parts, node: NodeId) {
         Component::on_node_down(self, &mut context(id, w), node)

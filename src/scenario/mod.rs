@@ -428,6 +428,7 @@ fn build_unchecked(
         components: Vec::new(),
         services: component::Services::new(min_mtu),
         node_faults,
+        channel_tags: Vec::new(),
     };
     if let Some(c) = &cfg.consensus {
         let cx = consensus_build::GroupContext {

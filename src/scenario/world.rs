@@ -10,8 +10,8 @@
 #![warn(missing_docs)]
 
 use super::component::{
-    AnyComponent, Component, ComponentRecords, Parts, Services, Setup, TransferDone, TransferId,
-    TransferSpec,
+    AnyComponent, ChannelId, ChannelRequest, ChannelSpec, Component, ComponentRecords, Parts,
+    Services, Setup, TransferDone, TransferId, TransferSpec,
 };
 use super::event::{ComponentId, Event, WorldEvent};
 use crate::engine::{Engine, EventId, RngStreams, SimDuration, SimTime};
@@ -76,6 +76,8 @@ pub(crate) struct TransportSlot {
     /// The component whose bulk transfer this is, its id and tag, and whether its
     /// completion was reported.
     pub transfer: Option<(ComponentId, TransferId, u64, bool)>,
+    /// The component whose channel this is, and its id.
+    pub channel: Option<(ComponentId, ChannelId)>,
 }
 
 impl TransportSlot {
@@ -90,6 +92,7 @@ impl TransportSlot {
             timer: None,
             series: Vec::new(),
             transfer: None,
+            channel: None,
         }
     }
 }
@@ -192,6 +195,8 @@ pub struct World {
     /// Messages, transfers and the event log, shared by the components.
     pub(crate) services: Services,
     pub(crate) node_faults: Vec<(SimTime, NodeFault)>,
+    /// Scratch for the tags of a channel's delivered messages (kept for its capacity).
+    pub(crate) channel_tags: Vec<u64>,
 }
 
 /// Calls component `$id`'s handler `$method` with the world's parts.
@@ -466,15 +471,89 @@ impl World {
         }
     }
 
-    /// Opens the bulk transfers the last handler asked for, in order.
+    /// Opens the bulk transfers the last handler asked for, in order, then carries out
+    /// its channel requests.
     fn open_requested_transfers(&mut self) {
-        if self.services.transfer_requests.is_empty() {
-            return;
+        if !self.services.transfer_requests.is_empty() {
+            let requests = std::mem::take(&mut self.services.transfer_requests);
+            for (owner, id, spec) in requests {
+                self.open_transfer(owner, id, spec);
+            }
         }
-        let requests = std::mem::take(&mut self.services.transfer_requests);
-        for (owner, id, spec) in requests {
-            self.open_transfer(owner, id, spec);
+        if !self.services.channel_requests.is_empty() {
+            let requests = std::mem::take(&mut self.services.channel_requests);
+            for r in requests {
+                match r {
+                    ChannelRequest::Open(owner, id, spec) => self.open_channel(owner, id, spec),
+                    ChannelRequest::Send(id, bytes, tag) => self.channel_send(id, bytes, tag),
+                }
+            }
         }
+    }
+
+    /// Connection ends of `streams` streams from `from` to `to`, each hashed on its own
+    /// name so ECMP spreads them.
+    fn stream_ends(&mut self, name: &str, from: NodeId, to: NodeId, streams: u32) -> Vec<Ends> {
+        let seed = self.streams.master_seed();
+        (0..streams)
+            .map(|k| {
+                let hash =
+                    crate::engine::rng::stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
+                super::connection_ends(&mut self.net, from, to, hash as u32)
+            })
+            .collect()
+    }
+
+    /// Adds a transport slot and schedules its start now.
+    fn add_slot(&mut self, slot: TransportSlot) -> usize {
+        let now = self.engine.now();
+        let i = self.transports.len();
+        self.transports.push(slot);
+        self.owners
+            .resize(self.net.flows.len(), Owner::Transport(i as u32));
+        let ev = self
+            .engine
+            .schedule_at(now, WorldEvent::Transport(i as u32).into());
+        self.transports[i].timer = Some((now, ev));
+        i
+    }
+
+    /// A channel is a transport slot of its own, started now.
+    fn open_channel(&mut self, owner: ComponentId, id: ChannelId, spec: ChannelSpec) {
+        use crate::transport::channel::Channel;
+        let now = self.engine.now();
+        let name = format!("{}{}", spec.name, self.transports.len());
+        let ends = self.stream_ends(&name, spec.from, spec.to, spec.settings.streams.max(1));
+        let ch = Channel::new(
+            &spec.settings.transport,
+            &ends,
+            spec.settings.chunk.max(1),
+            now,
+        );
+        let meta = (
+            name,
+            "channel",
+            self.net.nodes[spec.from.index()].name.clone(),
+            self.net.nodes[spec.to.index()].name.clone(),
+        );
+        let mut slot = TransportSlot::new(Connection::Channel(Box::new(ch)), ends[0], now, meta);
+        slot.extra_flows = ends[1..].to_vec();
+        slot.channel = Some((owner, id));
+        let i = self.add_slot(slot);
+        debug_assert_eq!(self.services.channel_slots.len(), id.0 as usize);
+        self.services.channel_slots.push(i as u32);
+    }
+
+    /// Queues a message on a channel; a started channel sends what its streams take now.
+    fn channel_send(&mut self, id: ChannelId, bytes: u64, tag: u64) {
+        let i = self.services.channel_slots[id.0 as usize] as usize;
+        let now = self.engine.now();
+        let mut out = std::mem::take(&mut self.outbox);
+        if let Connection::Channel(ch) = &mut self.transports[i].conn {
+            ch.send(now, bytes, tag, &mut out);
+        }
+        self.flush(out);
+        self.sync_timer(i);
     }
 
     /// A transfer travels as AMST streams opened for it.
@@ -482,14 +561,7 @@ impl World {
         use crate::transport::multistream::{AmstConfig, MultiStream};
         let now = self.engine.now();
         let name = format!("{}{}", spec.name, self.transports.len());
-        let seed = self.streams.master_seed();
-        let ends: Vec<crate::transport::Ends> = (0..spec.settings.streams)
-            .map(|k| {
-                let hash =
-                    crate::engine::rng::stable_hash(seed, format!("flow/{name}/{k}").as_bytes());
-                super::connection_ends(&mut self.net, spec.from, spec.to, hash as u32)
-            })
-            .collect();
+        let ends = self.stream_ends(&name, spec.from, spec.to, spec.settings.streams);
         let total = spec.bytes.max(1);
         let amst = AmstConfig {
             streams: spec.settings.streams,
@@ -503,21 +575,33 @@ impl World {
             self.net.nodes[spec.from.index()].name.clone(),
             self.net.nodes[spec.to.index()].name.clone(),
         );
-        let i = self.transports.len();
         let mut slot = TransportSlot::new(Connection::Amst(Box::new(ms)), ends[0], now, meta);
         slot.extra_flows = ends[1..].to_vec();
         slot.transfer = Some((owner, id, spec.tag, false));
-        self.transports.push(slot);
-        self.owners
-            .resize(self.net.flows.len(), Owner::Transport(i as u32));
-        let ev = self
-            .engine
-            .schedule_at(now, WorldEvent::Transport(i as u32).into());
-        self.transports[i].timer = Some((now, ev));
+        self.add_slot(slot);
     }
 
-    /// Reports a finished bulk transfer to the component that opened it.
+    /// Reports a finished bulk transfer, or a channel's delivered messages, to the
+    /// component that opened it.
     fn check_transfer(&mut self, i: usize) {
+        if let Some((owner, ch)) = self.transports[i].channel {
+            let Connection::Channel(c) = &mut self.transports[i].conn else {
+                return;
+            };
+            if !c.has_delivered() {
+                return;
+            }
+            let mut tags = std::mem::take(&mut self.channel_tags);
+            c.take_delivered(&mut tags);
+            for &tag in &tags {
+                call!(self, owner, on_channel_delivered, ch, tag);
+            }
+            tags.clear();
+            if self.channel_tags.capacity() < tags.capacity() {
+                self.channel_tags = tags;
+            }
+            return;
+        }
         let t = &mut self.transports[i];
         let Some((owner, id, tag, false)) = t.transfer else {
             return;

@@ -1,5 +1,6 @@
 //! Transports over the packet network: TCP (NewReno, CUBIC, BBR), RoCEv2 reliable
-//! connections (go-back-N, DCQCN) and AMST, the multi-stream transfer striped over them.
+//! connections (go-back-N, DCQCN), AMST, the multi-stream transfer striped over them, and
+//! channels, persistent streams that carry messages queued over time.
 //!
 //! Every transport is a sans-I/O state machine in the smoltcp shape: it is handed the time
 //! and the packets that reach it, pushes the packets it wants sent into an outbox, and says
@@ -8,9 +9,11 @@
 
 #![warn(missing_docs)]
 
+pub mod channel;
 pub mod datagram;
 pub mod multistream;
 pub mod rdma;
+mod stream;
 pub mod tcp;
 
 use crate::engine::SimTime;
@@ -66,6 +69,8 @@ pub enum Connection {
     Rdma(Box<rdma::RdmaConnection>),
     /// An AMST multi-stream transfer.
     Amst(Box<multistream::MultiStream>),
+    /// A persistent message channel over parallel streams.
+    Channel(Box<channel::Channel>),
 }
 
 impl Connection {
@@ -74,6 +79,7 @@ impl Connection {
             Connection::Tcp(c) => c.as_mut(),
             Connection::Rdma(c) => c.as_mut(),
             Connection::Amst(c) => c.as_mut(),
+            Connection::Channel(c) => c.as_mut(),
         }
     }
 
@@ -82,6 +88,7 @@ impl Connection {
             Connection::Tcp(c) => c.as_ref(),
             Connection::Rdma(c) => c.as_ref(),
             Connection::Amst(c) => c.as_ref(),
+            Connection::Channel(c) => c.as_ref(),
         }
     }
 
@@ -91,6 +98,7 @@ impl Connection {
             Connection::Tcp(_) => "tcp",
             Connection::Rdma(_) => "rdma",
             Connection::Amst(_) => "amst",
+            Connection::Channel(_) => "channel",
         }
     }
 }

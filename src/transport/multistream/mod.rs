@@ -30,8 +30,9 @@ pub mod mode;
 use self::mode::{Mode, ModeDetector, ModeThresholds};
 use crate::engine::{SimDuration, SimTime};
 use crate::net::{FlowId, Packet, Payload, Segment, SegmentKind};
-use crate::transport::rdma::{RdmaConfig, RdmaConnection, ROCE_OVERHEAD_BYTES};
-use crate::transport::tcp::{TcpConfig, TcpConnection};
+use crate::transport::rdma::{RdmaConfig, ROCE_OVERHEAD_BYTES};
+use crate::transport::stream::StreamConn;
+use crate::transport::tcp::TcpConfig;
 use crate::transport::{Ends, Metric, Outbox, Transport};
 use std::collections::{BTreeSet, VecDeque};
 
@@ -128,100 +129,6 @@ const RDMA_CONNECT_BYTES: u32 = 256 + ROCE_OVERHEAD_BYTES;
 const DETECT: u32 = u32::MAX;
 /// Timer key of the compressor finishing a chunk.
 const COMPRESS: u32 = u32::MAX - 1;
-
-/// An application-fed connection of either kind.
-#[derive(Clone, Debug)]
-enum StreamConn {
-    Tcp(Box<TcpConnection>),
-    Rdma(Box<RdmaConnection>),
-}
-
-impl StreamConn {
-    fn open(over: &StreamTransport, chunk_bytes: u64, n: usize, e: Ends, now: SimTime) -> Self {
-        match over {
-            StreamTransport::Tcp(tcp) => {
-                let mut c = tcp.clone();
-                c.bytes = None;
-                let mut conn = TcpConnection::new(&c, e, now);
-                conn.sender = conn.sender.clone().fed();
-                StreamConn::Tcp(Box::new(conn))
-            }
-            StreamTransport::Rdma(rdma) => {
-                let mut c = *rdma;
-                c.message_bytes = chunk_bytes;
-                // The NIC shares its port among the queue pairs (round-robin arbitration):
-                // each paces at 1/N of the line rate.
-                c.line_rate_bps = (c.line_rate_bps / n as u64).max(1);
-                c.total_bytes = None;
-                StreamConn::Rdma(Box::new(RdmaConnection::new(c, e, now).fed()))
-            }
-        }
-    }
-    fn transport(&mut self) -> &mut dyn Transport {
-        match self {
-            StreamConn::Tcp(c) => c.as_mut(),
-            StreamConn::Rdma(c) => c.as_mut(),
-        }
-    }
-    fn poll_at(&self) -> Option<SimTime> {
-        match self {
-            StreamConn::Tcp(c) => c.poll_at(),
-            StreamConn::Rdma(c) => c.poll_at(),
-        }
-    }
-    fn offer(&mut self, bytes: u64, last: bool) {
-        match self {
-            StreamConn::Tcp(c) => c.sender.offer(bytes, last),
-            StreamConn::Rdma(c) => c.offer(bytes, last),
-        }
-    }
-    fn offered(&self) -> u64 {
-        match self {
-            StreamConn::Tcp(c) => c.sender.offered(),
-            StreamConn::Rdma(c) => c.offered(),
-        }
-    }
-    fn unsent_bytes(&self) -> u64 {
-        match self {
-            StreamConn::Tcp(c) => c.sender.unsent_bytes(),
-            StreamConn::Rdma(c) => c.unsent_bytes(),
-        }
-    }
-    fn closed(&self) -> bool {
-        match self {
-            StreamConn::Tcp(c) => c.sender.closed(),
-            StreamConn::Rdma(c) => c.closed(),
-        }
-    }
-    fn kick(&mut self, now: SimTime, out: &mut Outbox) {
-        match self {
-            StreamConn::Tcp(c) => c.sender.kick(now, out),
-            StreamConn::Rdma(c) => c.kick(now, out),
-        }
-    }
-    fn goodput_bytes(&self) -> u64 {
-        match self {
-            StreamConn::Tcp(c) => c.goodput_bytes(),
-            StreamConn::Rdma(c) => c.goodput_bytes(),
-        }
-    }
-    /// Data packets sent (first sends and resends) and those that were resends.
-    fn sent_and_resent(&self) -> (u64, u64) {
-        match self {
-            StreamConn::Tcp(c) => (c.sender.stats.segments_sent, c.sender.stats.retransmitted),
-            StreamConn::Rdma(c) => {
-                let s = c.requester_stats();
-                (s.data_packets, s.retransmitted)
-            }
-        }
-    }
-    fn srtt(&self) -> Option<SimDuration> {
-        match self {
-            StreamConn::Tcp(c) => c.sender.rtt.srtt(),
-            StreamConn::Rdma(c) => c.srtt(),
-        }
-    }
-}
 
 /// Where a stream is in its opening handshake.
 #[derive(Clone, Copy, Debug, PartialEq)]
