@@ -6,11 +6,11 @@
 //! So memory is not stored: contents come from a deterministic [`MemoryImage`] (any page can
 //! be generated alone), and the per-page state is a 32-bit write counter plus bits in
 //! bitmaps, about 4.25 bytes per page with an engine's bitmap ([`GuestMemory`],
-//! [`DirtyBitmap`]). The guest's writes come from a `Dirtier` (next): a rate of page writes into a
+//! [`DirtyBitmap`]). The guest's writes come from a [`Dirtier`]: a rate of page writes into a
 //! scattered working set with a hot part, throttled by auto-converge, stopped during
-//! stop-and-copy. Presets with their sources are `Workload`.
+//! stop-and-copy. Presets with their sources are [`Workload`].
 //!
-//! Data flow: [`VmSpec`] → [`GuestMemory`]; `Dirtier::advance` writes pages (versions and
+//! Data flow: [`VmSpec`] → [`GuestMemory`]; [`Dirtier::advance`] writes pages (versions and
 //! KVM's dirty log); an engine calls [`GuestMemory::take_log_into`] to sync the log into its
 //! own bitmap (QEMU's bitmap sync), sends pages, and the destination records the versions it
 //! received; [`digest_versions`] on both ends says whether they hold the same memory.
@@ -24,6 +24,8 @@
 
 #![warn(missing_docs)]
 
+pub mod dirty;
 pub mod memory;
 
+pub use dirty::{Dirtier, DirtyConfig, Workload, MAX_RATE_PAGES_PER_S};
 pub use memory::{digest_versions, DirtyBitmap, GuestMemory, VmSpec, DEFAULT_DEVICE_STATE_BYTES};
