@@ -23,6 +23,7 @@
 //! consensus   Raft (over raft-rs) and PBFT as sans-I/O state machines behind one trait
 //! traffic     open-loop sources: CBR, Poisson, ping
 //! transport   TCP (NewReno, CUBIC, BBR), RoCEv2, AMST, and messages as datagrams
+//! migration   the guest VM (memory pages, dirtying process) and live-migration engines
 //! config      the experiment schema, --set overrides, checks that need no simulation
 //! scenario    builds a world from config + topology; the component interface; the event loop
 //! results     the plain results model shared by studies and the report (rows, points, CSV readers)
@@ -46,6 +47,7 @@ pub mod consensus;
 pub mod engine;
 pub mod experiment;
 pub mod metrics;
+pub mod migration;
 pub mod net;
 pub mod report;
 pub mod results;
