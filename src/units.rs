@@ -29,9 +29,21 @@ impl Rate {
         self.0
     }
 
-    /// Parses `"25Gbps"`, `"1.5Mbps"`, `"800kbps"`, `"10bps"`.
+    /// Parses `"25Gbps"`, `"1.5Mbps"`, `"800kbps"`, `"10bps"`, or a size per second such as
+    /// `"128MiB/s"` (how QEMU and hypervisors state migration bandwidth; the slash keeps it
+    /// apart from the ambiguous `"MBps"`).
     pub fn parse(text: &str) -> Result<Rate, String> {
         let t = text.trim();
+        if let Some(size) = t.strip_suffix("/s") {
+            let b = Bytes::parse(size).map_err(|e| format!("`{text}` is not a rate: {e}"))?;
+            return match b.0.checked_mul(8) {
+                Some(0) => Err(format!(
+                    "`{text}` is not a rate: it must be greater than zero"
+                )),
+                Some(bits) => Ok(Rate(bits)),
+                None => Err(format!("`{text}` is not a rate: it is too large")),
+            };
+        }
         if t.starts_with('-') {
             return Err(format!(
                 "`{text}` is not a rate: it must be a positive number, e.g. \"25Gbps\""
@@ -46,7 +58,7 @@ impl Rate {
             "Tbps" => 1_000_000_000_000,
             _ => {
                 return Err(format!(
-                    "`{text}` is not a rate: expected a number and one of bps, kbps, Mbps, Gbps, Tbps (SI bits per second), e.g. \"25Gbps\""
+                    "`{text}` is not a rate: expected a number and one of bps, kbps, Mbps, Gbps, Tbps (SI bits per second), e.g. \"25Gbps\", or a size per second, e.g. \"128MiB/s\""
                 ))
             }
         };
@@ -216,6 +228,10 @@ mod tests {
             "bytes per second is ambiguous and rejected"
         );
         assert_eq!(Rate(2_500_000_000).to_string(), "2.5Gbps");
+        // QEMU's default max-bandwidth, 128 MiB/s = 134 217 728 B/s × 8.
+        assert_eq!(Rate::parse("128MiB/s").unwrap(), Rate(1_073_741_824));
+        assert!(Rate::parse("0MiB/s").is_err());
+        assert!(Rate::parse("fastMiB/s").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod consensus;
 pub mod faults;
 pub mod filter;
+pub mod migration;
 pub mod schema;
 pub mod transport;
 

@@ -50,6 +50,9 @@ pub struct ExperimentConfig {
     pub link_events: Vec<LinkEventConfig>,
     /// A replicated group (Raft or PBFT) and its client.
     pub consensus: Option<super::consensus::ConsensusConfig>,
+    /// Live migrations of VMs between nodes.
+    #[serde(default)]
+    pub migrations: Vec<super::migration::MigrationConfig>,
     /// Scheduled faults: crashes, partitions, link outages, loss bursts, delay spikes.
     #[serde(default)]
     pub faults: Vec<super::faults::FaultConfig>,
@@ -631,8 +634,9 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
             || !cfg.link_events.is_empty()
             || !cfg.faults.is_empty()
             || cfg.consensus.is_some()
+            || !cfg.migrations.is_empty()
         {
-            return Err("a [compress] study runs no network: drop [[flows]], [[link_events]], [[faults]] and [consensus] (or drop [compress])".into());
+            return Err("a [compress] study runs no network: drop [[flows]], [[link_events]], [[faults]], [consensus] and [[migrations]] (or drop [compress])".into());
         }
         return Ok(());
     }
@@ -682,6 +686,24 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
     }
     if let Some(c) = &cfg.consensus {
         c.validate()?;
+    }
+    let mut migration_names = std::collections::BTreeSet::new();
+    for (i, m) in cfg.migrations.iter().enumerate() {
+        let at = format!("migrations[{i}]");
+        m.resolve().map_err(|e| format!("{at}: {e}"))?;
+        if m.start.is_some_and(|s| s.0 >= cfg.duration.0) {
+            return Err(format!(
+                "{at}: `start` is not before the end of the run ({})",
+                cfg.duration
+            ));
+        }
+        if m.src == m.dst {
+            return Err(format!("{at}: `src` and `dst` are both `{}`", m.src));
+        }
+        let name = m.name.clone().unwrap_or_else(|| format!("vm{i}"));
+        if !migration_names.insert(name.clone()) {
+            return Err(format!("{at}: migration name `{name}` is used twice"));
+        }
     }
     for (i, f) in cfg.faults.iter().enumerate() {
         let at = format!("faults[{i}]");

@@ -1,5 +1,5 @@
-//! The guest VM, as live migration sees it: memory as per-page state, and the process that
-//! dirties it.
+//! Live VM migration: the guest as migration sees it (memory as per-page state, the process
+//! that dirties it) and the engines that move it.
 //!
 //! A migration engine needs to know, for every page, whether it changed since it was last
 //! sent and what it holds now, for guests of up to 16 GiB (4 Mi pages) and several at once.
@@ -15,8 +15,9 @@
 //! own bitmap (QEMU's bitmap sync), sends pages, and the destination records the versions it
 //! received; [`digest_versions`] on both ends says whether they hold the same memory.
 //!
-//! Left out here: the engines themselves (pre-copy, post-copy), device DMA writes, huge
-//! pages, balloons. Randomness: the dirtier draws only from the stream its caller passes
+//! The engines: [`precopy`] (QEMU's rule and the other profiles' stop rules on the same
+//! mechanism); the platforms as sets of engine options: [`profile`]. Left out: post-copy
+//! (coming), device DMA writes, huge pages, balloons. Randomness: the dirtier draws only from the stream its caller passes
 //! (e.g. `"vm/<id>/dirty"`); memory contents use the `"compress/pages/..."` streams of the
 //! image's seed.
 //!
@@ -26,6 +27,8 @@
 
 pub mod dirty;
 pub mod memory;
+pub mod precopy;
+pub mod profile;
 
 pub use dirty::{Dirtier, DirtyConfig, Workload, MAX_RATE_PAGES_PER_S};
 pub use memory::{digest_versions, DirtyBitmap, GuestMemory, VmSpec, DEFAULT_DEVICE_STATE_BYTES};

@@ -25,7 +25,7 @@ pub enum Event {
     World(WorldEvent),
     /// Events of a consensus group.
     Consensus(ComponentId, ConsensusEvent),
-    /// Slot for live migration (issue 14).
+    /// Events of live migrations.
     Migration(ComponentId, MigrationEvent),
     /// Slot for bandwidth prediction (issue 15).
     Predict(ComponentId, PredictEvent),
@@ -61,9 +61,14 @@ pub enum ConsensusEvent {
     Release(u32),
 }
 
-/// Filled when the migration model lands; uninhabited until then.
+/// Timers of a migration component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MigrationEvent {}
+pub enum MigrationEvent {
+    /// Migration `i` of the component starts.
+    Start(u32),
+    /// Migration `i` asked to be woken (a slot end, the switchover, the resume).
+    Wake(u32),
+}
 /// Filled when the prediction model lands; uninhabited until then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PredictEvent {}
@@ -200,7 +205,17 @@ macro_rules! no_words {
         }
     )*};
 }
-no_words!(MigrationEvent, PredictEvent, WorkloadEvent);
+no_words!(PredictEvent, WorkloadEvent);
+
+impl TraceWords for MigrationEvent {
+    #[inline]
+    fn words(&self) -> (u32, (u64, u64)) {
+        positional_match!(*self;
+            MigrationEvent::Start(i) => (i as u64, 0),
+            MigrationEvent::Wake(i) => (i as u64, 0),
+        )
+    }
+}
 
 impl TraceWords for UserEvent {
     #[inline]
@@ -259,6 +274,8 @@ mod tests {
             ConsensusEvent::Replica(1).wrap(c),
             ConsensusEvent::Client.wrap(c),
             ConsensusEvent::Release(1).wrap(c),
+            MigrationEvent::Start(1).wrap(c),
+            MigrationEvent::Wake(1).wrap(c),
             UserEvent(1, 2).wrap(c),
         ]
     }
@@ -273,7 +290,8 @@ mod tests {
         assert_eq!(codes[1], 1);
         assert_eq!(codes[4], 1 << 8 | 1);
         assert_eq!(codes[10], 2 << 8 | 2);
-        assert_eq!(codes[11], 6 << 8);
+        assert_eq!(codes[12], 3 << 8 | 1);
+        assert_eq!(codes[13], 6 << 8);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub(crate) mod consensus_build;
 pub mod consensus_host;
 pub mod event;
 pub(crate) mod faults;
+pub mod migration_host;
 pub mod world;
 
 pub use component::{Component, ComponentRecords, Context, Setup};
@@ -438,6 +439,16 @@ fn build_unchecked(
             min_mtu,
         };
         consensus_build::add_group(&mut world, c, &cx).map_err(&invalid)?;
+    }
+    if !cfg.migrations.is_empty() {
+        // The items draw from a copy of the world's streams (the same master seed).
+        let streams = world.streams;
+        let cx = migration_host::MigrationContext {
+            topo,
+            streams: &streams,
+            min_mtu,
+        };
+        migration_host::add_migrations(&mut world, cfg, &cx).map_err(&invalid)?;
     }
     Ok(world)
 }

@@ -10,7 +10,9 @@
 //! `feed_bytes` waiting (its send buffer); until then it waits in the channel's queue. A
 //! message is delivered when its stream has delivered, in order, every byte up to its end;
 //! messages on different streams may complete out of order, as multifd's pages do. The
-//! streams are taken as established at the start (no handshake is modelled).
+//! streams are taken as established at the start (no handshake is modelled). Streams send
+//! whole units (TCP segments, RoCE messages); a partial last unit goes out by Nagle's rule,
+//! padded, once the stream has nothing outstanding.
 
 use super::multistream::StreamTransport;
 use super::stream::StreamConn;
@@ -170,15 +172,8 @@ impl Channel {
             lane.fed = true;
         }
         if self.queue.is_empty() {
-            // Nothing else is coming for now: push out each stream's partial unit, as a
-            // real stream would send a short segment (the filler is counted apart).
-            for lane in &mut self.lanes {
-                let pad = (self.unit - lane.conn.offered() % self.unit) % self.unit;
-                if pad > 0 {
-                    lane.conn.offer(pad, false);
-                    self.padding_bytes += pad;
-                    lane.fed = true;
-                }
+            for k in 0..self.lanes.len() {
+                self.push_partial(k);
             }
         }
         for k in 0..self.lanes.len() {
@@ -187,6 +182,24 @@ impl Channel {
                 self.sync(k);
             }
         }
+    }
+
+    /// Nagle's rule for a stream that sends whole units only: its partial last unit goes
+    /// out (padded to a unit, the filler counted apart) once nothing else is queued and
+    /// everything it sent before has arrived, as a real stream sends a short segment when
+    /// no data is outstanding.
+    fn push_partial(&mut self, k: usize) {
+        let lane = &mut self.lanes[k];
+        let offered = lane.conn.offered();
+        let unsent = lane.conn.unsent_bytes();
+        let partial = offered % self.unit;
+        if partial == 0 || unsent >= self.unit || lane.conn.goodput_bytes() + unsent < offered {
+            return;
+        }
+        let pad = self.unit - partial;
+        lane.conn.offer(pad, false);
+        self.padding_bytes += pad;
+        lane.fed = true;
     }
 
     /// Stream `k` delivered more: record the messages it completed.
@@ -223,6 +236,12 @@ impl Channel {
     fn after(&mut self, now: SimTime, k: usize, out: &mut Outbox) {
         self.collect(k);
         self.feed_all(now, out);
+        if self.queue.is_empty() {
+            self.push_partial(k);
+            if std::mem::take(&mut self.lanes[k].fed) {
+                self.lanes[k].conn.kick(now, out);
+            }
+        }
         self.sync(k);
     }
 }

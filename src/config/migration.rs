@@ -1,0 +1,239 @@
+//! `[[migrations]]` in experiment files: live migrations of VMs between topology nodes,
+//! each a VM (memory, vCPUs, workload), a profile (the platform) and the profile's options
+//! overridden key by key.
+
+use crate::compress::pages::{MemoryProfile, MemoryProfileConfig};
+use crate::migration::dirty::{DirtyConfig, Workload};
+use crate::migration::memory::VmSpec;
+use crate::migration::precopy::{AutoConverge, OnLimit, StopRule};
+use crate::migration::profile::{ChannelKind, Profile, ProfileKind};
+use crate::units::{Bytes, Duration, Rate};
+use serde::{Deserialize, Serialize};
+
+/// One live migration.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationConfig {
+    /// Name in results (default `vm<index>`).
+    pub name: Option<String>,
+    /// Node the VM runs on.
+    pub src: String,
+    /// Node it moves to.
+    pub dst: String,
+    /// When the migration starts (default 0).
+    pub start: Option<Duration>,
+    /// Guest memory, a whole number of 4 KiB pages (e.g. "4GiB").
+    pub memory: Bytes,
+    /// vCPUs (default 2).
+    pub vcpus: Option<u32>,
+    /// Device state sent at the stop (default 1 MiB; see `migration::memory`).
+    pub device_state: Option<Bytes>,
+    /// Page-class shares of the guest memory (default: `compress::pages`' loaded server).
+    pub memory_profile: Option<MemoryProfileConfig>,
+    /// Dirtying preset: idle, web-server, database, memory-intensive (default idle).
+    pub workload: Option<String>,
+    /// Overrides of the workload preset.
+    #[serde(default)]
+    pub dirty: DirtySettings,
+    /// The platform: kvm, dwcp-v3-datacenter (default kvm).
+    pub profile: Option<String>,
+    /// Overrides of the profile's options.
+    #[serde(default)]
+    pub options: OptionSettings,
+}
+
+/// `[migrations.dirty]`: the dirtying process, over the workload preset.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DirtySettings {
+    /// Page writes per second.
+    pub rate: Option<f64>,
+    /// Bytes the guest writes to.
+    pub working_set: Option<Bytes>,
+    /// Share of the working set that is hot, 0–1.
+    pub hot_fraction: Option<f64>,
+    /// Share of the writes landing in the hot part, 0–1.
+    pub hot_share: Option<f64>,
+    /// Bytes one write changes inside a page, 1–4096.
+    pub bytes_per_write: Option<u32>,
+}
+
+/// `[migrations.options]`: the engine and channel, over the profile.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OptionSettings {
+    /// Rate limit while iterating (e.g. "128MiB/s"), or "none".
+    pub max_bandwidth: Option<String>,
+    /// Downtime the switchover rule aims at.
+    pub downtime_limit: Option<Duration>,
+    /// Pre-copy passes before the limit applies.
+    pub max_iterations: Option<u32>,
+    /// Pre-copy time before the limit applies.
+    pub time_limit: Option<Duration>,
+    /// At the limit: "abort" (the VM stays) or "force" (stop and copy anyway).
+    pub on_limit: Option<String>,
+    /// When pre-copy stops: "qemu" (sync below bandwidth × downtime limit, stop if still
+    /// below) or "dirty-fraction" (sync after each full pass; stop below `dirty_fraction` of
+    /// memory or once remaining / bandwidth is within the downtime limit).
+    pub stop_rule: Option<String>,
+    /// The share of memory for "dirty-fraction" (default 0.01, the DWCP v3 orchestrator's).
+    pub dirty_fraction: Option<f64>,
+    /// QEMU's auto-converge with its defaults.
+    pub auto_converge: Option<bool>,
+    /// Parallel streams of the channel.
+    pub streams: Option<u32>,
+    /// What they run on: "tcp" or "rdma".
+    pub transport: Option<String>,
+}
+
+/// What a migration resolves to: the VM, its dirtying and its profile with the overrides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedMigration {
+    /// The VM.
+    pub vm: VmSpec,
+    /// Its dirtying process.
+    pub dirty: DirtyConfig,
+    /// The workload preset it started from.
+    pub workload: Workload,
+    /// The platform with the file's overrides applied.
+    pub profile: Profile,
+}
+
+impl MigrationConfig {
+    /// Resolves and checks everything that needs no topology; messages name the key.
+    pub fn resolve(&self) -> Result<ResolvedMigration, String> {
+        let mut vm = VmSpec::new(self.memory.0, self.vcpus.unwrap_or(2));
+        if let Some(d) = self.device_state {
+            vm.device_state_bytes = d.0;
+        }
+        if let Some(p) = self.memory_profile {
+            vm.profile =
+                MemoryProfile::try_from(p).map_err(|e| format!("`memory_profile`: {e}"))?;
+        }
+        vm.validate().map_err(|e| {
+            e.replace("`memory_bytes`", "`memory`")
+                .replace("`profile`", "memory profile")
+        })?;
+        let workload: Workload = match &self.workload {
+            Some(w) => w.parse()?,
+            None => Workload::Idle,
+        };
+        let mut dirty = workload.config(vm.memory_bytes);
+        let d = &self.dirty;
+        if let Some(r) = d.rate {
+            dirty.rate_pages_per_s = r;
+        }
+        if let Some(w) = d.working_set {
+            dirty.working_set_bytes = w.0;
+        }
+        if let Some(v) = d.hot_fraction {
+            dirty.hot_fraction = v;
+        }
+        if let Some(v) = d.hot_share {
+            dirty.hot_share = v;
+        }
+        if let Some(v) = d.bytes_per_write {
+            dirty.bytes_per_write = v;
+        }
+        dirty.validate(vm.memory_bytes).map_err(|e| {
+            format!(
+                "`dirty`: {}",
+                e.replace("`working_set_bytes`", "`working_set`")
+                    .replace("`rate_pages_per_s`", "`rate`")
+            )
+        })?;
+        let kind: ProfileKind = match &self.profile {
+            Some(p) => p.parse()?,
+            None => ProfileKind::Kvm,
+        };
+        let mut profile = kind.profile();
+        let o = &self.options;
+        let p = &mut profile.precopy;
+        if let Some(b) = &o.max_bandwidth {
+            p.max_bandwidth = if b.trim() == "none" {
+                None
+            } else {
+                let r = Rate::parse(b).map_err(|e| format!("`options.max_bandwidth`: {e}"))?;
+                Some(r.bps() as f64 / 8.0)
+            };
+        }
+        if let Some(d) = o.downtime_limit {
+            if d.0.as_ps() == 0 {
+                return Err("`options.downtime_limit` must be greater than zero".into());
+            }
+            p.downtime_limit = d.0;
+        }
+        if let Some(n) = o.max_iterations {
+            if n == 0 {
+                return Err("`options.max_iterations` must be at least 1".into());
+            }
+            p.max_iterations = Some(n);
+        }
+        if let Some(t) = o.time_limit {
+            p.time_limit = Some(t.0);
+        }
+        if let Some(l) = &o.on_limit {
+            p.on_limit = match l.as_str() {
+                "abort" => OnLimit::Abort,
+                "force" => OnLimit::Force,
+                other => {
+                    return Err(format!(
+                        "`options.on_limit` = {other:?}; allowed: \"abort\", \"force\""
+                    ))
+                }
+            };
+        }
+        if let Some(f) = o.dirty_fraction {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(format!("`options.dirty_fraction` = {f} must be in [0, 1]"));
+            }
+        }
+        match o.stop_rule.as_deref() {
+            None => {
+                if let (Some(f), StopRule::DirtyFraction { fraction }) =
+                    (o.dirty_fraction, &mut p.stop_rule)
+                {
+                    *fraction = f;
+                }
+            }
+            Some("qemu") => p.stop_rule = StopRule::Threshold,
+            Some("dirty-fraction") => {
+                p.stop_rule = StopRule::DirtyFraction {
+                    fraction: o.dirty_fraction.unwrap_or(0.01),
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`options.stop_rule` = {other:?}; allowed: \"qemu\", \"dirty-fraction\""
+                ))
+            }
+        }
+        if let Some(a) = o.auto_converge {
+            p.auto_converge = a.then(AutoConverge::default);
+        }
+        if let Some(s) = o.streams {
+            if s == 0 || s > 1024 {
+                return Err(format!("`options.streams` = {s} must be in 1..=1024"));
+            }
+            profile.streams = s;
+        }
+        if let Some(t) = &o.transport {
+            profile.channel = match t.as_str() {
+                "tcp" => ChannelKind::Tcp,
+                "rdma" => ChannelKind::Rdma,
+                other => {
+                    return Err(format!(
+                        "`options.transport` = {other:?}; allowed: \"tcp\", \"rdma\""
+                    ))
+                }
+            };
+        }
+        profile.precopy.backlog_bytes = profile.stream_buffer * profile.streams as u64;
+        Ok(ResolvedMigration {
+            vm,
+            dirty,
+            workload,
+            profile,
+        })
+    }
+}

@@ -1,0 +1,587 @@
+//! Pre-copy live migration as a sans-I/O state machine: QEMU's rule, and the stop rules of
+//! the other profiles on the same mechanism.
+//!
+//! The sender walks the migration bitmap (every page set at the start) and sends pages in
+//! batches over a channel ([`MigrationIo::send`]); a batch's pages are read when it is
+//! sent, so a page written later is sent again after the next bitmap sync. What QEMU does
+//! (`migration/migration.c`, `migration/ram.c`), and so what this does:
+//! - time is cut into slots of `slot` (QEMU's `BUFFER_DELAY`, 100 ms); a rate-limited
+//!   sender may send `max_bandwidth × slot` bytes per slot, then waits for the next;
+//! - at the end of each slot the bandwidth achieved is measured and
+//!   `threshold = bandwidth × downtime_limit` (`migration_update_counters`);
+//! - the dirty log is synced into the bitmap **only** when the bytes still to send fall
+//!   below the threshold (which includes a bitmap sent empty): a page dirtied twice before
+//!   it is sent goes once. If after the sync the remaining bytes are still below the
+//!   threshold, the VM stops;
+//! - stop-and-copy is not rate-limited: after a fixed switchover cost, the remaining pages
+//!   and the device state go at whatever the channel achieves, and the destination runs
+//!   after its resume cost. Downtime is measured from the stop to that moment, so it may
+//!   fall below or above `downtime_limit`: the limit is a target, not a bound.
+//!
+//! Wire cost per page (QEMU's RAM stream): a zero page is an 8-byte header and one fill
+//! byte; a normal page is the header and 4096 bytes.
+//!
+//! Correctness is checked, not assumed: the destination keeps the version of every page it
+//! received, and at the end its digest over (page, version) must equal the source's.
+
+use super::dirty::Dirtier;
+use super::memory::{digest_versions, DirtyBitmap, GuestMemory};
+use crate::compress::pages::PAGE_SIZE;
+use crate::engine::{SimDuration, SimTime};
+use std::collections::VecDeque;
+
+/// Bytes of QEMU's per-page header in the RAM stream (a big-endian u64 of address and flags).
+pub const PAGE_HEADER_BYTES: u64 = 8;
+/// Wire bytes of a zero page: the header and one fill byte (`RAM_SAVE_FLAG_ZERO`).
+pub const ZERO_PAGE_WIRE_BYTES: u64 = PAGE_HEADER_BYTES + 1;
+/// Wire bytes of a page sent whole.
+pub const FULL_PAGE_WIRE_BYTES: u64 = PAGE_HEADER_BYTES + PAGE_SIZE as u64;
+
+/// What the engine asks of the world around it.
+pub trait MigrationIo {
+    /// The current virtual time.
+    fn now(&self) -> SimTime;
+    /// Sends `bytes` on the migration channel; `tag` comes back in
+    /// [`Precopy::on_delivered`].
+    fn send(&mut self, bytes: u64, tag: u64);
+    /// Asks for a call of [`Precopy::on_wake`] at `at` (extra calls are harmless).
+    fn wake_at(&mut self, at: SimTime);
+}
+
+/// When pre-copy stops iterating.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum StopRule {
+    /// QEMU: sync when the remaining bytes fall below bandwidth × downtime limit; stop when
+    /// they are still below it after the sync.
+    Threshold,
+    /// The DWCP v3 orchestrator (seed-system §1.6): after each full pass, stop once the
+    /// dirty pages are below `fraction` of memory, or when the estimated downtime
+    /// (remaining bytes / measured bandwidth) is within the downtime limit.
+    DirtyFraction {
+        /// Share of memory (0.01 in the original).
+        fraction: f64,
+    },
+}
+
+/// What to do when pre-copy reaches its iteration or time limit without converging.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnLimit {
+    /// Give up: the VM keeps running on the source (libvirt's abort).
+    Abort,
+    /// Stop the VM and copy what remains anyway (a long downtime).
+    Force,
+}
+
+/// QEMU's auto-converge: throttle the vCPUs when dirtying outpaces sending.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutoConverge {
+    /// First throttle (QEMU `cpu-throttle-initial`, 20%).
+    pub initial: f64,
+    /// Added at each further step (`cpu-throttle-increment`, 10%).
+    pub increment: f64,
+    /// Largest throttle (QEMU's `CPU_THROTTLE_PCT_MAX`, 99%).
+    pub max: f64,
+    /// Throttle when the bytes dirtied between two syncs exceed this share of the bytes
+    /// sent between them (`throttle-trigger-threshold`, 50%), twice in a row.
+    pub trigger: f64,
+}
+
+impl Default for AutoConverge {
+    /// QEMU's defaults (`migration/options.c`, validation-refs §1c).
+    fn default() -> Self {
+        AutoConverge {
+            initial: 0.20,
+            increment: 0.10,
+            max: 0.99,
+            trigger: 0.50,
+        }
+    }
+}
+
+/// The engine's options; a profile is a set of these.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrecopyOptions {
+    /// Rate limit while iterating, bytes/s (`None`: as fast as the channel goes).
+    pub max_bandwidth: Option<f64>,
+    /// The downtime the switchover rule aims at.
+    pub downtime_limit: SimDuration,
+    /// Rate-limit and measurement slot (QEMU's `BUFFER_DELAY`, 100 ms).
+    pub slot: SimDuration,
+    /// When to stop iterating.
+    pub stop_rule: StopRule,
+    /// Passes (bitmap syncs) before the limit applies (`None`: no limit, QEMU's default).
+    pub max_iterations: Option<u32>,
+    /// Pre-copy time before the limit applies (`None`: none).
+    pub time_limit: Option<SimDuration>,
+    /// What the limit does.
+    pub on_limit: OnLimit,
+    /// vCPU throttling when dirtying outpaces sending.
+    pub auto_converge: Option<AutoConverge>,
+    /// Wire bytes per batch of pages (one channel message).
+    pub batch_bytes: u64,
+    /// Bytes sent and not yet delivered at most (the sockets' send buffers).
+    pub backlog_bytes: u64,
+    /// From the VM's stop to the first byte of the final copy (vm_stop, device save).
+    pub switchover: SimDuration,
+    /// From the last byte at the destination to the VM running there.
+    pub resume: SimDuration,
+}
+
+/// Where a migration is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Phase {
+    /// Not started.
+    Idle,
+    /// Iterative pre-copy: the VM runs on the source.
+    Iterating,
+    /// The VM is stopped; the final copy starts at `copy_at`.
+    Stopped {
+        /// When the VM stopped.
+        at: SimTime,
+        /// When the final copy begins (after the switchover cost).
+        copy_at: SimTime,
+    },
+    /// Everything reached the destination; the VM resumes there at `resume_at`.
+    Resuming {
+        /// When the VM stopped.
+        stopped: SimTime,
+        /// When it runs on the destination.
+        resume_at: SimTime,
+    },
+    /// The VM runs on the destination.
+    Done,
+    /// Gave up at the limit: the VM still runs on the source.
+    Aborted,
+}
+
+/// What one migration measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PrecopyStats {
+    /// When it started.
+    pub started: SimTime,
+    /// When the VM stopped on the source.
+    pub stopped: Option<SimTime>,
+    /// When it ran on the destination.
+    pub resumed: Option<SimTime>,
+    /// Whether the stop rule was met (not forced or aborted at a limit).
+    pub converged: bool,
+    /// Bitmap syncs (QEMU's `dirty-sync-count`); pass k ends at sync k.
+    pub passes: u32,
+    /// Dirty pages found at each sync, bytes (page size × pages).
+    pub dirty_bytes_per_pass: Vec<u64>,
+    /// Wire bytes of full pages (header included).
+    pub full_page_bytes: u64,
+    /// Wire bytes of zero pages.
+    pub zero_page_bytes: u64,
+    /// Wire bytes of the device state.
+    pub device_bytes: u64,
+    /// Pages sent (all kinds).
+    pub pages_sent: u64,
+    /// Pages sent during stop-and-copy.
+    pub final_pages: u64,
+    /// Largest vCPU throttle applied.
+    pub max_throttle: f64,
+    /// Page versions that reached the destination older than the one it had (reordered
+    /// across streams, discarded as multifd's per-sync barriers would).
+    pub stale_arrivals: u64,
+    /// Pages that arrived with the version the destination already held: written after a
+    /// sync but before the walk reached them, they went with their new content and were
+    /// marked dirty again, so the next pass sent them unchanged. QEMU does the same (the
+    /// qemu-devel thread "Migration dirty bitmap: should only mark pages as dirty after they
+    /// have been sent", 2016); counted, not an error.
+    pub redundant_pages: u64,
+    /// Destination digest equals the source's at the end (`None` before the end).
+    pub consistent: Option<bool>,
+    /// `(time, bytes still to send)` at every slot end and sync.
+    pub remaining: Vec<(SimTime, u64)>,
+}
+
+impl PrecopyStats {
+    /// All bytes put on the channel.
+    pub fn wire_bytes(&self) -> u64 {
+        self.full_page_bytes + self.zero_page_bytes + self.device_bytes
+    }
+
+    /// VM stopped to VM running on the destination.
+    pub fn downtime(&self) -> Option<SimDuration> {
+        Some(self.resumed?.since(self.stopped?))
+    }
+
+    /// Start to VM running on the destination.
+    pub fn total_time(&self) -> Option<SimDuration> {
+        Some(self.resumed?.since(self.started))
+    }
+}
+
+/// A batch of pages in flight: `(page, version)` pairs and its wire bytes.
+#[derive(Clone, Debug, Default)]
+struct Batch {
+    pages: Vec<(u32, u32)>,
+    bytes: u64,
+}
+
+/// One pre-copy migration of one VM; see the module doc.
+pub struct Precopy {
+    opts: PrecopyOptions,
+    mem: GuestMemory,
+    dirtier: Dirtier,
+    device_state_bytes: u64,
+    /// Pages still to send in this pass.
+    to_send: DirtyBitmap,
+    /// Where the bitmap walk continues.
+    cursor: u64,
+    /// The version of each page the destination holds (`u32::MAX`: none yet).
+    dest: Vec<u32>,
+    /// Batches sent and not delivered, by tag from `first_tag`.
+    in_flight: VecDeque<Option<Batch>>,
+    first_tag: u64,
+    /// Emptied batches kept for their capacity.
+    pool: Vec<Batch>,
+    backlog: u64,
+    phase: Phase,
+    slot_start: SimTime,
+    slot_sent: u64,
+    slot_delivered: u64,
+    /// Bytes/s delivered in the last whole slot.
+    bandwidth: f64,
+    /// Bytes sent since the last sync, for auto-converge.
+    sent_since_sync: u64,
+    high_dirty_syncs: u32,
+    /// The device state has been sent (during stop-and-copy).
+    device_sent: bool,
+    stats: PrecopyStats,
+}
+
+impl Precopy {
+    /// A migration of `mem`, dirtied by `dirtier`, with `device_state_bytes` of device
+    /// state sent at the stop.
+    pub fn new(
+        opts: PrecopyOptions,
+        mem: GuestMemory,
+        dirtier: Dirtier,
+        device_state_bytes: u64,
+    ) -> Precopy {
+        let pages = mem.pages();
+        assert!(pages <= u32::MAX as u64, "page numbers fit 32 bits");
+        Precopy {
+            to_send: DirtyBitmap::new(pages, true),
+            dest: vec![u32::MAX; pages as usize],
+            opts,
+            mem,
+            dirtier,
+            device_state_bytes,
+            cursor: 0,
+            in_flight: VecDeque::new(),
+            first_tag: 0,
+            pool: Vec::new(),
+            backlog: 0,
+            phase: Phase::Idle,
+            slot_start: SimTime::ZERO,
+            slot_sent: 0,
+            slot_delivered: 0,
+            bandwidth: 0.0,
+            sent_since_sync: 0,
+            high_dirty_syncs: 0,
+            device_sent: false,
+            stats: PrecopyStats::default(),
+        }
+    }
+
+    /// Where the migration is.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// What it measured so far.
+    pub fn stats(&self) -> &PrecopyStats {
+        &self.stats
+    }
+
+    /// The guest's memory (source side).
+    pub fn memory(&self) -> &GuestMemory {
+        &self.mem
+    }
+
+    /// The dirtying process.
+    pub fn dirtier(&self) -> &Dirtier {
+        &self.dirtier
+    }
+
+    /// Bytes still to send in this pass (the bitmap's pages at full size, as QEMU's
+    /// estimate counts them).
+    pub fn remaining_bytes(&self) -> u64 {
+        self.to_send.count() * PAGE_SIZE as u64
+    }
+
+    /// Starts the migration now.
+    pub fn start(&mut self, io: &mut impl MigrationIo) {
+        let now = io.now();
+        self.dirtier.resume(now);
+        self.phase = Phase::Iterating;
+        self.stats.started = now;
+        self.slot_start = now;
+        io.wake_at(now + self.opts.slot);
+        self.pump(io);
+    }
+
+    /// A batch (or the device state) reached the destination.
+    pub fn on_delivered(&mut self, io: &mut impl MigrationIo, tag: u64) {
+        let Some(i) = tag.checked_sub(self.first_tag) else {
+            return;
+        };
+        let Some(batch) = self.in_flight.get_mut(i as usize).and_then(Option::take) else {
+            return;
+        };
+        self.backlog -= batch.bytes;
+        self.slot_delivered += batch.bytes;
+        for &(page, version) in &batch.pages {
+            let held = &mut self.dest[page as usize];
+            if *held == version {
+                self.stats.redundant_pages += 1;
+            } else if *held != u32::MAX && version.wrapping_sub(*held) > u32::MAX / 2 {
+                self.stats.stale_arrivals += 1;
+            } else {
+                *held = version;
+            }
+        }
+        self.recycle(batch);
+        while let Some(None) = self.in_flight.front() {
+            self.in_flight.pop_front();
+            self.first_tag += 1;
+        }
+        self.pump(io);
+    }
+
+    /// A wake asked for with [`MigrationIo::wake_at`] is due.
+    pub fn on_wake(&mut self, io: &mut impl MigrationIo) {
+        let now = io.now();
+        match self.phase {
+            Phase::Iterating if now >= self.slot_start + self.opts.slot => {
+                self.end_slot(now);
+                match self.phase {
+                    Phase::Iterating => io.wake_at(now + self.opts.slot),
+                    Phase::Stopped { copy_at, .. } => io.wake_at(copy_at),
+                    _ => {}
+                }
+                self.pump(io);
+            }
+            Phase::Stopped { copy_at, .. } if now >= copy_at => self.pump(io),
+            Phase::Resuming { resume_at, .. } if now >= resume_at => self.finish(now),
+            _ => {}
+        }
+    }
+
+    /// A slot ended: measure, check the limits.
+    fn end_slot(&mut self, now: SimTime) {
+        let dt = now.since(self.slot_start).as_secs_f64();
+        self.bandwidth = self.slot_delivered as f64 / dt.max(1e-12);
+        self.slot_start = now;
+        self.slot_sent = 0;
+        self.slot_delivered = 0;
+        self.dirtier.advance(now, &mut self.mem);
+        self.stats.remaining.push((now, self.remaining_bytes()));
+        let over_time = self
+            .opts
+            .time_limit
+            .is_some_and(|t| now.since(self.stats.started) >= t);
+        let over_passes = self
+            .opts
+            .max_iterations
+            .is_some_and(|n| self.stats.passes >= n);
+        if over_time || over_passes {
+            match self.opts.on_limit {
+                OnLimit::Abort => {
+                    self.phase = Phase::Aborted;
+                    self.dirtier.advance(now, &mut self.mem);
+                }
+                OnLimit::Force => self.stop(now),
+            }
+        }
+    }
+
+    /// Bytes the switchover rule allows to remain.
+    fn threshold(&self) -> f64 {
+        self.bandwidth * self.opts.downtime_limit.as_secs_f64()
+    }
+
+    /// Syncs the dirty log into the bitmap (one pass ends) and applies auto-converge.
+    fn sync(&mut self, now: SimTime) {
+        self.dirtier.advance(now, &mut self.mem);
+        let found = self.mem.take_log_into(&mut self.to_send);
+        self.stats.passes += 1;
+        let dirty_bytes = found * PAGE_SIZE as u64;
+        self.stats.dirty_bytes_per_pass.push(dirty_bytes);
+        self.stats.remaining.push((now, self.remaining_bytes()));
+        if let Some(ac) = self.opts.auto_converge {
+            // QEMU's `migration_trigger_throttle`: dirtied more than `trigger` of what was
+            // sent, at two syncs in a row.
+            if dirty_bytes as f64 > self.sent_since_sync as f64 * ac.trigger {
+                self.high_dirty_syncs += 1;
+                if self.high_dirty_syncs >= 2 {
+                    self.high_dirty_syncs = 0;
+                    let t = self.dirtier.throttle();
+                    let next = if t == 0.0 {
+                        ac.initial
+                    } else {
+                        t + ac.increment
+                    };
+                    let next = next.min(ac.max);
+                    self.dirtier.set_throttle(next);
+                    self.stats.max_throttle = self.stats.max_throttle.max(next);
+                }
+            }
+        }
+        self.sent_since_sync = 0;
+    }
+
+    /// Whether pre-copy may stop now (after a sync).
+    fn may_stop(&self) -> bool {
+        let remaining = self.remaining_bytes() as f64;
+        match self.opts.stop_rule {
+            StopRule::Threshold => remaining <= self.threshold(),
+            StopRule::DirtyFraction { fraction } => {
+                let pages = self.mem.pages() as f64;
+                (self.to_send.count() as f64) < fraction * pages
+                    || (self.bandwidth > 0.0 && remaining <= self.threshold())
+            }
+        }
+    }
+
+    /// Stops the VM: no more dirtying; the final copy begins after the switchover cost.
+    fn stop(&mut self, now: SimTime) {
+        self.dirtier.advance(now, &mut self.mem);
+        self.dirtier.pause();
+        self.mem.take_log_into(&mut self.to_send);
+        self.stats.stopped = Some(now);
+        self.phase = Phase::Stopped {
+            at: now,
+            copy_at: now + self.opts.switchover,
+        };
+    }
+
+    /// Sends what the phase, the rate limit and the backlog allow.
+    fn pump(&mut self, io: &mut impl MigrationIo) {
+        let now = io.now();
+        match self.phase {
+            Phase::Iterating => {
+                self.dirtier.advance(now, &mut self.mem);
+                loop {
+                    let limit = self
+                        .opts
+                        .max_bandwidth
+                        .map(|b| b * self.opts.slot.as_secs_f64());
+                    if limit.is_some_and(|l| self.slot_sent as f64 >= l)
+                        || self.backlog >= self.opts.backlog_bytes
+                    {
+                        return;
+                    }
+                    let pass_done = self.to_send.is_empty();
+                    let below = self.remaining_bytes() as f64 <= self.threshold();
+                    let sync_now = match self.opts.stop_rule {
+                        StopRule::Threshold => pass_done || below,
+                        StopRule::DirtyFraction { .. } => pass_done,
+                    };
+                    if sync_now {
+                        self.sync(now);
+                        if self.may_stop() {
+                            self.stats.converged = true;
+                            self.stop(now);
+                            io.wake_at(now + self.opts.switchover);
+                            // With no switchover cost the final copy starts at once.
+                            self.pump(io);
+                            return;
+                        }
+                        if self.to_send.is_empty() {
+                            // Nothing dirtied yet: look again at the next slot.
+                            return;
+                        }
+                    }
+                    let budget = match limit {
+                        Some(l) => (l - self.slot_sent as f64).max(1.0) as u64,
+                        None => u64::MAX,
+                    };
+                    self.send_batch(io, budget.min(self.opts.batch_bytes), false);
+                }
+            }
+            Phase::Stopped { copy_at, .. } if now >= copy_at => {
+                // Not rate-limited: QEMU lifts max-bandwidth once the VM is stopped.
+                while self.backlog < self.opts.backlog_bytes && !self.to_send.is_empty() {
+                    self.send_batch(io, self.opts.batch_bytes, true);
+                }
+                if self.to_send.is_empty() && !self.device_sent {
+                    self.device_sent = true;
+                    let bytes = self.device_state_bytes.max(1);
+                    self.stats.device_bytes += bytes;
+                    let mut batch = self.pool.pop().unwrap_or_default();
+                    batch.bytes = bytes;
+                    self.dispatch(io, batch);
+                }
+                if self.device_sent && self.backlog == 0 {
+                    let stopped = self.stats.stopped.unwrap_or(now);
+                    let resume_at = now + self.opts.resume;
+                    self.phase = Phase::Resuming { stopped, resume_at };
+                    io.wake_at(resume_at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends the next pages of the bitmap walk, up to `max_bytes` on the wire.
+    fn send_batch(&mut self, io: &mut impl MigrationIo, max_bytes: u64, stopped: bool) {
+        let mut batch = self.pool.pop().unwrap_or_default();
+        let pages = self.mem.pages();
+        while batch.bytes < max_bytes {
+            let page = match self.to_send.next_set(self.cursor) {
+                Some(p) => p,
+                None => match self.to_send.next_set(0) {
+                    Some(p) => p,
+                    None => break,
+                },
+            };
+            self.to_send.clear(page);
+            self.cursor = if page + 1 == pages { 0 } else { page + 1 };
+            let wire = if self.mem.is_zero(page) {
+                self.stats.zero_page_bytes += ZERO_PAGE_WIRE_BYTES;
+                ZERO_PAGE_WIRE_BYTES
+            } else {
+                self.stats.full_page_bytes += FULL_PAGE_WIRE_BYTES;
+                FULL_PAGE_WIRE_BYTES
+            };
+            batch.bytes += wire;
+            batch.pages.push((page as u32, self.mem.version(page)));
+            self.stats.pages_sent += 1;
+            if stopped {
+                self.stats.final_pages += 1;
+            }
+        }
+        if batch.pages.is_empty() {
+            self.recycle(batch);
+            return;
+        }
+        self.slot_sent += batch.bytes;
+        self.sent_since_sync += batch.bytes;
+        self.dispatch(io, batch);
+    }
+
+    fn dispatch(&mut self, io: &mut impl MigrationIo, batch: Batch) {
+        let tag = self.first_tag + self.in_flight.len() as u64;
+        self.backlog += batch.bytes;
+        io.send(batch.bytes, tag);
+        self.in_flight.push_back(Some(batch));
+    }
+
+    fn recycle(&mut self, mut batch: Batch) {
+        batch.pages.clear();
+        batch.bytes = 0;
+        self.pool.push(batch);
+    }
+
+    /// The VM runs on the destination: check that it holds every page's last version.
+    fn finish(&mut self, now: SimTime) {
+        self.phase = Phase::Done;
+        self.stats.resumed = Some(now);
+        let source = self.mem.state_digest();
+        self.stats.consistent = Some(digest_versions(&self.dest) == source);
+    }
+}

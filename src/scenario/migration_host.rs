@@ -1,0 +1,338 @@
+//! Live migrations as a component of the world: each `[[migrations]]` entry is a
+//! [`Precopy`] engine whose batches travel on a channel of the world (persistent TCP or
+//! RoCE streams from the source to the destination node). Wiring only: the mechanism is
+//! in [`crate::migration`].
+
+use super::component::{
+    ChannelId, ChannelSpec, Component, ComponentRecords, Context, TransferSettings,
+};
+use super::event::MigrationEvent;
+use super::world::World;
+use crate::config::migration::MigrationConfig;
+use crate::config::ExperimentConfig;
+use crate::engine::{RngStreams, Scheduler, SimTime};
+use crate::metrics::TimeSeries;
+use crate::migration::dirty::Dirtier;
+use crate::migration::precopy::{MigrationIo, Phase, Precopy};
+use crate::migration::profile::{ChannelKind, ProfileKind};
+use crate::net::{NodeId, Topology};
+use crate::transport::multistream::StreamTransport;
+
+/// One migration and its channel.
+struct Item {
+    name: String,
+    profile: ProfileKind,
+    workload: &'static str,
+    from: NodeId,
+    to: NodeId,
+    start: SimTime,
+    settings: TransferSettings,
+    channel: Option<ChannelId>,
+    engine: Precopy,
+}
+
+/// Every migration of a run.
+pub struct Migrations {
+    items: Vec<Item>,
+}
+
+/// The engine's view of the world: the component's context, for one migration.
+struct Io<'a, 'b> {
+    cx: &'a mut Context<'b, MigrationEvent>,
+    index: u32,
+    channel: ChannelId,
+}
+
+impl MigrationIo for Io<'_, '_> {
+    fn now(&self) -> SimTime {
+        self.cx.now()
+    }
+    fn send(&mut self, bytes: u64, tag: u64) {
+        self.cx.channel_send(self.channel, bytes, tag);
+    }
+    fn wake_at(&mut self, at: SimTime) {
+        let at = at.max(self.cx.now());
+        self.cx.schedule_at(at, MigrationEvent::Wake(self.index));
+    }
+}
+
+impl Component for Migrations {
+    type Event = MigrationEvent;
+
+    fn start(&mut self, cx: &mut Context<'_, MigrationEvent>) {
+        for (i, m) in self.items.iter().enumerate() {
+            cx.schedule_at(m.start, MigrationEvent::Start(i as u32));
+        }
+    }
+
+    fn on_event(&mut self, cx: &mut Context<'_, MigrationEvent>, event: MigrationEvent) {
+        match event {
+            MigrationEvent::Start(i) => {
+                let m = &mut self.items[i as usize];
+                let channel = cx.open_channel(ChannelSpec {
+                    from: m.from,
+                    to: m.to,
+                    name: format!("migration/{}", m.name),
+                    settings: m.settings.clone(),
+                });
+                m.channel = Some(channel);
+                cx.log(
+                    "migration",
+                    format!("{} starts ({}, {})", m.name, m.profile, m.workload),
+                );
+                m.engine.start(&mut Io {
+                    cx,
+                    index: i,
+                    channel,
+                });
+            }
+            MigrationEvent::Wake(i) => {
+                let m = &mut self.items[i as usize];
+                let Some(channel) = m.channel else { return };
+                let before = m.engine.phase();
+                m.engine.on_wake(&mut Io {
+                    cx,
+                    index: i,
+                    channel,
+                });
+                log_phase(cx, &m.name, before, m.engine.phase());
+            }
+        }
+    }
+
+    fn on_channel_delivered(
+        &mut self,
+        cx: &mut Context<'_, MigrationEvent>,
+        channel: ChannelId,
+        tag: u64,
+    ) {
+        let Some(i) = self.items.iter().position(|m| m.channel == Some(channel)) else {
+            return;
+        };
+        let m = &mut self.items[i];
+        let before = m.engine.phase();
+        m.engine.on_delivered(
+            &mut Io {
+                cx,
+                index: i as u32,
+                channel,
+            },
+            tag,
+        );
+        log_phase(cx, &m.name, before, m.engine.phase());
+    }
+
+    fn records(&self, end: SimTime, out: &mut ComponentRecords) {
+        for m in &self.items {
+            let s = m.engine.stats();
+            let mut row = |metric: &'static str, value: f64, unit: &'static str| {
+                out.rows
+                    .push(("migration", m.name.clone(), metric, value, unit));
+            };
+            let done = m.engine.phase() == Phase::Done;
+            row("completed", f64::from(u8::from(done)), "bool");
+            row("converged", f64::from(u8::from(s.converged)), "bool");
+            if let Some(t) = s.total_time() {
+                row("total_time", t.as_secs_f64(), "s");
+            }
+            if let Some(d) = s.downtime() {
+                row("downtime", d.as_secs_f64(), "s");
+            }
+            row("passes", s.passes as f64, "passes");
+            row("wire_bytes", s.wire_bytes() as f64, "bytes");
+            row("full_page_bytes", s.full_page_bytes as f64, "bytes");
+            row("zero_page_bytes", s.zero_page_bytes as f64, "bytes");
+            row("device_bytes", s.device_bytes as f64, "bytes");
+            row("pages_sent", s.pages_sent as f64, "pages");
+            row("final_pages", s.final_pages as f64, "pages");
+            let mem = m.engine.memory().bytes() as f64;
+            row("memory_bytes", mem, "bytes");
+            let ran = s.total_time().map_or_else(
+                || end.since(s.started.min(end)).as_secs_f64(),
+                |t| t.as_secs_f64(),
+            );
+            if ran > 0.0 {
+                row(
+                    "effective_bandwidth",
+                    s.wire_bytes() as f64 * 8.0 / ran,
+                    "bit/s",
+                );
+            }
+            row("max_throttle", s.max_throttle, "fraction");
+            row("page_writes", m.engine.dirtier().writes() as f64, "writes");
+            row("redundant_pages", s.redundant_pages as f64, "pages");
+            row("stale_arrivals", s.stale_arrivals as f64, "pages");
+            if let Some(ok) = s.consistent {
+                row("consistent", f64::from(u8::from(ok)), "bool");
+            }
+            for (k, &b) in s.dirty_bytes_per_pass.iter().enumerate().take(32) {
+                row(PASS_METRICS[k], b as f64, "bytes");
+            }
+            out.series.push(TimeSeries {
+                entity: format!("migration/{}", m.name),
+                metric: "remaining_bytes",
+                unit: "bytes",
+                points: s.remaining.iter().map(|&(t, b)| (t, b as f64)).collect(),
+            });
+        }
+    }
+}
+
+/// Metric names of the dirty bytes found at each of the first 32 syncs.
+const PASS_METRICS: [&str; 32] = [
+    "dirty_bytes_pass_1",
+    "dirty_bytes_pass_2",
+    "dirty_bytes_pass_3",
+    "dirty_bytes_pass_4",
+    "dirty_bytes_pass_5",
+    "dirty_bytes_pass_6",
+    "dirty_bytes_pass_7",
+    "dirty_bytes_pass_8",
+    "dirty_bytes_pass_9",
+    "dirty_bytes_pass_10",
+    "dirty_bytes_pass_11",
+    "dirty_bytes_pass_12",
+    "dirty_bytes_pass_13",
+    "dirty_bytes_pass_14",
+    "dirty_bytes_pass_15",
+    "dirty_bytes_pass_16",
+    "dirty_bytes_pass_17",
+    "dirty_bytes_pass_18",
+    "dirty_bytes_pass_19",
+    "dirty_bytes_pass_20",
+    "dirty_bytes_pass_21",
+    "dirty_bytes_pass_22",
+    "dirty_bytes_pass_23",
+    "dirty_bytes_pass_24",
+    "dirty_bytes_pass_25",
+    "dirty_bytes_pass_26",
+    "dirty_bytes_pass_27",
+    "dirty_bytes_pass_28",
+    "dirty_bytes_pass_29",
+    "dirty_bytes_pass_30",
+    "dirty_bytes_pass_31",
+    "dirty_bytes_pass_32",
+];
+
+fn log_phase(cx: &mut Context<'_, MigrationEvent>, name: &str, before: Phase, after: Phase) {
+    let what = match (before, after) {
+        (Phase::Iterating, Phase::Stopped { .. }) => "stops on the source",
+        (_, Phase::Resuming { .. }) if !matches!(before, Phase::Resuming { .. }) => {
+            "reached the destination"
+        }
+        (Phase::Resuming { .. }, Phase::Done) => "runs on the destination",
+        (Phase::Iterating, Phase::Aborted) => "gave up at its limit",
+        _ => return,
+    };
+    cx.log("migration", format!("{name} {what}"));
+}
+
+/// What the builder needs from the scenario.
+pub struct MigrationContext<'a> {
+    /// The topology (node names, link rates).
+    pub topo: &'a Topology,
+    /// The run's random streams.
+    pub streams: &'a RngStreams,
+    /// Smallest link MTU.
+    pub min_mtu: u32,
+}
+
+/// Registers the experiment's migrations as one component of `world`.
+pub fn add_migrations(
+    world: &mut World,
+    cfg: &ExperimentConfig,
+    cx: &MigrationContext,
+) -> Result<(), String> {
+    let items = cfg
+        .migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| item(cfg, m, i, cx))
+        .collect::<Result<Vec<_>, String>>()?;
+    world.add_component(|_| Ok(Migrations { items }))?;
+    Ok(())
+}
+
+fn item(
+    cfg: &ExperimentConfig,
+    m: &MigrationConfig,
+    i: usize,
+    cx: &MigrationContext,
+) -> Result<Item, String> {
+    let at = format!("migrations[{i}]");
+    let r = m.resolve().map_err(|e| format!("{at}: {e}"))?;
+    let node = |key: &str, name: &str| {
+        cx.topo.node_id(name).ok_or_else(|| {
+            format!(
+                "{at}: `{key}` = `{name}` is not a node of topology `{}`",
+                cx.topo.name
+            )
+        })
+    };
+    let (from, to) = (node("src", &m.src)?, node("dst", &m.dst)?);
+    let name = m.name.clone().unwrap_or_else(|| format!("vm{i}"));
+    let transport = match r.profile.channel {
+        ChannelKind::Tcp => {
+            let tcp = cfg
+                .tcp
+                .resolve(None, cx.min_mtu)
+                .map_err(|e| format!("{at}: [tcp]: {e}"))?;
+            StreamTransport::Tcp(tcp)
+        }
+        ChannelKind::Rdma => {
+            let mut s = cfg.rdma.clone();
+            if s.line_rate_bps.is_none() {
+                let rate = cx
+                    .topo
+                    .links
+                    .iter()
+                    .find(|l| l.a == from || l.b == from)
+                    .map_or(0, |l| l.params.rate_bps);
+                s.line_rate_bps = Some(rate);
+            }
+            let rdma = s.resolve().map_err(|e| format!("{at}: [rdma]: {e}"))?;
+            let overhead = crate::transport::rdma::ROCE_OVERHEAD_BYTES;
+            if rdma.mtu_payload + overhead > cx.min_mtu {
+                return Err(format!(
+                    "{at}: `rdma.mtu_payload` = {} plus {overhead} header bytes exceeds the smallest link MTU ({} bytes)",
+                    rdma.mtu_payload, cx.min_mtu
+                ));
+            }
+            StreamTransport::Rdma(rdma)
+        }
+    };
+    let seed = cx.streams.master_seed();
+    let mem =
+        r.vm.memory(crate::engine::rng::stable_hash(
+            seed,
+            format!("migration/{name}/memory").as_bytes(),
+        ))
+        .map_err(|e| format!("{at}: {e}"))?;
+    let dirtier = Dirtier::new(
+        r.dirty,
+        r.vm.pages(),
+        cx.streams.stream(&format!("migration/{name}/dirty")),
+    )
+    .map_err(|e| format!("{at}: `dirty`: {e}"))?;
+    let settings = TransferSettings {
+        streams: r.profile.streams,
+        chunk: r.profile.stream_buffer,
+        transport,
+    };
+    Ok(Item {
+        name,
+        profile: r.profile.kind,
+        workload: r.workload.name(),
+        from,
+        to,
+        start: SimTime::ZERO + m.start.map_or(crate::engine::SimDuration::ZERO, |d| d.0),
+        settings,
+        channel: None,
+        engine: Precopy::new(
+            r.profile.precopy.clone(),
+            mem,
+            dirtier,
+            r.vm.device_state_bytes,
+        ),
+    })
+}
