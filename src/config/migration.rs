@@ -2,6 +2,7 @@
 //! each a VM (memory, vCPUs, workload), a profile (the platform) and the profile's options
 //! overridden key by key.
 
+use crate::compress::codec::Codec;
 use crate::compress::pages::{MemoryProfile, MemoryProfileConfig};
 use crate::migration::dirty::{DirtyConfig, Workload};
 use crate::migration::memory::VmSpec;
@@ -84,6 +85,22 @@ pub struct OptionSettings {
     pub streams: Option<u32>,
     /// What they run on: "tcp" or "rdma".
     pub transport: Option<String>,
+    /// TCP congestion control of the streams: newreno, cubic, bbr.
+    pub cc: Option<crate::transport::tcp::CcKind>,
+    /// Compression codec for pages ("none", "lz4", "snappy", "zstd-<level>").
+    pub codec: Option<String>,
+    /// Threads compressing in parallel.
+    pub compression_threads: Option<u32>,
+    /// Send duplicate pages as references.
+    pub dedup: Option<bool>,
+    /// XBZRLE deltas for re-sent pages (QEMU's cache of 64 MiB unless `xbzrle_cache`).
+    pub xbzrle: Option<bool>,
+    /// XBZRLE cache size.
+    pub xbzrle_cache: Option<Bytes>,
+    /// QEMU multifd: this many channels, one stream and one compression thread each.
+    pub multifd: Option<u32>,
+    /// Calibration file for the codec's CPU cost (default calibration/default.toml).
+    pub calibration: Option<String>,
 }
 
 /// What a migration resolves to: the VM, its dirtying and its profile with the overrides.
@@ -227,6 +244,47 @@ impl MigrationConfig {
                     ))
                 }
             };
+        }
+        if let Some(c) = o.cc {
+            profile.cc = c;
+        }
+        if let Some(n) = o.multifd {
+            if n == 0 || n > 256 {
+                return Err(format!("`options.multifd` = {n} must be in 1..=256"));
+            }
+            profile.streams = n;
+            profile.encoding.cores = n;
+        }
+        if let Some(c) = &o.codec {
+            let codec: Codec = c.parse().map_err(|e| format!("`options.codec`: {e}"))?;
+            if matches!(codec, Codec::ZstdDict { .. }) {
+                return Err(format!(
+                    "`options.codec` = {c:?}: dictionary codecs are not offered for migration"
+                ));
+            }
+            profile.encoding.codec = (codec != Codec::None).then_some(codec);
+        }
+        if let Some(n) = o.compression_threads {
+            if n == 0 {
+                return Err("`options.compression_threads` must be at least 1".into());
+            }
+            profile.encoding.cores = n;
+        }
+        if let Some(d) = o.dedup {
+            profile.encoding.dedup = d;
+        }
+        match (o.xbzrle, o.xbzrle_cache) {
+            (Some(false), _) => profile.encoding.xbzrle_cache = None,
+            (_, Some(b)) if b.0 < 4096 => {
+                return Err("`options.xbzrle_cache` must hold at least one 4 KiB page".into())
+            }
+            (_, Some(b)) => profile.encoding.xbzrle_cache = Some(b.0),
+            // QEMU's default cache, 64 MiB (`migration/options.c`).
+            (Some(true), None) => {
+                profile.encoding.xbzrle_cache =
+                    Some(profile.encoding.xbzrle_cache.unwrap_or(64 << 20))
+            }
+            (None, None) => {}
         }
         profile.precopy.backlog_bytes = profile.stream_buffer * profile.streams as u64;
         Ok(ResolvedMigration {

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod dirty;
+pub mod encoding;
 pub mod memory;
 pub mod precopy;
 pub mod profile;

@@ -19,12 +19,16 @@
 //!   fall below or above `downtime_limit`: the limit is a target, not a bound.
 //!
 //! Wire cost per page (QEMU's RAM stream): a zero page is an 8-byte header and one fill
-//! byte; a normal page is the header and 4096 bytes.
+//! byte; a normal page is the header and 4096 bytes; a profile's pipeline may instead send
+//! it deduplicated, compressed or as an XBZRLE delta ([`super::encoding`]). Compression
+//! takes the sender's CPU: a batch leaves when `cores` threads have compressed it, so a
+//! slow codec caps the rate (decompression at the destination is left out).
 //!
 //! Correctness is checked, not assumed: the destination keeps the version of every page it
 //! received, and at the end its digest over (page, version) must equal the source's.
 
 use super::dirty::Dirtier;
+use super::encoding::{PageEncoder, PageKind};
 use super::memory::{digest_versions, DirtyBitmap, GuestMemory};
 use crate::compress::pages::PAGE_SIZE;
 use crate::engine::{SimDuration, SimTime};
@@ -175,14 +179,23 @@ pub struct PrecopyStats {
     pub zero_page_bytes: u64,
     /// Wire bytes of the device state.
     pub device_bytes: u64,
+    /// Wire bytes of compressed pages.
+    pub compressed_bytes: u64,
+    /// Wire bytes of XBZRLE deltas.
+    pub delta_bytes: u64,
+    /// Wire bytes of deduplicated pages (references).
+    pub dedup_bytes: u64,
+    /// Sender CPU time of the pipeline, ns on one core.
+    pub cpu_ns: f64,
     /// Pages sent (all kinds).
     pub pages_sent: u64,
     /// Pages sent during stop-and-copy.
     pub final_pages: u64,
     /// Largest vCPU throttle applied.
     pub max_throttle: f64,
-    /// Page versions that reached the destination older than the one it had (reordered
-    /// across streams, discarded as multifd's per-sync barriers would).
+    /// Page versions that reached the destination older than the one it had: sent on one
+    /// stream, re-sent newer on a faster one. Discarded, as QEMU's multifd gets the same
+    /// end state from its per-sync barriers; 0 on a single stream.
     pub stale_arrivals: u64,
     /// Pages that arrived with the version the destination already held: written after a
     /// sync but before the walk reached them, they went with their new content and were
@@ -199,7 +212,21 @@ pub struct PrecopyStats {
 impl PrecopyStats {
     /// All bytes put on the channel.
     pub fn wire_bytes(&self) -> u64 {
-        self.full_page_bytes + self.zero_page_bytes + self.device_bytes
+        self.full_page_bytes
+            + self.zero_page_bytes
+            + self.device_bytes
+            + self.compressed_bytes
+            + self.delta_bytes
+            + self.dedup_bytes
+    }
+
+    /// Space saved on the pages as the seed computes it: 1 − page wire bytes / page bytes.
+    pub fn space_saved(&self) -> f64 {
+        let raw = self.pages_sent as f64 * PAGE_SIZE as f64;
+        if raw == 0.0 {
+            return 0.0;
+        }
+        1.0 - (self.wire_bytes() - self.device_bytes) as f64 / raw
     }
 
     /// VM stopped to VM running on the destination.
@@ -225,7 +252,14 @@ pub struct Precopy {
     opts: PrecopyOptions,
     mem: GuestMemory,
     dirtier: Dirtier,
+    encoder: PageEncoder,
     device_state_bytes: u64,
+    /// Batches being compressed, with when they are ready, oldest first.
+    compressing: VecDeque<(SimTime, Batch)>,
+    /// When the compression threads are free again.
+    cpu_free_at: SimTime,
+    /// The bitmap walk wrapped at least once (XBZRLE starts after the first round).
+    wrapped: bool,
     /// Pages still to send in this pass.
     to_send: DirtyBitmap,
     /// Where the bitmap walk continues.
@@ -259,6 +293,7 @@ impl Precopy {
         opts: PrecopyOptions,
         mem: GuestMemory,
         dirtier: Dirtier,
+        encoder: PageEncoder,
         device_state_bytes: u64,
     ) -> Precopy {
         let pages = mem.pages();
@@ -269,7 +304,11 @@ impl Precopy {
             opts,
             mem,
             dirtier,
+            encoder,
             device_state_bytes,
+            compressing: VecDeque::new(),
+            cpu_free_at: SimTime::ZERO,
+            wrapped: false,
             cursor: 0,
             in_flight: VecDeque::new(),
             first_tag: 0,
@@ -355,6 +394,7 @@ impl Precopy {
     /// A wake asked for with [`MigrationIo::wake_at`] is due.
     pub fn on_wake(&mut self, io: &mut impl MigrationIo) {
         let now = io.now();
+        self.release_compressed(io);
         match self.phase {
             Phase::Iterating if now >= self.slot_start + self.opts.slot => {
                 self.end_slot(now);
@@ -365,7 +405,7 @@ impl Precopy {
                 }
                 self.pump(io);
             }
-            Phase::Stopped { copy_at, .. } if now >= copy_at => self.pump(io),
+            Phase::Stopped { .. } => self.pump(io),
             Phase::Resuming { resume_at, .. } if now >= resume_at => self.finish(now),
             _ => {}
         }
@@ -508,7 +548,7 @@ impl Precopy {
                 while self.backlog < self.opts.backlog_bytes && !self.to_send.is_empty() {
                     self.send_batch(io, self.opts.batch_bytes, true);
                 }
-                if self.to_send.is_empty() && !self.device_sent {
+                if self.to_send.is_empty() && self.compressing.is_empty() && !self.device_sent {
                     self.device_sent = true;
                     let bytes = self.device_state_bytes.max(1);
                     self.stats.device_bytes += bytes;
@@ -531,6 +571,7 @@ impl Precopy {
     fn send_batch(&mut self, io: &mut impl MigrationIo, max_bytes: u64, stopped: bool) {
         let mut batch = self.pool.pop().unwrap_or_default();
         let pages = self.mem.pages();
+        let mut cpu = 0.0;
         while batch.bytes < max_bytes {
             let page = match self.to_send.next_set(self.cursor) {
                 Some(p) => p,
@@ -540,14 +581,24 @@ impl Precopy {
                 },
             };
             self.to_send.clear(page);
+            if page + 1 == pages && !self.wrapped {
+                self.wrapped = true;
+                self.encoder.start_deltas();
+            }
             self.cursor = if page + 1 == pages { 0 } else { page + 1 };
-            let wire = if self.mem.is_zero(page) {
-                self.stats.zero_page_bytes += ZERO_PAGE_WIRE_BYTES;
-                ZERO_PAGE_WIRE_BYTES
-            } else {
-                self.stats.full_page_bytes += FULL_PAGE_WIRE_BYTES;
-                FULL_PAGE_WIRE_BYTES
+            let cost = self.encoder.encode(&self.mem, page);
+            let wire = cost.wire;
+            let kind_bytes = match cost.kind {
+                PageKind::Zero => &mut self.stats.zero_page_bytes,
+                PageKind::Full => &mut self.stats.full_page_bytes,
+                PageKind::Dedup => &mut self.stats.dedup_bytes,
+                PageKind::Compressed => &mut self.stats.compressed_bytes,
+                PageKind::Delta => &mut self.stats.delta_bytes,
             };
+            // Fractional means accumulate per batch; each kind's total is rounded per page.
+            *kind_bytes += wire.round() as u64;
+            cpu += cost.cpu_ns;
+            let wire = wire.round() as u64;
             batch.bytes += wire;
             batch.pages.push((page as u32, self.mem.version(page)));
             self.stats.pages_sent += 1;
@@ -561,7 +612,29 @@ impl Precopy {
         }
         self.slot_sent += batch.bytes;
         self.sent_since_sync += batch.bytes;
+        self.stats.cpu_ns += cpu;
+        if cpu > 0.0 {
+            // The compression threads take the batch when they are free.
+            let now = io.now();
+            let took = SimDuration((cpu / self.encoder.options().cores.max(1) as f64 * 1e3) as u64);
+            let ready = self.cpu_free_at.max(now) + took;
+            self.cpu_free_at = ready;
+            self.backlog += batch.bytes;
+            self.compressing.push_back((ready, batch));
+            io.wake_at(ready);
+            return;
+        }
         self.dispatch(io, batch);
+    }
+
+    /// Sends the batches whose compression is done.
+    fn release_compressed(&mut self, io: &mut impl MigrationIo) {
+        let now = io.now();
+        while self.compressing.front().is_some_and(|(t, _)| *t <= now) {
+            let (_, batch) = self.compressing.pop_front().expect("checked");
+            self.backlog -= batch.bytes;
+            self.dispatch(io, batch);
+        }
     }
 
     fn dispatch(&mut self, io: &mut impl MigrationIo, batch: Batch) {

@@ -13,6 +13,7 @@ use crate::config::ExperimentConfig;
 use crate::engine::{RngStreams, Scheduler, SimTime};
 use crate::metrics::TimeSeries;
 use crate::migration::dirty::Dirtier;
+use crate::migration::encoding::PageEncoder;
 use crate::migration::precopy::{MigrationIo, Phase, Precopy};
 use crate::migration::profile::{ChannelKind, ProfileKind};
 use crate::net::{NodeId, Topology};
@@ -143,6 +144,11 @@ impl Component for Migrations {
             row("full_page_bytes", s.full_page_bytes as f64, "bytes");
             row("zero_page_bytes", s.zero_page_bytes as f64, "bytes");
             row("device_bytes", s.device_bytes as f64, "bytes");
+            row("compressed_bytes", s.compressed_bytes as f64, "bytes");
+            row("delta_bytes", s.delta_bytes as f64, "bytes");
+            row("dedup_bytes", s.dedup_bytes as f64, "bytes");
+            row("space_saved", s.space_saved(), "fraction");
+            row("codec_cpu_time", s.cpu_ns / 1e9, "s");
             row("pages_sent", s.pages_sent as f64, "pages");
             row("final_pages", s.final_pages as f64, "pages");
             let mem = m.engine.memory().bytes() as f64;
@@ -229,6 +235,8 @@ fn log_phase(cx: &mut Context<'_, MigrationEvent>, name: &str, before: Phase, af
 
 /// What the builder needs from the scenario.
 pub struct MigrationContext<'a> {
+    /// The experiment (for files named relative to it).
+    pub exp: &'a crate::config::LoadedExperiment,
     /// The topology (node names, link rates).
     pub topo: &'a Topology,
     /// The run's random streams.
@@ -273,8 +281,11 @@ fn item(
     let name = m.name.clone().unwrap_or_else(|| format!("vm{i}"));
     let transport = match r.profile.channel {
         ChannelKind::Tcp => {
-            let tcp = cfg
-                .tcp
+            let settings = cfg.tcp.overlay(&crate::config::TcpSettings {
+                cc: Some(r.profile.cc),
+                ..Default::default()
+            });
+            let tcp = settings
                 .resolve(None, cx.min_mtu)
                 .map_err(|e| format!("{at}: [tcp]: {e}"))?;
             StreamTransport::Tcp(tcp)
@@ -308,6 +319,25 @@ fn item(
             format!("migration/{name}/memory").as_bytes(),
         ))
         .map_err(|e| format!("{at}: {e}"))?;
+    let cal = match r.profile.encoding.codec {
+        Some(_) => Some(
+            super::load_calibration(
+                cx.exp,
+                m.options.calibration.as_deref(),
+                "options.calibration",
+            )
+            .map_err(|e| format!("{at}: {e}"))?,
+        ),
+        None => None,
+    };
+    let encoder = PageEncoder::new(
+        r.profile.encoding.clone(),
+        &mem,
+        r.dirty.bytes_per_write,
+        cal.as_ref(),
+        seed,
+    )
+    .map_err(|e| format!("{at}: {e}"))?;
     let dirtier = Dirtier::new(
         r.dirty,
         r.vm.pages(),
@@ -332,6 +362,7 @@ fn item(
             r.profile.precopy.clone(),
             mem,
             dirtier,
+            encoder,
             r.vm.device_state_bytes,
         ),
     })

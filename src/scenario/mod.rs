@@ -444,6 +444,7 @@ fn build_unchecked(
         // The items draw from a copy of the world's streams (the same master seed).
         let streams = world.streams;
         let cx = migration_host::MigrationContext {
+            exp,
             topo,
             streams: &streams,
             min_mtu,
@@ -499,7 +500,7 @@ fn chunk_compression(
 
 /// The calibration file `given` (or calibration/default.toml), next to the experiment or in
 /// the working directory; without either, the default file as it was when this was built.
-fn load_calibration(
+pub(crate) fn load_calibration(
     exp: &LoadedExperiment,
     given: Option<&str>,
     key: &str,
