@@ -87,7 +87,7 @@ pub struct OptionSettings {
     pub transport: Option<String>,
     /// TCP congestion control of the streams: newreno, cubic, bbr.
     pub cc: Option<crate::transport::tcp::CcKind>,
-    /// Compression codec for pages ("none", "lz4", "snappy", "zstd-<level>").
+    /// Compression codec for pages (`none`, `lz4`, `snappy`, `zstd-<level>`).
     pub codec: Option<String>,
     /// Threads compressing in parallel.
     pub compression_threads: Option<u32>,
