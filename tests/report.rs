@@ -117,6 +117,39 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         .replace("repetitions = 5", "repetitions = 1");
     assert!(sync.contains("cc = \"bbr\"") && sync.contains("repetitions = 1"));
     std::fs::write(dir.join("consensus/state-sync.toml"), sync).unwrap();
+    // Migration: the same points with 16/32/64 MiB guests, one seed; 4 MiB concurrent VMs.
+    std::fs::create_dir_all(dir.join("migration")).unwrap();
+    let dc = std::fs::read_to_string("experiments/migration/datacenter.toml")
+        .unwrap()
+        .replace(
+            "[\"1GiB\", \"4GiB\", \"16GiB\"]",
+            "[\"16MiB\", \"32MiB\", \"64MiB\"]",
+        )
+        .replace("repetitions = 2", "repetitions = 1");
+    assert!(dc.contains("\"64MiB\"]") && dc.contains("repetitions = 1"));
+    std::fs::write(dir.join("migration/datacenter.toml"), dc).unwrap();
+    let inet = std::fs::read_to_string("experiments/migration/internet.toml")
+        .unwrap()
+        .replace(
+            "[\"1GiB\", \"2GiB\", \"4GiB\"]",
+            "[\"16MiB\", \"2GiB\", \"64MiB\"]",
+        )
+        .replace(
+            "[\"100Mbps\", \"100Mbps\", \"500Mbps\"]",
+            "[\"100Mbps\", \"10Gbps\", \"500Mbps\"]",
+        )
+        .replace(
+            "workload = [\"idle\", \"web-server\"]",
+            "workload = \"idle\"",
+        )
+        .replace("repetitions = 2", "repetitions = 1");
+    assert!(inet.contains("\"64MiB\"]") && inet.contains("repetitions = 1"));
+    std::fs::write(dir.join("migration/internet.toml"), inet).unwrap();
+    let conc = std::fs::read_to_string("experiments/migration/concurrent.toml")
+        .unwrap()
+        .replace("memory = \"4GiB\"", "memory = \"16MiB\"");
+    assert!(conc.contains("\"16MiB\""));
+    std::fs::write(dir.join("migration/concurrent.toml"), conc).unwrap();
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
     let consensus_suite = std::fs::read_to_string("experiments/consensus.toml").unwrap();
@@ -314,6 +347,32 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
             .find(|l| l.starts_with(label))
             .unwrap_or_else(|| panic!("no {label} row"));
         assert_eq!(row.matches("MB/s").count(), 2, "{row}");
+    }
+    // Migration: every §2.1 row with a downtime and a status; the 2 GB internet row against
+    // its target; the concurrent rows; both KPIs filled.
+    for label in ["| 16MiB | idle |", "| 64MiB | database |"] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label) && l.contains("Gbps"))
+            .unwrap_or_else(|| panic!("no {label} row"));
+        assert!(row.contains(" ms |") && row.contains("GB/s"), "{row}");
+        assert_status(&report, label, &MET_OR_MISSED);
+    }
+    assert_status(&report, "| 2GiB | idle |", &MET_OR_MISSED);
+    for label in ["| 1 | ", "| 10 | "] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label) && l.contains("migrations/s"))
+            .unwrap_or_else(|| panic!("no concurrent {label} row"));
+        assert!(row.contains('%'), "{row}");
+    }
+    for kpi in [
+        "| **Datacenter VM Migration Downtime** |",
+        "| **Internet 2GB VM Migration** |",
+    ] {
+        let row = report.lines().find(|l| l.starts_with(kpi)).unwrap();
+        assert!(!row.contains("not simulated"), "{row}");
+        assert_status(&report, kpi, &MET_OR_MISSED);
     }
     assert!(report.contains("| Raft (3 nodes), datacenter |"));
     assert!(report.contains("| 150–150 ms | none elected |"));

@@ -23,6 +23,8 @@ pub struct MigrationConfig {
     pub dst: String,
     /// When the migration starts (default 0).
     pub start: Option<Duration>,
+    /// This many identical VMs migrate at once, named `<name>/<k>` (default 1).
+    pub copies: Option<u32>,
     /// Guest memory, a whole number of 4 KiB pages (e.g. "4GiB").
     pub memory: Bytes,
     /// vCPUs (default 2).

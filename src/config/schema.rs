@@ -701,6 +701,9 @@ fn validate(cfg: &ExperimentConfig) -> Result<(), String> {
             return Err(format!("{at}: `src` and `dst` are both `{}`", m.src));
         }
         let name = m.name.clone().unwrap_or_else(|| format!("vm{i}"));
+        if m.copies == Some(0) || m.copies.is_some_and(|c| c > 1000) {
+            return Err(format!("{at}: `copies` must be in 1..=1000"));
+        }
         if !migration_names.insert(name.clone()) {
             return Err(format!("{at}: migration name `{name}` is used twice"));
         }

@@ -326,6 +326,11 @@ impl Precopy {
         }
     }
 
+    /// Changes the most bytes sent and not yet delivered (before the start).
+    pub fn set_backlog(&mut self, bytes: u64) {
+        self.opts.backlog_bytes = bytes.max(1);
+    }
+
     /// Where the migration is.
     pub fn phase(&self) -> Phase {
         self.phase

@@ -98,6 +98,11 @@ pub struct Port {
 }
 
 impl Port {
+    /// Current propagation delay.
+    pub fn delay(&self) -> SimDuration {
+        self.delay
+    }
+
     /// Current line rate, bits per second.
     pub fn rate_bps(&self) -> u64 {
         self.rate_bps
@@ -155,6 +160,22 @@ pub struct Network {
 }
 
 impl Network {
+    /// The bottleneck rate (bit/s) and the one-way propagation delay of the route from
+    /// `from` to `to` for ECMP hash `hash`, or `None` if there is none.
+    pub fn path(&self, from: NodeId, to: NodeId, hash: u32) -> Option<(u64, SimDuration)> {
+        let (mut at, mut rate, mut delay) = (from, u64::MAX, SimDuration::ZERO);
+        for _ in 0..self.nodes.len() {
+            if at == to {
+                return Some((rate, delay));
+            }
+            let port = &self.ports[self.routes.select(at, to, hash)?.index()];
+            rate = rate.min(port.rate_bps());
+            delay = delay + port.delay();
+            at = port.to;
+        }
+        None
+    }
+
     /// Builds ports and routes. Each direction's faults draw from the stream
     /// `link/<name>/<ab|ba>`, so renumbering or adding links shifts nobody's draws.
     pub fn new(topo: &Topology, streams: &RngStreams, metric: RouteMetric, ecmp: bool) -> Network {

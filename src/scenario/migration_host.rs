@@ -251,20 +251,59 @@ pub fn add_migrations(
     cfg: &ExperimentConfig,
     cx: &MigrationContext,
 ) -> Result<(), String> {
-    let items = cfg
-        .migrations
-        .iter()
-        .enumerate()
-        .map(|(i, m)| item(cfg, m, i, cx))
-        .collect::<Result<Vec<_>, String>>()?;
-    world.add_component(|_| Ok(Migrations { items }))?;
+    let mut items = Vec::new();
+    for (i, m) in cfg.migrations.iter().enumerate() {
+        let base = m.name.clone().unwrap_or_else(|| format!("vm{i}"));
+        let copies = m.copies.unwrap_or(1);
+        for k in 0..copies {
+            let name = if copies == 1 {
+                base.clone()
+            } else {
+                format!("{base}/{k}")
+            };
+            items.push(item(cfg, m, i, name, cx)?);
+        }
+    }
+    world.add_component(|setup| {
+        for m in &mut items {
+            size_send_buffers(m, setup.net);
+        }
+        Ok(Migrations { items })
+    })?;
     Ok(())
+}
+
+/// Sizes a TCP channel's send buffers after Linux's autotuning: about twice the congestion
+/// window (`tcp_sndbuf_expand` in `net/ipv4/tcp_input.c`), and the window a path sustains
+/// is its bandwidth-delay product, so each stream gets 2 × its share of the path's BDP, at
+/// most the profile's buffer (`tcp_wmem[2]`, 4 MiB) and at least a 1/N share of it, so N
+/// streams together hold no less than one socket does (a rate-limited sender writes its
+/// slot's quota in a burst, which grows a single socket's buffer to the cap). An
+/// approximation of the autotuning, not its algorithm. Without it, 8 streams × 4 MiB on a
+/// 100 Mb/s path would hold 2.7 s of data that no stop rule counts. The engine's backlog
+/// is the streams' buffers together.
+fn size_send_buffers(m: &mut Item, net: &crate::net::Network) {
+    if !matches!(m.settings.transport, StreamTransport::Tcp(_)) {
+        return;
+    }
+    let Some((rate, one_way)) = net.path(m.from, m.to, 0) else {
+        return;
+    };
+    let rtt = 2.0 * one_way.as_secs_f64();
+    let bdp = rate as f64 / 8.0 * rtt;
+    let streams = m.settings.streams.max(1) as u64;
+    let cap = m.settings.chunk;
+    let per_stream =
+        ((2.0 * bdp / streams as f64) as u64).clamp((cap / streams).max(64 << 10), cap);
+    m.settings.chunk = per_stream;
+    m.engine.set_backlog(per_stream * streams);
 }
 
 fn item(
     cfg: &ExperimentConfig,
     m: &MigrationConfig,
     i: usize,
+    name: String,
     cx: &MigrationContext,
 ) -> Result<Item, String> {
     let at = format!("migrations[{i}]");
@@ -278,7 +317,6 @@ fn item(
         })
     };
     let (from, to) = (node("src", &m.src)?, node("dst", &m.dst)?);
-    let name = m.name.clone().unwrap_or_else(|| format!("vm{i}"));
     let transport = match r.profile.channel {
         ChannelKind::Tcp => {
             let settings = cfg.tcp.overlay(&crate::config::TcpSettings {
