@@ -27,8 +27,9 @@
 
 pub mod dirty;
 pub mod memory;
+pub mod postcopy;
 pub mod precopy;
 pub mod profile;
 
-pub use dirty::{Dirtier, DirtyConfig, Workload, MAX_RATE_PAGES_PER_S};
+pub use dirty::{Dirtier, DirtyConfig, PageSink, Workload, MAX_RATE_PAGES_PER_S};
 pub use memory::{digest_versions, DirtyBitmap, GuestMemory, VmSpec, DEFAULT_DEVICE_STATE_BYTES};
