@@ -175,3 +175,16 @@ pub fn dwcp_v3_datacenter() -> Profile {
         stream_buffer: 1 << 20,
     }
 }
+
+impl ProfileKind {
+    /// The engine a profile migrates with unless the file's `engine` says otherwise:
+    /// pre-copy for both shipped profiles (QEMU's post-copy needs the `postcopy-ram`
+    /// capability, off by default; the DWCP v3 orchestrator's stop rules are pre-copy's).
+    pub fn default_engine(self) -> super::postcopy::EngineKind {
+        match self {
+            ProfileKind::Kvm | ProfileKind::DwcpV3Datacenter => {
+                super::postcopy::EngineKind::Precopy
+            }
+        }
+    }
+}
