@@ -745,7 +745,10 @@ mod tests {
             let t = at(0.1 * i as f64);
             assert_eq!(d.advance(t, &mut mem), d2.advance_into(t, &mut sink));
         }
-        assert_eq!(sink.1, 5_000, "5000 writes/s for 1 s, each through the sink");
+        assert_eq!(
+            sink.1, 5_000,
+            "5000 writes/s for 1 s, each through the sink"
+        );
         assert_eq!(mem.state_digest(), mem2.state_digest());
         // A sink that refuses its 3rd write stops the call there: 3 writes performed and
         // counted (the refused one is held by the sink), the other 97 of the 100 due in
