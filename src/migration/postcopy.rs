@@ -588,6 +588,15 @@ impl Postcopy {
         }
     }
 
+    /// What the pre-copy part measured: a hybrid's, live while it runs; `None` for pure
+    /// post-copy.
+    pub fn precopy_stats(&self) -> Option<&PrecopyStats> {
+        self.stats
+            .precopy
+            .as_ref()
+            .or_else(|| self.pre.as_ref().map(Precopy::stats))
+    }
+
     /// The destination's version of every page (`u32::MAX`: none), once post-copy began.
     pub fn destination_versions(&self) -> Option<&[u32]> {
         self.post.as_ref().map(|p| p.dest.as_slice())
@@ -668,11 +677,14 @@ impl Postcopy {
     pub fn on_end_down(&mut self, now: SimTime, end: End) {
         match self.phase {
             Phase::Idle | Phase::Done | Phase::Aborted | Phase::Lost => {}
-            Phase::Precopy => match end {
-                // The VM keeps running where it was.
-                End::Destination => self.phase = Phase::Aborted,
-                End::Source => self.lose(now, LossCause::SourceDown),
-            },
+            Phase::Precopy => {
+                self.stats.precopy = self.pre.as_ref().map(|p| p.stats().clone());
+                match end {
+                    // The VM keeps running where it was.
+                    End::Destination => self.phase = Phase::Aborted,
+                    End::Source => self.lose(now, LossCause::SourceDown),
+                }
+            }
             Phase::Stopped { .. } | Phase::Resuming { .. } | Phase::Running => {
                 let cause = match end {
                     End::Source => LossCause::SourceDown,

@@ -577,7 +577,7 @@ fn log_post_phase(cx: &mut Context<'_, MigrationEvent>, m: &Item, before: postco
 /// part and the post-copy phase together) and post-copy's own.
 fn post_records(m: &Item, e: &Postcopy, end: SimTime, out: &mut ComponentRecords) {
     let s = e.stats();
-    let pre = s.precopy.as_ref();
+    let pre = e.precopy_stats();
     let mut row = |metric: &'static str, value: f64, unit: &'static str| {
         out.rows
             .push(("migration", m.name.clone(), metric, value, unit));
@@ -597,7 +597,8 @@ fn post_records(m: &Item, e: &Postcopy, end: SimTime, out: &mut ComponentRecords
     }
     let pre_u = |f: fn(&crate::migration::precopy::PrecopyStats) -> u64| pre.map_or(0, f);
     row("passes", pre_u(|p| p.passes as u64) as f64, "passes");
-    row("wire_bytes", s.wire_bytes() as f64, "bytes");
+    let wire = s.post_wire_bytes() + pre_u(|p| p.wire_bytes());
+    row("wire_bytes", wire as f64, "bytes");
     let full = s.full_page_bytes + pre_u(|p| p.full_page_bytes);
     row("full_page_bytes", full as f64, "bytes");
     let zero = s.zero_page_bytes + pre_u(|p| p.zero_page_bytes);
@@ -624,11 +625,7 @@ fn post_records(m: &Item, e: &Postcopy, end: SimTime, out: &mut ComponentRecords
         |t| t.as_secs_f64(),
     );
     if ran > 0.0 {
-        row(
-            "effective_bandwidth",
-            s.wire_bytes() as f64 * 8.0 / ran,
-            "bit/s",
-        );
+        row("effective_bandwidth", wire as f64 * 8.0 / ran, "bit/s");
     }
     row(
         "max_throttle",
