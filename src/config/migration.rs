@@ -6,6 +6,7 @@ use crate::compress::codec::Codec;
 use crate::compress::pages::{MemoryProfile, MemoryProfileConfig};
 use crate::migration::dirty::{DirtyConfig, Workload};
 use crate::migration::memory::VmSpec;
+use crate::migration::postcopy::EngineKind;
 use crate::migration::precopy::{AutoConverge, OnLimit, StopRule};
 use crate::migration::profile::{ChannelKind, Profile, ProfileKind};
 use crate::units::{Bytes, Duration, Rate};
@@ -43,6 +44,9 @@ pub struct MigrationConfig {
     /// Overrides of the profile's options.
     #[serde(default)]
     pub options: OptionSettings,
+    /// The engine: "precopy", "postcopy" or "hybrid" (`options.precopy_passes` pre-copy
+    /// passes, then post-copy); default the profile's (pre-copy for every shipped one).
+    pub engine: Option<String>,
 }
 
 /// `[migrations.dirty]`: the dirtying process, over the workload preset.
@@ -103,6 +107,8 @@ pub struct OptionSettings {
     pub multifd: Option<u32>,
     /// Calibration file for the codec's CPU cost (default calibration/default.toml).
     pub calibration: Option<String>,
+    /// A hybrid's pre-copy passes (bitmap syncs) before post-copy (default 1).
+    pub precopy_passes: Option<u32>,
 }
 
 /// What a migration resolves to: the VM, its dirtying and its profile with the overrides.
@@ -116,6 +122,10 @@ pub struct ResolvedMigration {
     pub workload: Workload,
     /// The platform with the file's overrides applied.
     pub profile: Profile,
+    /// The engine that moves it.
+    pub engine: EngineKind,
+    /// Pre-copy passes before post-copy (a hybrid's `k`; 0 for the other engines).
+    pub precopy_passes: u32,
 }
 
 impl MigrationConfig {
@@ -289,11 +299,64 @@ impl MigrationConfig {
             (None, None) => {}
         }
         profile.precopy.backlog_bytes = profile.stream_buffer * profile.streams as u64;
+        let (engine, precopy_passes) = self.resolve_engine(kind, &profile)?;
         Ok(ResolvedMigration {
             vm,
             dirty,
             workload,
             profile,
+            engine,
+            precopy_passes,
         })
+    }
+}
+
+/// The most pre-copy passes a hybrid may ask for.
+const MAX_PRECOPY_PASSES: u32 = 1000;
+
+impl MigrationConfig {
+    /// `engine` and `options.precopy_passes`: the engine, and a hybrid's pre-copy passes
+    /// (default 1; 0 for the other engines).
+    fn resolve_engine(
+        &self,
+        kind: ProfileKind,
+        profile: &Profile,
+    ) -> Result<(EngineKind, u32), String> {
+        let engine = match &self.engine {
+            Some(e) => e.parse::<EngineKind>()?,
+            None => kind.default_engine(),
+        };
+        let passes = match (engine, self.options.precopy_passes) {
+            (EngineKind::Hybrid, None) => 1,
+            (EngineKind::Hybrid, Some(0)) => {
+                return Err(
+                    "`options.precopy_passes` = 0: a hybrid runs at least one pass (for none, \
+                     set `engine` = \"postcopy\")"
+                        .into(),
+                )
+            }
+            (EngineKind::Hybrid, Some(k)) if k > MAX_PRECOPY_PASSES => {
+                return Err(format!(
+                    "`options.precopy_passes` = {k} must be in 1..={MAX_PRECOPY_PASSES}"
+                ))
+            }
+            (EngineKind::Hybrid, Some(k)) => k,
+            (e, Some(k)) => {
+                return Err(format!(
+                "`options.precopy_passes` = {k} applies to `engine` = \"hybrid\" only, not {:?}",
+                e.name()
+            ))
+            }
+            (_, None) => 0,
+        };
+        if let (EngineKind::Hybrid, Some(n)) = (engine, profile.precopy.max_iterations) {
+            if n < passes {
+                return Err(format!(
+                    "`options.precopy_passes` = {passes} exceeds the pre-copy limit \
+                     `max_iterations` = {n} (the profile's or `options.max_iterations`)"
+                ));
+            }
+        }
+        Ok((engine, passes))
     }
 }

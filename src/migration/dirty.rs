@@ -384,17 +384,27 @@ impl Dirtier {
     /// next call, so a run's total is exact whatever the call pattern. A paused VM writes
     /// nothing. Panics if `to` is before the last call or `mem` has another size.
     pub fn advance(&mut self, to: SimTime, mem: &mut GuestMemory) -> u64 {
-        assert!(
-            to >= self.last,
-            "dirtier advanced backwards: from {} to {to}",
-            self.last
-        );
         assert_eq!(
             mem.pages(),
             self.pages,
             "dirtier of {} pages given a {}-page memory",
             self.pages,
             mem.pages()
+        );
+        self.advance_into(to, mem)
+    }
+
+    /// [`advance`](Self::advance) with the writes going to `sink`, which may stop the call
+    /// (a post-copy destination whose every vCPU stalled on a missing page): the writes
+    /// after the one the sink refused are not performed and not counted, lost as a paused
+    /// VM's are. Returns the writes performed. With a sink that takes every write (a
+    /// [`GuestMemory`]) this draws and writes exactly what `advance` does. The sink must
+    /// cover the dirtier's pages.
+    pub fn advance_into<S: PageSink>(&mut self, to: SimTime, sink: &mut S) -> u64 {
+        assert!(
+            to >= self.last,
+            "dirtier advanced backwards: from {} to {to}",
+            self.last
         );
         let dt = to.since(self.last).as_ps();
         self.last = to;
@@ -405,15 +415,17 @@ impl Dirtier {
         self.credit += self.rate_mpps as u128 * self.speed_ppm as u128 * dt as u128;
         let n = (self.credit / CREDITS_PER_WRITE) as u64;
         self.credit %= CREDITS_PER_WRITE;
-        if n > 0 {
-            self.writes += n;
-            self.perform(n, mem);
+        if n == 0 {
+            return 0;
         }
-        n
+        let done = self.perform(n, sink);
+        self.writes += done;
+        done
     }
 
-    /// Splits `n` writes between the hot and cold parts and performs them.
-    fn perform(&mut self, n: u64, mem: &mut GuestMemory) {
+    /// Splits `n` writes between the hot and cold parts and performs them; returns how
+    /// many were performed (`n` unless the sink stopped the call).
+    fn perform<S: PageSink>(&mut self, n: u64, sink: &mut S) -> u64 {
         let cold = self.ws - self.hot;
         let n_hot = if self.hot == 0 {
             0
@@ -425,26 +437,53 @@ impl Dirtier {
                 .expect("hot_share was validated to lie in [0, 1]")
                 .sample(&mut self.rng)
         };
-        self.write_part(0, self.hot, n_hot, mem);
-        self.write_part(self.hot, cold, n - n_hot, mem);
+        let hot = self.write_part(0, self.hot, n_hot, sink);
+        if hot < n_hot {
+            return hot;
+        }
+        hot + self.write_part(self.hot, cold, n - n_hot, sink)
     }
 
     /// `count` uniform writes to slots `start..start + size`, or each slot once if
-    /// `count > 20 × size` (the module doc's shortcut).
-    fn write_part(&mut self, start: u64, size: u64, count: u64, mem: &mut GuestMemory) {
+    /// `count > 20 × size` (the module doc's shortcut). Returns the writes performed, in
+    /// the rate's count: `count`, or, if the sink stopped the call, the writes up to and
+    /// including the refused one (in the shortcut, one per page written).
+    fn write_part<S: PageSink>(&mut self, start: u64, size: u64, count: u64, sink: &mut S) -> u64 {
         if count == 0 || size == 0 {
-            return;
+            return count;
         }
         if count > WHOLE_PART_FACTOR.saturating_mul(size) {
             for k in start..start + size {
-                mem.write(self.page_of_slot(k));
+                if !sink.write_page(self.page_of_slot(k)) {
+                    return k - start + 1;
+                }
             }
         } else {
-            for _ in 0..count {
+            for i in 0..count {
                 let k = start + self.rng.random_range(0..size);
-                mem.write(self.page_of_slot(k));
+                if !sink.write_page(self.page_of_slot(k)) {
+                    return i + 1;
+                }
             }
         }
+        count
+    }
+}
+
+/// Where a [`Dirtier`]'s writes land ([`Dirtier::advance_into`]).
+pub trait PageSink {
+    /// The guest writes `page`. The write is taken either way (applied, or held by the
+    /// sink until it can be); `false` says the guest can write nothing more for now, and
+    /// the dirtier performs no further write in this call.
+    fn write_page(&mut self, page: u64) -> bool;
+}
+
+/// Source-side memory takes every write at once ([`GuestMemory::write`]).
+impl PageSink for GuestMemory {
+    #[inline]
+    fn write_page(&mut self, page: u64) -> bool {
+        self.write(page);
+        true
     }
 }
 
@@ -684,6 +723,50 @@ mod tests {
         d.advance(at(3.0), &mut mem);
         let mib = mem.log().count() as f64 * 4096.0 / (1 << 20) as f64;
         assert!((mib / 5418.0 - 1.0).abs() < 0.15, "{mib} MiB in 3 s");
+    }
+
+    #[test]
+    fn a_sink_sees_what_memory_would_and_may_stop_the_call() {
+        // Through a sink that takes every write, the same seed writes the same pages as
+        // `advance` into memory (the draws are the same).
+        let c = cfg(2_000, 5_000.0, 0.1, 0.6);
+        let (mut mem, mut d) = setup(10_000, c, 13);
+        let (mut mem2, mut d2) = setup(10_000, c, 13);
+        struct Count<'a>(&'a mut GuestMemory, u64);
+        impl PageSink for Count<'_> {
+            fn write_page(&mut self, page: u64) -> bool {
+                self.1 += 1;
+                self.0.write(page);
+                true
+            }
+        }
+        let mut sink = Count(&mut mem2, 0);
+        for i in 1..=10 {
+            let t = at(0.1 * i as f64);
+            assert_eq!(d.advance(t, &mut mem), d2.advance_into(t, &mut sink));
+        }
+        assert_eq!(
+            sink.1, 5_000,
+            "5000 writes/s for 1 s, each through the sink"
+        );
+        assert_eq!(mem.state_digest(), mem2.state_digest());
+        // A sink that refuses its 3rd write stops the call there: 3 writes performed and
+        // counted (the refused one is held by the sink), the other 97 of the 100 due in
+        // 20 ms are dropped, and the next call writes at the rate again.
+        struct Stop(u64);
+        impl PageSink for Stop {
+            fn write_page(&mut self, _: u64) -> bool {
+                self.0 += 1;
+                self.0 < 3
+            }
+        }
+        let before = d.writes();
+        let mut stop = Stop(0);
+        assert_eq!(d.advance_into(at(1.02), &mut stop), 3);
+        assert_eq!(d.writes(), before + 3);
+        // 20 ms more at 5000/s: 100 writes, all taken by a sink that takes every one.
+        let mut all = Count(&mut mem, 0);
+        assert_eq!(d.advance_into(at(1.04), &mut all), 100);
     }
 
     #[test]

@@ -16,8 +16,10 @@
 //! received; [`digest_versions`] on both ends says whether they hold the same memory.
 //!
 //! The engines: [`precopy`] (QEMU's rule and the other profiles' stop rules on the same
-//! mechanism); the platforms as sets of engine options: [`profile`]. Left out: post-copy
-//! (coming), device DMA writes, huge pages, balloons. Randomness: the dirtier draws only from the stream its caller passes
+//! mechanism) and [`postcopy`] (post-copy and hybrid: the VM resumes on the destination and
+//! its missing pages fault over the network while a push sends the rest; the destination's
+//! writes go through [`PageSink`]); the platforms as sets of engine options: [`profile`].
+//! Left out: device DMA writes, huge pages, balloons. Randomness: the dirtier draws only from the stream its caller passes
 //! (e.g. `"vm/<id>/dirty"`); memory contents use the `"compress/pages/..."` streams of the
 //! image's seed.
 //!
@@ -28,8 +30,9 @@
 pub mod dirty;
 pub mod encoding;
 pub mod memory;
+pub mod postcopy;
 pub mod precopy;
 pub mod profile;
 
-pub use dirty::{Dirtier, DirtyConfig, Workload, MAX_RATE_PAGES_PER_S};
+pub use dirty::{Dirtier, DirtyConfig, PageSink, Workload, MAX_RATE_PAGES_PER_S};
 pub use memory::{digest_versions, DirtyBitmap, GuestMemory, VmSpec, DEFAULT_DEVICE_STATE_BYTES};

@@ -378,16 +378,7 @@ impl Precopy {
         };
         self.backlog -= batch.bytes;
         self.slot_delivered += batch.bytes;
-        for &(page, version) in &batch.pages {
-            let held = &mut self.dest[page as usize];
-            if *held == version {
-                self.stats.redundant_pages += 1;
-            } else if *held != u32::MAX && version.wrapping_sub(*held) > u32::MAX / 2 {
-                self.stats.stale_arrivals += 1;
-            } else {
-                *held = version;
-            }
-        }
+        apply_pages(&mut self.dest, &batch.pages, &mut self.stats);
         self.recycle(batch);
         while let Some(None) = self.in_flight.front() {
             self.in_flight.pop_front();
@@ -661,5 +652,102 @@ impl Precopy {
         self.stats.resumed = Some(now);
         let source = self.mem.state_digest();
         self.stats.consistent = Some(digest_versions(&self.dest) == source);
+    }
+
+    /// Ends this engine and hands its state to the one that takes over (a hybrid
+    /// migration's post-copy, after its pre-copy passes): memory, dirtier, the bitmap of
+    /// pages still to send (the dirty log not yet synced into it stays in the memory's
+    /// log), where the walk was, the destination's versions, the batches still on the
+    /// channel and the stats so far. Nothing is stopped or synced here: the VM is as the
+    /// last call left it, and the taker decides.
+    pub fn hand_over(self) -> Handover {
+        Handover {
+            memory: self.mem,
+            dirtier: self.dirtier,
+            to_send: self.to_send,
+            cursor: self.cursor,
+            dest: self.dest,
+            in_flight: InFlight {
+                batches: self.in_flight,
+                first_tag: self.first_tag,
+                bytes: self.backlog,
+            },
+            stats: self.stats,
+        }
+    }
+}
+
+/// Records the `(page, version)` pairs of a delivered batch in the destination's versions:
+/// a version it already holds counts as redundant, an older one (a batch overtaken on
+/// another stream) as stale and is dropped, any other replaces what it held.
+fn apply_pages(dest: &mut [u32], pages: &[(u32, u32)], stats: &mut PrecopyStats) {
+    for &(page, version) in pages {
+        let held = &mut dest[page as usize];
+        if *held == version {
+            stats.redundant_pages += 1;
+        } else if *held != u32::MAX && version.wrapping_sub(*held) > u32::MAX / 2 {
+            stats.stale_arrivals += 1;
+        } else {
+            *held = version;
+        }
+    }
+}
+
+/// A pre-copy's state, handed to the engine that takes over ([`Precopy::hand_over`]).
+pub struct Handover {
+    /// The guest's memory, source side (versions and the dirty log).
+    pub memory: GuestMemory,
+    /// The dirtying process, running or throttled as pre-copy left it.
+    pub dirtier: Dirtier,
+    /// Pages not sent since their last synced write.
+    pub to_send: DirtyBitmap,
+    /// Where the bitmap walk would have continued.
+    pub cursor: u64,
+    /// The version of each page the destination holds (`u32::MAX`: none).
+    pub dest: Vec<u32>,
+    /// Batches on the channel, not yet delivered.
+    pub in_flight: InFlight,
+    /// What pre-copy measured.
+    pub stats: PrecopyStats,
+}
+
+/// Pre-copy batches still on the channel when another engine took over; their deliveries
+/// go to [`InFlight::deliver`].
+#[derive(Debug)]
+pub struct InFlight {
+    batches: VecDeque<Option<Batch>>,
+    first_tag: u64,
+    bytes: u64,
+}
+
+impl InFlight {
+    /// Whether every batch has been delivered.
+    pub fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    /// Wire bytes still on the channel.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// One past the largest tag pre-copy used: tags from here on are the taker's.
+    pub fn end_tag(&self) -> u64 {
+        self.first_tag + self.batches.len() as u64
+    }
+
+    /// Batch `tag` was delivered: its pages go into `dest` as [`Precopy`] would record
+    /// them (redundant and stale arrivals counted in `stats`). Returns its wire bytes, or
+    /// `None` if `tag` is not one of these batches (or was delivered already).
+    pub fn deliver(&mut self, tag: u64, dest: &mut [u32], stats: &mut PrecopyStats) -> Option<u64> {
+        let i = tag.checked_sub(self.first_tag)?;
+        let batch = self.batches.get_mut(i as usize).and_then(Option::take)?;
+        self.bytes -= batch.bytes;
+        apply_pages(dest, &batch.pages, stats);
+        while let Some(None) = self.batches.front() {
+            self.batches.pop_front();
+            self.first_tag += 1;
+        }
+        Some(batch.bytes)
     }
 }

@@ -354,3 +354,14 @@ pub fn hyperv() -> Profile {
         cc: crate::transport::tcp::CcKind::Cubic,
     }
 }
+
+impl ProfileKind {
+    /// The engine a profile migrates with unless the file's `engine` says otherwise:
+    /// pre-copy for every shipped profile (QEMU's post-copy needs the `postcopy-ram`
+    /// capability, off by default; the DWCP v3 orchestrator's stop rules are pre-copy's;
+    /// vMotion and Hyper-V are pre-copy systems). `engine = "hybrid"` gives the orchestrator's
+    /// internet-mode post-copy phase.
+    pub fn default_engine(self) -> super::postcopy::EngineKind {
+        super::postcopy::EngineKind::Precopy
+    }
+}

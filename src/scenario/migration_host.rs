@@ -1,7 +1,10 @@
 //! Live migrations as a component of the world: each `[[migrations]]` entry is a
 //! [`Precopy`] engine whose batches travel on a channel of the world (persistent TCP or
-//! RoCE streams from the source to the destination node). Wiring only: the mechanism is
-//! in [`crate::migration`].
+//! RoCE streams from the source to the destination node), or a [`Postcopy`] one (post-copy
+//! or hybrid), which opens two more channels when it stops the VM: the urgent lane (source
+//! to destination) and the return path (destination to source), one TCP stream each. A
+//! crash of either node reaches a post-copy engine (it loses the VM). Wiring only: the
+//! mechanism is in [`crate::migration`].
 
 use super::component::{
     ChannelId, ChannelSpec, Component, ComponentRecords, Context, TransferSettings,
@@ -14,6 +17,9 @@ use crate::engine::{RngStreams, Scheduler, SimTime};
 use crate::metrics::TimeSeries;
 use crate::migration::dirty::Dirtier;
 use crate::migration::encoding::PageEncoder;
+use crate::migration::postcopy::{
+    self, End, EngineKind, Lane, Postcopy, PostcopyIo, PostcopyOptions,
+};
 use crate::migration::precopy::{MigrationIo, Phase, Precopy};
 use crate::migration::profile::{ChannelKind, ProfileKind};
 use crate::net::{NodeId, Topology};
@@ -29,7 +35,17 @@ struct Item {
     start: SimTime,
     settings: TransferSettings,
     channel: Option<ChannelId>,
-    engine: Precopy,
+    engine: Engine,
+    /// Post-copy's urgent lane and return path, once opened, and how they travel.
+    urgent: Option<ChannelId>,
+    ret: Option<ChannelId>,
+    lanes: Option<TransferSettings>,
+}
+
+/// The engine of one migration.
+enum Engine {
+    Pre(Box<Precopy>),
+    Post(Box<Postcopy>),
 }
 
 /// Every migration of a run.
@@ -57,6 +73,93 @@ impl MigrationIo for Io<'_, '_> {
     }
 }
 
+/// A post-copy engine's view of the world.
+struct PostIo<'a, 'b> {
+    cx: &'a mut Context<'b, MigrationEvent>,
+    index: u32,
+    channel: ChannelId,
+    urgent: &'a mut Option<ChannelId>,
+    ret: &'a mut Option<ChannelId>,
+    from: NodeId,
+    to: NodeId,
+    name: &'a str,
+    lanes: &'a Option<TransferSettings>,
+}
+
+impl PostcopyIo for PostIo<'_, '_> {
+    fn now(&self) -> SimTime {
+        self.cx.now()
+    }
+    fn open_postcopy_lanes(&mut self) {
+        let Some(settings) = self.lanes else { return };
+        let mut open = |from, to, name: String| {
+            self.cx.open_channel(ChannelSpec {
+                from,
+                to,
+                name,
+                settings: settings.clone(),
+            })
+        };
+        *self.urgent = Some(open(
+            self.from,
+            self.to,
+            format!("migration/{}/urgent", self.name),
+        ));
+        *self.ret = Some(open(
+            self.to,
+            self.from,
+            format!("migration/{}/return", self.name),
+        ));
+    }
+    fn send(&mut self, lane: Lane, bytes: u64, tag: u64) {
+        let channel = match lane {
+            Lane::Main => Some(self.channel),
+            Lane::Urgent => *self.urgent,
+            Lane::Return => *self.ret,
+        };
+        if let Some(c) = channel {
+            self.cx.channel_send(c, bytes, tag);
+        }
+    }
+    fn wake_at(&mut self, at: SimTime) {
+        let at = at.max(self.cx.now());
+        self.cx.schedule_at(at, MigrationEvent::Wake(self.index));
+    }
+}
+
+/// Calls `f` on migration `m`'s post-copy engine with its view of the world.
+fn with_post<R>(
+    cx: &mut Context<'_, MigrationEvent>,
+    m: &mut Item,
+    index: u32,
+    f: impl FnOnce(&mut Postcopy, &mut PostIo) -> R,
+) -> Option<R> {
+    let channel = m.channel?;
+    let Engine::Post(engine) = &mut m.engine else {
+        return None;
+    };
+    let mut io = PostIo {
+        cx,
+        index,
+        channel,
+        urgent: &mut m.urgent,
+        ret: &mut m.ret,
+        from: m.from,
+        to: m.to,
+        name: &m.name,
+        lanes: &m.lanes,
+    };
+    Some(f(engine, &mut io))
+}
+
+/// The post-copy phase of migration `m`, if it has that engine.
+fn post_phase(m: &Item) -> Option<postcopy::Phase> {
+    match &m.engine {
+        Engine::Post(e) => Some(e.phase()),
+        Engine::Pre(_) => None,
+    }
+}
+
 impl Component for Migrations {
     type Event = MigrationEvent;
 
@@ -77,26 +180,46 @@ impl Component for Migrations {
                     settings: m.settings.clone(),
                 });
                 m.channel = Some(channel);
+                let engine = match &m.engine {
+                    Engine::Pre(_) => String::new(),
+                    Engine::Post(e) => match e.options().precopy_passes {
+                        0 => ", postcopy".into(),
+                        k => format!(", hybrid of {k} passes"),
+                    },
+                };
                 cx.log(
                     "migration",
-                    format!("{} starts ({}, {})", m.name, m.profile, m.workload),
+                    format!("{} starts ({}, {}{engine})", m.name, m.profile, m.workload),
                 );
-                m.engine.start(&mut Io {
-                    cx,
-                    index: i,
-                    channel,
-                });
+                if let Engine::Pre(e) = &mut m.engine {
+                    e.start(&mut Io {
+                        cx,
+                        index: i,
+                        channel,
+                    });
+                } else {
+                    with_post(cx, m, i, |e, io| e.start(io));
+                    log_post_phase(cx, m, postcopy::Phase::Idle);
+                }
             }
             MigrationEvent::Wake(i) => {
                 let m = &mut self.items[i as usize];
                 let Some(channel) = m.channel else { return };
-                let before = m.engine.phase();
-                m.engine.on_wake(&mut Io {
+                let Engine::Pre(e) = &mut m.engine else {
+                    let before = post_phase(m);
+                    with_post(cx, m, i, |e, io| e.on_wake(io));
+                    if let Some(b) = before {
+                        log_post_phase(cx, m, b);
+                    }
+                    return;
+                };
+                let before = e.phase();
+                e.on_wake(&mut Io {
                     cx,
                     index: i,
                     channel,
                 });
-                log_phase(cx, &m.name, before, m.engine.phase());
+                log_phase(cx, &m.name, before, e.phase());
             }
         }
     }
@@ -107,12 +230,37 @@ impl Component for Migrations {
         channel: ChannelId,
         tag: u64,
     ) {
-        let Some(i) = self.items.iter().position(|m| m.channel == Some(channel)) else {
+        let lane_of = |m: &Item| {
+            let c = Some(channel);
+            if m.channel == c {
+                Some(Lane::Main)
+            } else if m.urgent == c {
+                Some(Lane::Urgent)
+            } else if m.ret == c {
+                Some(Lane::Return)
+            } else {
+                None
+            }
+        };
+        let Some((i, lane)) = self
+            .items
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| lane_of(m).map(|l| (i, l)))
+        else {
             return;
         };
         let m = &mut self.items[i];
-        let before = m.engine.phase();
-        m.engine.on_delivered(
+        let Engine::Pre(e) = &mut m.engine else {
+            let before = post_phase(m);
+            with_post(cx, m, i as u32, |e, io| e.on_delivered(io, lane, tag));
+            if let Some(b) = before {
+                log_post_phase(cx, m, b);
+            }
+            return;
+        };
+        let before = e.phase();
+        e.on_delivered(
             &mut Io {
                 cx,
                 index: i as u32,
@@ -120,17 +268,59 @@ impl Component for Migrations {
             },
             tag,
         );
-        log_phase(cx, &m.name, before, m.engine.phase());
+        log_phase(cx, &m.name, before, e.phase());
+    }
+
+    fn on_node_down(&mut self, cx: &mut Context<'_, MigrationEvent>, node: NodeId) {
+        let now = cx.now();
+        for m in &mut self.items {
+            let Engine::Post(e) = &mut m.engine else {
+                continue;
+            };
+            let before = e.phase();
+            if node == m.from {
+                e.on_end_down(now, End::Source);
+            }
+            if node == m.to {
+                e.on_end_down(now, End::Destination);
+            }
+            log_post_phase(cx, m, before);
+        }
+    }
+
+    fn describe(&self, node: NodeId) -> Option<String> {
+        let parts: Vec<String> = self
+            .items
+            .iter()
+            .filter_map(|m| {
+                let side = if node == m.from {
+                    "source"
+                } else if node == m.to {
+                    "destination"
+                } else {
+                    return None;
+                };
+                Some(format!("migration {} {side}", m.name))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
     }
 
     fn records(&self, end: SimTime, out: &mut ComponentRecords) {
         for m in &self.items {
-            let s = m.engine.stats();
+            let engine = match &m.engine {
+                Engine::Pre(e) => e,
+                Engine::Post(e) => {
+                    post_records(m, e, end, out);
+                    continue;
+                }
+            };
+            let s = engine.stats();
             let mut row = |metric: &'static str, value: f64, unit: &'static str| {
                 out.rows
                     .push(("migration", m.name.clone(), metric, value, unit));
             };
-            let done = m.engine.phase() == Phase::Done;
+            let done = engine.phase() == Phase::Done;
             row("completed", f64::from(u8::from(done)), "bool");
             row("converged", f64::from(u8::from(s.converged)), "bool");
             if let Some(t) = s.total_time() {
@@ -151,7 +341,7 @@ impl Component for Migrations {
             row("codec_cpu_time", s.cpu_ns / 1e9, "s");
             row("pages_sent", s.pages_sent as f64, "pages");
             row("final_pages", s.final_pages as f64, "pages");
-            let mem = m.engine.memory().bytes() as f64;
+            let mem = engine.memory().bytes() as f64;
             row("memory_bytes", mem, "bytes");
             let ran = s.total_time().map_or_else(
                 || end.since(s.started.min(end)).as_secs_f64(),
@@ -165,7 +355,7 @@ impl Component for Migrations {
                 );
             }
             row("max_throttle", s.max_throttle, "fraction");
-            row("page_writes", m.engine.dirtier().writes() as f64, "writes");
+            row("page_writes", engine.dirtier().writes() as f64, "writes");
             row("redundant_pages", s.redundant_pages as f64, "pages");
             row("stale_arrivals", s.stale_arrivals as f64, "pages");
             if let Some(ok) = s.consistent {
@@ -296,7 +486,10 @@ fn size_send_buffers(m: &mut Item, net: &crate::net::Network) {
     let per_stream =
         ((2.0 * bdp / streams as f64) as u64).clamp((cap / streams).max(64 << 10), cap);
     m.settings.chunk = per_stream;
-    m.engine.set_backlog(per_stream * streams);
+    match &mut m.engine {
+        Engine::Pre(e) => e.set_backlog(per_stream * streams),
+        Engine::Post(e) => e.set_backlog(per_stream * streams),
+    }
 }
 
 fn item(
@@ -382,6 +575,20 @@ fn item(
         cx.streams.stream(&format!("migration/{name}/dirty")),
     )
     .map_err(|e| format!("{at}: `dirty`: {e}"))?;
+    // Post-copy's urgent lane and return path: one TCP stream each (QEMU's preempt
+    // channel and return path are sockets whatever the main channel runs on).
+    let lanes = match r.engine {
+        EngineKind::Precopy => None,
+        EngineKind::Postcopy | EngineKind::Hybrid => Some(TransferSettings {
+            streams: 1,
+            chunk: crate::migration::profile::LINUX_TCP_SEND_BUFFER,
+            transport: StreamTransport::Tcp(
+                cfg.tcp
+                    .resolve(None, cx.min_mtu)
+                    .map_err(|e| format!("{at}: [tcp]: {e}"))?,
+            ),
+        }),
+    };
     let settings = TransferSettings {
         streams: r.profile.streams,
         chunk: r.profile.stream_buffer,
@@ -396,12 +603,157 @@ fn item(
         start: SimTime::ZERO + m.start.map_or(crate::engine::SimDuration::ZERO, |d| d.0),
         settings,
         channel: None,
-        engine: Precopy::new(
-            r.profile.precopy.clone(),
-            mem,
-            dirtier,
-            encoder,
-            r.vm.device_state_bytes,
-        ),
+        engine: match r.engine {
+            EngineKind::Precopy => Engine::Pre(Box::new(Precopy::new(
+                r.profile.precopy.clone(),
+                mem,
+                dirtier,
+                encoder,
+                r.vm.device_state_bytes,
+            ))),
+            EngineKind::Postcopy | EngineKind::Hybrid => Engine::Post(Box::new(Postcopy::new(
+                PostcopyOptions::new(r.profile.precopy.clone(), r.precopy_passes, r.vm.vcpus),
+                mem,
+                dirtier,
+                encoder,
+                r.vm.device_state_bytes,
+            ))),
+        },
+        urgent: None,
+        ret: None,
+        lanes,
     })
+}
+
+/// Logs what changed in a post-copy migration since `before`.
+fn log_post_phase(cx: &mut Context<'_, MigrationEvent>, m: &Item, before: postcopy::Phase) {
+    use postcopy::Phase as P;
+    let Engine::Post(e) = &m.engine else { return };
+    let after = e.phase();
+    let what = match (before, after) {
+        (P::Idle | P::Precopy, P::Stopped { .. }) => "stops on the source (post-copy)".to_string(),
+        (P::Stopped { .. }, P::Resuming { .. }) => "device state reached the destination".into(),
+        (P::Resuming { .. }, P::Running) => "runs on the destination, memory follows".into(),
+        (P::Running | P::Resuming { .. }, P::Done) => "has every page on the destination".into(),
+        (P::Precopy, P::Done) => "finished as pre-copy".into(),
+        (P::Precopy, P::Aborted) => "gave up in its pre-copy part".into(),
+        (b, P::Lost) if b != P::Lost => match e.stats().lost {
+            Some((_, cause)) => format!("is lost ({})", cause.name()),
+            None => "is lost".into(),
+        },
+        _ => return,
+    };
+    cx.log("migration", format!("{} {what}", m.name));
+}
+
+/// The results of a post-copy or hybrid migration: the pre-copy rows (the hybrid's pre-copy
+/// part and the post-copy phase together) and post-copy's own.
+fn post_records(m: &Item, e: &Postcopy, end: SimTime, out: &mut ComponentRecords) {
+    let s = e.stats();
+    let pre = e.precopy_stats();
+    let mut row = |metric: &'static str, value: f64, unit: &'static str| {
+        out.rows
+            .push(("migration", m.name.clone(), metric, value, unit));
+    };
+    let flag = |b: bool| f64::from(u8::from(b));
+    row(
+        "completed",
+        flag(e.phase() == postcopy::Phase::Done),
+        "bool",
+    );
+    row("converged", flag(s.finished_as_precopy), "bool");
+    if let Some(t) = s.total_time() {
+        row("total_time", t.as_secs_f64(), "s");
+    }
+    if let Some(d) = s.downtime() {
+        row("downtime", d.as_secs_f64(), "s");
+    }
+    let pre_u = |f: fn(&crate::migration::precopy::PrecopyStats) -> u64| pre.map_or(0, f);
+    row("passes", pre_u(|p| p.passes as u64) as f64, "passes");
+    let wire = s.post_wire_bytes() + pre_u(|p| p.wire_bytes());
+    row("wire_bytes", wire as f64, "bytes");
+    let full = s.full_page_bytes + pre_u(|p| p.full_page_bytes);
+    row("full_page_bytes", full as f64, "bytes");
+    let zero = s.zero_page_bytes + pre_u(|p| p.zero_page_bytes);
+    row("zero_page_bytes", zero as f64, "bytes");
+    row(
+        "device_bytes",
+        (s.device_bytes + pre_u(|p| p.device_bytes)) as f64,
+        "bytes",
+    );
+    let post_pages = s.pages_pushed + s.pages_faulted;
+    row(
+        "pages_sent",
+        (post_pages + pre_u(|p| p.pages_sent)) as f64,
+        "pages",
+    );
+    row(
+        "final_pages",
+        (post_pages + pre_u(|p| p.final_pages)) as f64,
+        "pages",
+    );
+    row("memory_bytes", e.memory().bytes() as f64, "bytes");
+    let ran = s.total_time().map_or_else(
+        || end.since(s.started.min(end)).as_secs_f64(),
+        |t| t.as_secs_f64(),
+    );
+    if ran > 0.0 {
+        row("effective_bandwidth", wire as f64 * 8.0 / ran, "bit/s");
+    }
+    row(
+        "max_throttle",
+        pre.map_or(0.0, |p| p.max_throttle),
+        "fraction",
+    );
+    row("page_writes", e.dirtier().writes() as f64, "writes");
+    row(
+        "redundant_pages",
+        pre_u(|p| p.redundant_pages) as f64,
+        "pages",
+    );
+    row(
+        "stale_arrivals",
+        pre_u(|p| p.stale_arrivals) as f64,
+        "pages",
+    );
+    if let Some(ok) = s.consistent {
+        row("consistent", flag(ok), "bool");
+    }
+    if let Some(p) = pre {
+        for (k, &b) in p.dirty_bytes_per_pass.iter().enumerate().take(32) {
+            row(PASS_METRICS[k], b as f64, "bytes");
+        }
+    }
+    row("faults", s.faults as f64, "faults");
+    let h = &s.fault_latency;
+    if h.count() > 0 {
+        row("fault_latency_mean", h.mean() / 1e12, "s");
+        if let (Some(p99), Some(max)) = (h.quantile(0.99), h.max()) {
+            row("fault_latency_p99", p99 as f64 / 1e12, "s");
+            row("fault_latency_max", max as f64 / 1e12, "s");
+        }
+    }
+    if let Some(w) = s.degradation_window() {
+        row("degradation_window", w.as_secs_f64(), "s");
+    }
+    row("lost", flag(s.lost.is_some()), "bool");
+    row("pages_pushed", s.pages_pushed as f64, "pages");
+    row("pages_faulted", s.pages_faulted as f64, "pages");
+    row("duplicate_pages", s.duplicate_pages as f64, "pages");
+    row(
+        "requests_for_sent_pages",
+        s.requests_for_sent_pages as f64,
+        "requests",
+    );
+    row("discard_bytes", s.discard_bytes as f64, "bytes");
+    row("request_bytes", s.request_bytes as f64, "bytes");
+    row("blocktime", s.blocktime.as_secs_f64(), "s");
+    if let Some(p) = pre {
+        out.series.push(TimeSeries {
+            entity: format!("migration/{}", m.name),
+            metric: "remaining_bytes",
+            unit: "bytes",
+            points: p.remaining.iter().map(|&(t, b)| (t, b as f64)).collect(),
+        });
+    }
 }
