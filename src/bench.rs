@@ -13,6 +13,7 @@ use std::time::Instant;
 
 const LEAF_SPINE: &str = include_str!("../experiments/bench-leafspine-1k.toml");
 const DUMBBELL: &str = include_str!("../experiments/dumbbell.toml");
+const MIGRATION: &str = include_str!("../experiments/bench-migration-16g.toml");
 
 fn line(name: &str, events: u64, wall_s: f64) -> String {
     let rate = if wall_s > 0.0 {
@@ -76,5 +77,26 @@ pub fn run_all(quick: bool) -> Result<Vec<String>, RunError> {
             wall,
         ));
     }
+    // One 16 GiB datacenter migration (issue 14: ≤ 30 s wall on one core); quick: 1 GiB.
+    let set: Vec<String> = if quick {
+        vec!["migrations.0.memory=\"1GiB\"".into()]
+    } else {
+        Vec::new()
+    };
+    let exp = LoadedExperiment::from_text(
+        MIGRATION,
+        Path::new("experiments/bench-migration-16g.toml"),
+        &set,
+    )?;
+    let world = scenario::prepare(&exp)?;
+    let started = Instant::now();
+    let rec = world.run();
+    let wall = started.elapsed().as_secs_f64();
+    let name = if quick {
+        "migration_1g_datacenter"
+    } else {
+        "migration_16g_datacenter"
+    };
+    lines.push(line(name, rec.events, wall));
     Ok(lines)
 }

@@ -412,3 +412,16 @@ fn every_profile_migrates_over_the_same_link() {
         }
     }
 }
+
+/// The README's `[[migrations]]` example, every key in it, is a valid experiment.
+#[test]
+fn the_readme_example_is_valid() {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("## Live migration").expect("the section")..];
+    let start = section.find("```toml\n").expect("an example") + 8;
+    let example = &section[start..start + section[start..].find("```").expect("its end")];
+    let text = experiment("readme", "10Gbps", "5s", example);
+    let exp = LoadedExperiment::from_text(&text, std::path::Path::new("readme.toml"), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    scenario::prepare(&exp).unwrap_or_else(|e| panic!("{e}"));
+}
