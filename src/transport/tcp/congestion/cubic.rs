@@ -144,6 +144,8 @@ mod tests {
             srtt: Some(SimDuration::from_millis(100)),
             in_flight: 0,
             delivered: 0,
+            snd_una: 0,
+            snd_nxt: 0,
             rate: None,
             in_recovery: false,
             ece: false,
