@@ -129,7 +129,7 @@ impl Congestion {
     pub fn new(kind: CcKind, iw: u64, mss: u32) -> Congestion {
         match kind {
             CcKind::Newreno => Congestion::Reno(Reno::new(iw)),
-            CcKind::Cubic => Congestion::Cubic(Cubic::new(iw)),
+            CcKind::Cubic => Congestion::Cubic(Cubic::new(iw, mss)),
             CcKind::Bbr => Congestion::Bbr(Box::new(Bbr::new(iw, mss))),
         }
     }
