@@ -230,6 +230,53 @@ fn tcp_delivers_a_finite_transfer_completely_and_in_order() {
 }
 
 #[test]
+fn every_algorithm_fills_a_deep_buffered_path_to_the_payload_rate_bound() {
+    // One 203 MB transfer over two 1 Gbit/s links of 100 µs with 1000-packet queues: the
+    // BDP is ~35 packets (425 µs minimum RTT), the path holds ~1035. Payload-rate bound:
+    // 203e6 B / (1e9/8 B/s · 1448/1500) = 1.6823 s; NewReno and BBR finish 0.7 ms above it.
+    // CUBIC without HyStart took 1.853 s (+10%): slow start doubled to ~2070 segments and
+    // lost ~1000 in one window, and β = 0.7 left a recovery window of 1451, above what the
+    // path holds, so 210 retransmissions were dropped too. Only the RTO repairs a lost
+    // retransmission; the receive window (4344 segments) stalled the sender behind it and
+    // the link idled ~170 ms until the timer fired. With HyStart, as in Linux, slow start
+    // ends at ~100 segments 2 ms in, and after its one loss (at ~1090) the window,
+    // 0.7 · 1090, stays far above the BDP. 1% of the bound (17 ms) covers the ramp and
+    // that one recovery, and is far below the cost of one 200 ms timeout.
+    let bound = 203e6 / (1e9 / 8.0 * 1448.0 / 1500.0);
+    for cc in ["cubic", "newreno", "bbr"] {
+        let rec = run(&format!(
+            r#"
+            name = "deep-buffer"
+            seed = 5
+            duration = "10s"
+            [topology.generate]
+            kind = "star"
+            hosts = 2
+            link = {{ rate = "1Gbps", delay = "100us", queue_packets = 1000 }}
+            [[flows]]
+            name = "f"
+            app = "tcp"
+            src = "h0"
+            dst = "h1"
+            bytes = "203MB"
+            cc = "{cc}"
+            "#
+        ));
+        let f = flow(&rec, "f");
+        let t = must(f, "completion_time");
+        assert!(
+            t > bound && t < 1.01 * bound,
+            "{cc}: completion {t:.4} s, bound {bound:.4} s (+{:.1}%), {} timeouts, {} retransmitted",
+            100.0 * (t / bound - 1.0),
+            must(f, "timeouts"),
+            must(f, "retransmitted_segments")
+        );
+        // The margin is the link never idling: no timeout stalls it.
+        assert_eq!(must(f, "timeouts"), 0.0, "{cc}");
+    }
+}
+
+#[test]
 fn roce_go_back_n_collapses_under_loss() {
     // 40 Gbit/s, 100 µs one way: a bandwidth-delay product of ~920 packets, all resent
     // after every loss. Goodput falls with loss and is below 20% of line rate at 1%

@@ -566,10 +566,9 @@ fn write_sync(o: &mut String, id: &str, study: &StudyView, rows: &[SyncRow]) {
         .fold(0.0, f64::max);
     let _ = writeln!(
         o,
-        "**Findings:** in the datacenter, 100 MB syncs in {} over BBR; with CUBIC the larger snapshots take up to {}: \
-         slow start overshoots the sender's own queue and a tail drop waits out the 200 ms minimum RTO (Linux's \
-         HyStart and tail-loss probe are not modelled). On the WAN the slowest region pair and TCP's ramp-up over \
-         40–110 ms RTTs dominate, so the spread over seeds is wide.\n",
+        "**Findings:** in the datacenter, 100 MB syncs in {} over BBR, and the 10 and 100 MB snapshots take at most {} \
+         over CUBIC, whose HyStart (as Linux's) ends slow start before the sender's own queue overflows. On the WAN \
+         the slowest region pair and TCP's ramp-up over 40–110 ms RTTs dominate, so the spread over seeds is wide.\n",
         ms(fast),
         ms(slow)
     );

@@ -3,8 +3,9 @@
 //! and a receive window; congestion control is pluggable (NewReno, CUBIC, BBR v1).
 //!
 //! Left out: the handshake and teardown (a connection starts established), Nagle, window
-//! scaling negotiation (the window is simply large enough), HyStart, PRR, RACK-TLP and
-//! tail-loss probes. Sequence numbers count segments; the application always has data
+//! scaling negotiation (the window is simply large enough), PRR, RACK-TLP and tail-loss
+//! probes (so a lost retransmission is repaired only by the RTO). CUBIC has Linux's HyStart;
+//! NewReno, as in Linux, has none. Sequence numbers count segments; the application always has data
 //! (bulk) or a fixed number of bytes (finite transfer) and reads instantly.
 
 pub mod congestion;

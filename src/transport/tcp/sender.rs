@@ -422,6 +422,8 @@ impl TcpSender {
                 srtt: self.rtt.srtt(),
                 in_flight: self.in_flight(),
                 delivered: self.delivered,
+                snd_una: self.snd_una,
+                snd_nxt: self.high_sent,
                 rate,
                 in_recovery: self.in_recovery,
                 ece: seg.ece,

@@ -57,6 +57,10 @@ pub struct AckSample {
     pub in_flight: u64,
     /// Total segments delivered on the connection, this ACK included.
     pub delivered: u64,
+    /// Oldest unacknowledged segment after this ACK.
+    pub snd_una: u64,
+    /// One past the highest segment sent: HyStart's rounds end when `snd_una` passes it.
+    pub snd_nxt: u64,
     /// Delivery-rate sample, if this ACK yields one.
     pub rate: Option<RateSample>,
     /// The sender is in fast recovery: loss-based algorithms hold their window.
@@ -125,7 +129,7 @@ impl Congestion {
     pub fn new(kind: CcKind, iw: u64, mss: u32) -> Congestion {
         match kind {
             CcKind::Newreno => Congestion::Reno(Reno::new(iw)),
-            CcKind::Cubic => Congestion::Cubic(Cubic::new(iw)),
+            CcKind::Cubic => Congestion::Cubic(Cubic::new(iw, mss)),
             CcKind::Bbr => Congestion::Bbr(Box::new(Bbr::new(iw, mss))),
         }
     }

@@ -94,6 +94,8 @@ mod tests {
             srtt: None,
             in_flight: 0,
             delivered: 0,
+            snd_una: 0,
+            snd_nxt: 0,
             rate: None,
             in_recovery: false,
             ece: false,
