@@ -38,14 +38,16 @@ pub struct RdmaConfig {
     /// stream of messages. Default `None`.
     pub total_bytes: Option<u64>,
     /// The receiver acknowledges every this many packets, and always at the last packet of a
-    /// message. Default 16: an assumption (NICs coalesce ACKs by undocumented rules; the HPCC
+    /// message; the sender asks for an acknowledgement (AckReq) at the same packets, and its
+    /// local ACK timer runs from those. Default 16: an assumption (NICs coalesce ACKs by undocumented rules; the HPCC
     /// ns-3 model ACKs every packet, `L2_ACK_INTERVAL 1`).
     pub ack_every: u32,
     /// Most unacknowledged packets in flight. Default 10 000: large enough not to bind
     /// (10 000 × 1086 B = 10.9 MB, the BDP of 40 Gb/s × 2.2 ms), as RoCE has no window; an
     /// NIC's real limit is its outstanding-request state, which this stands in for.
     pub window_packets: u32,
-    /// Local ACK timeout: with unacknowledged data and no ACK progress for this long, the
+    /// Local ACK timeout: with unacknowledged data and no ACK progress for this long since a
+    /// packet that asked for an acknowledgement was sent (or since the last progress), the
     /// sender goes back to the oldest unacknowledged packet. Default 4.096 µs × 2⁸ =
     /// 1.048576 ms: the InfiniBand encoding is 4.096 µs·2^n (Linux `rdma_set_ack_timeout`
     /// doc, commit 2c1619edef61) and mlx5's own steering QPs use n = 8, "~1ms" (commit

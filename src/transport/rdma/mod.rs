@@ -13,6 +13,10 @@
 //!   expected PSN) per gap; the requester resends everything from the NAK's PSN. With no
 //!   ACK progress for [`RdmaConfig::retransmit_timeout`] it resends from the oldest
 //!   unacknowledged PSN. ACKs are cumulative and coalesced ([`RdmaConfig::ack_every`]).
+//!   The local ACK timer runs from a packet that asks for an acknowledgement (AckReq: a
+//!   message's last packet, every `ack_every`-th, the one that fills the window), as
+//!   Linux's rdmavt drivers start it; packets in between owe no ACK, so a queue pair paced
+//!   at a small share of its port does not time out between ACKs it was never owed.
 //! - **DCQCN** ([`dcqcn`]): ECN-marked data packets make the responder's notification
 //!   point send CNPs (`SegmentKind::Cnp`, at most one per 50 µs); the requester's reaction
 //!   point cuts and recovers the rate.
@@ -21,7 +25,9 @@
 //! to them), ECN marking itself (the network's queues set `ecn_ce`), selective repeat /
 //! IRN, READ and atomic operations (the stream is one-way, WRITE/SEND-like), receiver-not-
 //! ready NAKs, the retry counter that moves a QP to the error state, timeout backoff, the
-//! 24-bit PSN wrap, NIC caches and PCIe. Retransmissions pay no per-message cost.
+//! 24-bit PSN wrap, NIC caches and PCIe. Retransmissions pay no per-message cost. The
+//! AckReq bit is not carried: the responder counts packets itself, which picks the packets
+//! the requester asked about whenever nothing is lost or reordered.
 //!
 //! Invariants: `una ≤ nxt ≤ max` over PSNs (oldest unacknowledged, next to send, one above
 //! the highest sent); the responder delivers each PSN once and in order; after
@@ -95,6 +101,7 @@ impl RdmaConnection {
                 cfg.window_packets,
                 cfg.retransmit_timeout,
                 cfg.per_message_cost,
+                cfg.ack_every,
             ),
             resp: Responder::new(cfg.ack_every),
             rp: cfg.dcqcn.map(|d| ReactionPoint::new(d, cfg.line_rate_bps)),

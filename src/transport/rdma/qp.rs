@@ -136,6 +136,14 @@ pub(crate) struct Requester {
     window: u64,
     rto: SimDuration,
     rto_at: Option<SimTime>,
+    /// The responder's ACK coalescing ([`super::RdmaConfig::ack_every`]): every this many
+    /// packets, and a message's last, ask for an acknowledgement.
+    ack_every: u64,
+    /// Packets sent since the last one that asked for an acknowledgement (rxe's
+    /// `noack_pkts`).
+    since_ack_req: u64,
+    /// The highest PSN sent that asked for an acknowledgement.
+    ack_req_max: Option<u64>,
     per_message_cost: SimDuration,
     /// The last transmission: when, and its wire bits (pacing is computed from it lazily, at
     /// the current rate).
@@ -153,7 +161,12 @@ pub(crate) struct DataTx {
 }
 
 impl Requester {
-    pub fn new(window: u32, rto: SimDuration, per_message_cost: SimDuration) -> Requester {
+    pub fn new(
+        window: u32,
+        rto: SimDuration,
+        per_message_cost: SimDuration,
+        ack_every: u32,
+    ) -> Requester {
         Requester {
             una: 0,
             nxt: 0,
@@ -161,6 +174,9 @@ impl Requester {
             window: window as u64,
             rto,
             rto_at: None,
+            ack_every: ack_every.max(1) as u64,
+            since_ack_req: 0,
+            ack_req_max: None,
             per_message_cost,
             last_tx: None,
             ready_at: None,
@@ -212,6 +228,17 @@ impl Requester {
     }
 
     /// Sends the next packet now (the caller checked [`Requester::send_deadline`]).
+    ///
+    /// The local ACK timer starts (if it is not running) with a packet that asks for an
+    /// acknowledgement (the BTH AckReq bit): a message's last packet, every `ack_every`-th
+    /// packet, and the one that fills the window, so a requester never stalls without a
+    /// timer. The first two are the packets the responder acknowledges when nothing is lost
+    /// (its own count, see [`Responder`]). The packets in between ask for nothing, and
+    /// waiting for them is not waiting for an ACK:
+    /// Linux's rdmavt drivers start the retry timer "after a packet requesting an ACK has
+    /// been sent" (`hfi1_rc_send_complete`, `qib_rc_send_complete`). Started from the first
+    /// packet instead, the timer expires before any ACK is owed whenever `ack_every` packets
+    /// take longer than the timeout to send (a queue pair paced at a small share of its port).
     pub fn transmit(&mut self, now: SimTime, layout: &Layout) -> DataTx {
         let psn = self.nxt;
         let len = layout.payload_len(psn);
@@ -223,10 +250,23 @@ impl Requester {
         self.nxt += 1;
         self.max = self.max.max(self.nxt);
         self.last_tx = Some((now, wire_bits));
-        if self.rto_at.is_none() {
-            self.rto_at = Some(now + self.rto);
+        self.since_ack_req += 1;
+        let ack_req = layout.is_message_end(psn)
+            || self.since_ack_req >= self.ack_every
+            || self.nxt >= self.una + self.window;
+        if ack_req {
+            self.since_ack_req = 0;
+            self.ack_req_max = Some(self.ack_req_max.map_or(psn, |p| p.max(psn)));
+            if self.rto_at.is_none() {
+                self.rto_at = Some(now + self.rto);
+            }
         }
         DataTx { psn, len }
+    }
+
+    /// A packet at or above the oldest unacknowledged one asked for an acknowledgement.
+    fn awaits_ack(&self) -> bool {
+        self.ack_req_max.is_some_and(|p| p >= self.una)
     }
 
     /// Cumulative acknowledgement of every PSN below `ack`.
@@ -259,8 +299,9 @@ impl Requester {
         if ack > self.una {
             self.una = ack;
             self.nxt = self.nxt.max(ack);
-            // Progress restarts the local ACK timer.
-            self.rto_at = if self.una < self.max {
+            // Progress restarts the local ACK timer while a packet that asked for an ACK is
+            // outstanding; otherwise the next such packet starts it.
+            self.rto_at = if self.una < self.max && self.awaits_ack() {
                 Some(now + self.rto)
             } else {
                 None

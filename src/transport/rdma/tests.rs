@@ -267,6 +267,72 @@ fn go_back_n_resends_everything_after_a_lost_packet() {
     assert_eq!(accepted, (0..977).collect::<Vec<_>>());
 }
 
+/// A queue pair paced far below its wire, as each of 64 queue pairs sharing a 1 Gbit/s port
+/// is (1 Gbit/s / 64 = 15.625 Mbit/s): a packet leaves every 1086 B · 8 / 15.625 Mbit/s =
+/// 556.032 µs, so the 16 packets the responder coalesces into one ACK take 8.9 ms, far
+/// longer than the 1.048576 ms local ACK timeout. The timer runs from the packet that asks
+/// for the ACK, not from the first packet sent since the last one, so nothing is lost and
+/// nothing is resent. (With the timer run from the first packet it expired after two
+/// packets, every time: go-back-N without loss, as a migration over 64 RoCE queue pairs
+/// showed.)
+#[test]
+fn a_slowly_paced_queue_pair_waits_for_the_ack_it_asked_for() {
+    let cfg = RdmaConfig {
+        line_rate_bps: 15_625_000,
+        message_bytes: 65_536,
+        total_bytes: Some(1 << 20),
+        ..RdmaConfig::default()
+    };
+    let mut conn = RdmaConnection::new(cfg, ends(), SimTime::ZERO);
+    let mut wire = Wire::new(1_000_000_000, us(100));
+    run(
+        &mut conn,
+        &mut wire,
+        SimTime::ZERO,
+        SimTime::MAX,
+        |_, _, _| {},
+    );
+    for zero in [
+        "retransmitted_packets",
+        "timeouts",
+        "nacks",
+        "duplicate_packets",
+    ] {
+        assert_eq!(metric(&conn, zero), Some(0.0), "{zero}");
+    }
+    // 1 MiB = 16 messages of 64 packets: 1024 packets, an ACK every 16: 64 ACKs.
+    assert_eq!(conn.requester_stats().data_packets, 1024);
+    assert_eq!(conn.responder_stats().acks_sent, 64);
+    // Closed form: packet k leaves at k · 556.032 µs plus 0.5 µs of NIC work for each
+    // message begun by then; the last (k = 1023, the 16th message) leaves at
+    // 1023 · 556.032 + 16 · 0.5 = 568 828.736 µs, takes 8.688 µs on the 1 Gbit/s wire and
+    // 100 µs to arrive: 568 937.424 µs.
+    let done = conn.completed_at().expect("transfer completes");
+    assert_eq!(done, SimTime::from_ps(568_937_424_000));
+}
+
+/// A window smaller than the ACK coalescing: the packet that fills the window asks for an
+/// ACK, so the stalled requester still has a timer, and the timeouts' resends make up the
+/// responder's count of 16 until it acknowledges. Slow, but it never hangs.
+#[test]
+fn a_window_below_the_ack_interval_still_completes() {
+    let cfg = RdmaConfig {
+        window_packets: 4,
+        total_bytes: Some(64 << 10),
+        ..RdmaConfig::default()
+    };
+    let mut conn = RdmaConnection::new(cfg, ends(), SimTime::ZERO);
+    let mut wire = Wire::new(40_000_000_000, us(1));
+    let until = SimTime::ZERO + SimDuration::from_secs(1);
+    run(&mut conn, &mut wire, SimTime::ZERO, until, |_, _, _| {});
+    assert!(
+        conn.completed_at().is_some(),
+        "{:?}",
+        conn.requester_stats()
+    );
+    assert!(conn.requester_stats().timeouts > 0);
+}
+
 /// Goodput of an endless stream over `dur` at i.i.d. data-packet loss `p`.
 fn goodput_under_loss(p: f64, dur: SimDuration) -> (f64, RdmaConnection) {
     let line = 40_000_000_000;
