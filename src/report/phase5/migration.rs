@@ -439,7 +439,7 @@ fn write_concurrent(o: &mut String, c: &Ran<ConcurrentRow>) {
     let _ = writeln!(
         o,
         "**Simulated** by `{}` ({}): 4 GB web-server VMs migrating at the same moment between the same two hosts, \
-         sharing their 10 Gb/s links for real (the original's goroutines each slept a full-link time). \
+         sharing their 10 Gb/s links for real over multi-stream TCP (the original's goroutines each slept a full-link time). \
          Throughput = VMs moved per second of the whole batch; success = completed, converged, and downtime within \
          500 ms.\n",
         c.id,
