@@ -2,40 +2,12 @@
 //! documented behaviour (validation-refs §1c, §1d). Every run also checks that the
 //! destination ends with every page's last version (`consistent`).
 
+mod common;
+
+use common::migration::{experiment, get, run, FIXED, R_1G};
 use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::metrics::RunRecords;
 use dwcp_sim::scenario;
-
-/// Two hosts on a star: two links of `rate`, 100 µs each, 1000-packet queues.
-fn experiment(name: &str, rate: &str, duration: &str, migrations: &str) -> String {
-    format!(
-        r#"name = "{name}"
-seed = 5
-duration = "{duration}"
-[topology.generate]
-kind = "star"
-hosts = 4
-link = {{ rate = "{rate}", delay = "100us", queue_packets = 1000 }}
-{migrations}
-"#
-    )
-}
-
-fn run(text: &str) -> RunRecords {
-    let exp = LoadedExperiment::from_text(text, std::path::Path::new("migration.toml"), &[])
-        .unwrap_or_else(|e| panic!("{e}"));
-    scenario::prepare(&exp)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .run()
-}
-
-fn get(r: &RunRecords, vm: &str, metric: &str) -> f64 {
-    r.measures
-        .iter()
-        .find(|m| m.0 == "migration" && m.1 == vm && m.2 == metric)
-        .map(|m| m.3)
-        .unwrap_or_else(|| panic!("no migration/{vm}/{metric}"))
-}
 
 /// The checks every migration that completed must pass.
 fn assert_sound(r: &RunRecords, vm: &str) {
@@ -56,12 +28,6 @@ fn assert_in_order(r: &RunRecords, vm: &str) {
     );
 }
 
-/// Payload bytes per second of one TCP stream on a 1 Gbit/s link: 1448 of every 1500 bytes (MSS 1448 with timestamps).
-/// (The profile's CUBIC leaves slow start by HyStart, as Linux's does, and keeps this link
-/// full: `tests/transport.rs` checks it against the payload-rate bound.)
-const R_1G: f64 = 1e9 / 8.0 * 1448.0 / 1500.0;
-/// KVM's fixed switchover and resume costs (profile.rs: 20 ms + 9 ms).
-const FIXED: f64 = 0.029;
 /// The resume cost alone: with one stream's 4 MiB send buffer (35 ms of data at R) still
 /// draining when the VM stops, the 20 ms switchover overlaps the transfer, so only the
 /// destination's 9 ms resume adds to the wire time.

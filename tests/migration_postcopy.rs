@@ -4,44 +4,12 @@
 //! its last version (`consistent`), none twice; a hybrid faults less; a destination crash
 //! loses the VM; the same run twice gives the same digest.
 
+mod common;
+
+use common::migration::{experiment, find, get, run, FIXED, R_1G};
 use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::metrics::RunRecords;
 use dwcp_sim::scenario;
-
-/// Two hosts on a star: links of `rate`, 100 µs each, 1000-packet queues (as in
-/// tests/migration.rs). h0 → h1 crosses two links: one way 200 µs, a round trip 400 µs.
-fn experiment(name: &str, rate: &str, duration: &str, body: &str) -> String {
-    format!(
-        r#"name = "{name}"
-seed = 5
-duration = "{duration}"
-[topology.generate]
-kind = "star"
-hosts = 4
-link = {{ rate = "{rate}", delay = "100us", queue_packets = 1000 }}
-{body}
-"#
-    )
-}
-
-fn run(text: &str) -> RunRecords {
-    let exp = LoadedExperiment::from_text(text, std::path::Path::new("postcopy.toml"), &[])
-        .unwrap_or_else(|e| panic!("{e}"));
-    scenario::prepare(&exp)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .run()
-}
-
-fn find(r: &RunRecords, vm: &str, metric: &str) -> Option<f64> {
-    r.measures
-        .iter()
-        .find(|m| m.0 == "migration" && m.1 == vm && m.2 == metric)
-        .map(|m| m.3)
-}
-
-fn get(r: &RunRecords, vm: &str, metric: &str) -> f64 {
-    find(r, vm, metric).unwrap_or_else(|| panic!("no migration/{vm}/{metric}"))
-}
 
 /// A migration of `memory` from h0 to h1 with `engine` and extra lines.
 fn vm(memory: &str, engine: &str, extra: &str) -> String {
@@ -72,10 +40,6 @@ fn assert_sound(r: &RunRecords, vm: &str) {
     );
 }
 
-/// Payload bytes per second of one TCP stream on a 1 Gbit/s link: 1448 of every 1500 bytes (MSS 1448 with timestamps).
-const R_1G: f64 = 1e9 / 8.0 * 1448.0 / 1500.0;
-/// KVM's fixed switchover and resume costs (profile.rs: 20 ms + 9 ms).
-const FIXED: f64 = 0.029;
 /// One way h0 → h1: two links of 100 µs.
 const ONE_WAY: f64 = 200e-6;
 

@@ -190,16 +190,13 @@ pub fn dwcp_v3_datacenter() -> Profile {
         precopy: PrecopyOptions {
             max_bandwidth: None,
             downtime_limit: SimDuration::from_millis(500),
-            slot: SimDuration::from_millis(100),
             stop_rule: StopRule::DirtyFraction { fraction: 0.01 },
             max_iterations: Some(5),
-            time_limit: None,
             on_limit: OnLimit::Force,
-            auto_converge: None,
             batch_bytes: 256 << 10,
             backlog_bytes: 64 << 20,
-            switchover: QEMU_SWITCHOVER,
-            resume: QEMU_RESUME,
+            // QEMU's slot, no time limit, QEMU's switchover and resume costs.
+            ..kvm().precopy
         },
         streams: 64,
         channel: ChannelKind::Rdma,
@@ -226,16 +223,13 @@ pub fn dwcp_v3_internet() -> Profile {
         precopy: PrecopyOptions {
             max_bandwidth: None,
             downtime_limit: SimDuration::from_secs(2),
-            slot: SimDuration::from_millis(100),
             stop_rule: StopRule::DirtyFraction { fraction: 0.01 },
             max_iterations: Some(10),
-            time_limit: None,
             on_limit: OnLimit::Force,
-            auto_converge: None,
             batch_bytes: 64 << 10,
             backlog_bytes: 8 * LINUX_TCP_SEND_BUFFER,
-            switchover: QEMU_SWITCHOVER,
-            resume: QEMU_RESUME,
+            // QEMU's slot, no time limit, QEMU's switchover and resume costs.
+            ..kvm().precopy
         },
         streams: 8,
         channel: ChannelKind::Tcp,
@@ -262,16 +256,13 @@ pub fn dwcp_v1() -> Profile {
         precopy: PrecopyOptions {
             max_bandwidth: None,
             downtime_limit: SimDuration::from_millis(500),
-            slot: SimDuration::from_millis(100),
             stop_rule: StopRule::DirtyFraction { fraction: 0.01 },
             max_iterations: Some(5),
-            time_limit: None,
             on_limit: OnLimit::Force,
-            auto_converge: None,
             batch_bytes: 256 << 10,
             backlog_bytes: 32 * LINUX_TCP_SEND_BUFFER,
-            switchover: QEMU_SWITCHOVER,
-            resume: QEMU_RESUME,
+            // QEMU's slot, no time limit, QEMU's switchover and resume costs.
+            ..kvm().precopy
         },
         streams: 32,
         channel: ChannelKind::Tcp,
@@ -300,16 +291,14 @@ pub fn vmotion() -> Profile {
         precopy: PrecopyOptions {
             max_bandwidth: Some(18e9 / 8.0),
             downtime_limit: SimDuration::from_secs(1),
-            slot: SimDuration::from_millis(100),
             stop_rule: StopRule::Threshold,
             max_iterations: None,
-            time_limit: None,
             on_limit: OnLimit::Abort,
             auto_converge: Some(AutoConverge::default()),
             batch_bytes: 256 << 10,
             backlog_bytes: LINUX_TCP_SEND_BUFFER,
-            switchover: QEMU_SWITCHOVER,
-            resume: QEMU_RESUME,
+            // QEMU's slot, no time limit, QEMU's switchover and resume costs.
+            ..kvm().precopy
         },
         streams: 1,
         channel: ChannelKind::Tcp,
@@ -331,16 +320,13 @@ pub fn hyperv() -> Profile {
         precopy: PrecopyOptions {
             max_bandwidth: None,
             downtime_limit: SimDuration::from_secs(1),
-            slot: SimDuration::from_millis(100),
             stop_rule: StopRule::Threshold,
             max_iterations: None,
-            time_limit: None,
             on_limit: OnLimit::Abort,
-            auto_converge: None,
             batch_bytes: 256 << 10,
             backlog_bytes: LINUX_TCP_SEND_BUFFER,
-            switchover: QEMU_SWITCHOVER,
-            resume: QEMU_RESUME,
+            // QEMU's slot, no time limit, QEMU's switchover and resume costs.
+            ..kvm().precopy
         },
         streams: 1,
         channel: ChannelKind::Tcp,
