@@ -299,6 +299,10 @@ fn bad_migrations_are_clear_errors() {
         (base("dirty = { rate = -5.0 }"), "`rate`"),
         (base("profile = \"xen\""), "unknown migration profile `xen`"),
         (
+            base("").replace("memory = \"64MiB\"", "memory = \"2048GiB\""),
+            "1 TiB",
+        ),
+        (
             base("options = { downtime_limit = \"0s\" }"),
             "`options.downtime_limit`",
         ),

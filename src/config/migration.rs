@@ -131,6 +131,14 @@ pub struct ResolvedMigration {
 impl MigrationConfig {
     /// Resolves and checks everything that needs no topology; messages name the key.
     pub fn resolve(&self) -> Result<ResolvedMigration, String> {
+        // Per-page state is ~8 bytes per page with the destination's copy: 1 TiB of guest
+        // costs 2 GB of the simulator's memory, and page numbers stay within 32 bits.
+        if self.memory.0 > 1 << 40 {
+            return Err(format!(
+                "`memory` = {} bytes is above the 1 TiB a migration may hold",
+                self.memory.0
+            ));
+        }
         let mut vm = VmSpec::new(self.memory.0, self.vcpus.unwrap_or(2));
         if let Some(d) = self.device_state {
             vm.device_state_bytes = d.0;
