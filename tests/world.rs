@@ -1,6 +1,7 @@
 //! The world's wiring under any mix of models: flows of every kind in any order, consensus,
-//! faults and link events together. Regression tests for the wiring bugs found, and a
-//! property test that random experiments build, run and conserve packets without a panic.
+//! live migrations, faults and link events together. Regression tests for the wiring bugs
+//! found, and a property test that random experiments build, run and conserve packets
+//! without a panic.
 
 use dwcp_sim::config::LoadedExperiment;
 use dwcp_sim::metrics::RunRecords;
@@ -154,6 +155,28 @@ fn consensus() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A migration or not: a 1 MiB guest between two hosts, any engine, one of four profiles
+/// (TCP and RoCE channels, raw and compressed pages), dirtying or idle.
+fn migration() -> impl Strategy<Value = String> {
+    (0..5usize, 0..3usize, 0..4usize, 1..4usize, any::<bool>()).prop_map(
+        |(profile, engine, src, hop, busy)| {
+            let profile = match profile {
+                0 => return String::new(),
+                1 => "kvm",
+                2 => "dwcp-v3-datacenter",
+                3 => "dwcp-v3-internet",
+                _ => "hyperv",
+            };
+            let engine = ["precopy", "postcopy", "hybrid"][engine];
+            let dst = (src + hop) % 4;
+            let workload = if busy { "database" } else { "idle" };
+            format!(
+                "[[migrations]]\nsrc = \"h{src}\"\ndst = \"h{dst}\"\nstart = \"2ms\"\nmemory = \"1MiB\"\nworkload = \"{workload}\"\nprofile = \"{profile}\"\nengine = \"{engine}\"\n"
+            )
+        },
+    )
+}
+
 /// Experiments the property test ran (it must run some: a generator that rejects every
 /// case would pass vacuously).
 static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -175,12 +198,14 @@ proptest! {
     fn random_experiments_run_without_panic(
         flows in proptest::collection::vec(flow(), 1..6),
         group in consensus(),
+        vm in migration(),
         events in proptest::collection::vec(disturbance(), 0..4),
         record_flows in any::<bool>(),
     ) {
         let mut text = format!("name = \"mix\"\nduration = \"40ms\"\n{STAR}\n");
         text += &flows.concat();
         text += &group;
+        text += &vm;
         for e in &events {
             // A leader crash needs a group with a leader; without one it is an error (tested
             // in tests/components.rs).
