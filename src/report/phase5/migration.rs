@@ -27,7 +27,7 @@ pub(super) fn build(suite: &SuiteResults) -> Box<dyn Section + '_> {
 }
 
 /// Mean and 95% half-width.
-type Stat = (f64, f64);
+pub(super) type Stat = (f64, f64);
 
 /// One point of a single-VM migration study.
 struct VmRow {
@@ -43,11 +43,11 @@ struct VmRow {
     passes: Option<Stat>,
 }
 
-fn stat(stats: &[PointStat], i: usize, key: &str) -> Option<Stat> {
+pub(super) fn stat(stats: &[PointStat], i: usize, key: &str) -> Option<Stat> {
     find_stat(stats, i, key).map(|s| (s.summary.mean, s.summary.ci_half))
 }
 
-fn text(study: &StudyView, i: usize, key: &str) -> Option<String> {
+pub(super) fn text(study: &StudyView, i: usize, key: &str) -> Option<String> {
     study
         .value(i, key)
         .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from))
