@@ -169,6 +169,20 @@ fn tiny_suite(dir: &Path) -> PathBuf {
         .replace("duration = \"600s\"", "duration = \"5s\"");
     assert!(wan.contains("\"8MiB\""));
     std::fs::write(dir.join("migration/competitors-wan.toml"), wan).unwrap();
+    for (file, from, to) in [
+        (
+            "v1-v3-datacenter",
+            "memory = \"8GiB\"",
+            "memory = \"16MiB\"",
+        ),
+        ("v1-v3-internet", "memory = \"2GiB\"", "memory = \"8MiB\""),
+    ] {
+        let text = std::fs::read_to_string(format!("experiments/migration/{file}.toml"))
+            .unwrap()
+            .replace(from, to);
+        assert!(text.contains(to), "{file}");
+        std::fs::write(dir.join(format!("migration/{file}.toml")), text).unwrap();
+    }
     let suite = std::fs::read_to_string("experiments/phase5.toml").unwrap();
     std::fs::write(dir.join("phase5.toml"), suite).unwrap();
     let consensus_suite = std::fs::read_to_string("experiments/consensus.toml").unwrap();
@@ -393,6 +407,16 @@ fn tiny_phase5_report_is_filled_honestly_and_reproducibly() {
         assert!(!row.contains("not simulated"), "{row}");
         assert_status(&report, kpi, &MET_OR_MISSED);
     }
+    // v1 against v3: the three rows with both values and a status; §6.2 says what it found.
+    for label in ["| Throughput |", "| Downtime |", "| Compression |"] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(label) && l.contains('%'))
+            .unwrap_or_else(|| panic!("no §6.1 {label} row"));
+        assert!(!row.contains("not simulated"), "{row}");
+        assert_status(&report, label, &MET_OR_MISSED);
+    }
+    assert!(report.contains("**Regressions Detected:** "));
     // Competitors: every platform has a row in both tables.
     for label in ["| VMware |", "| Hyper-V |"] {
         assert_eq!(report.matches(label).count(), 2, "{label} in §4.1 and §4.2");
