@@ -282,17 +282,44 @@ fn write_summary(o: &mut String, suite: &SuiteResults, sections: &[Box<dyn Secti
     }
 }
 
-/// Section 7: readiness (not assessable yet), what the results point to, deployment.
+/// Section 7: readiness (from the KPI table: assessable only once every KPI is
+/// simulated), what the results point to, deployment.
 fn write_recommendations(o: &mut String, sections: &[Box<dyn Section + '_>]) {
     let _ = writeln!(
         o,
         "---\n\n## 7. Recommendations\n\n### 7.1 Production Readiness\n"
     );
-    let _ = writeln!(
-        o,
-        "**Overall Status:** not assessable: the KPIs above are not simulated yet. \
-         No readiness claim is made from the fabric results alone.\n"
-    );
+    let kpis: Vec<Kpi> = sections.iter().flat_map(|s| s.kpis()).collect();
+    let simulated: Vec<&Kpi> = kpis.iter().filter(|k| k.achieved.is_some()).collect();
+    let missed: Vec<&str> = simulated
+        .iter()
+        .filter(|k| k.achieved.as_ref().is_some_and(|a| !a.1))
+        .map(|k| k.component.trim_matches('*'))
+        .collect();
+    let pending: Vec<&str> = kpis
+        .iter()
+        .filter(|k| k.achieved.is_none())
+        .map(|k| k.component.trim_matches('*'))
+        .collect();
+    let verdict = if pending.is_empty() && missed.is_empty() {
+        "every KPI is simulated and met".to_string()
+    } else if pending.is_empty() {
+        format!("not ready: {} missed", missed.join(", "))
+    } else {
+        format!(
+            "not assessable yet: {} of {} KPIs are simulated ({} met{}); still not simulated: {}",
+            simulated.len(),
+            kpis.len(),
+            simulated.len() - missed.len(),
+            if missed.is_empty() {
+                String::new()
+            } else {
+                format!(", missed: {}", missed.join(", "))
+            },
+            pending.join(", ")
+        )
+    };
+    let _ = writeln!(o, "**Overall Status:** {verdict}.\n");
     let _ = writeln!(o, "### 7.2 Optimization Opportunities\n");
     let recs: Vec<String> = sections.iter().flat_map(|s| s.recommendations()).collect();
     if recs.is_empty() {
@@ -301,7 +328,7 @@ fn write_recommendations(o: &mut String, sections: &[Box<dyn Section + '_>]) {
     for (i, r) in recs.iter().enumerate() {
         let _ = writeln!(o, "{}. {r}\n", i + 1);
     }
-    let _ = writeln!(o, "### 7.3 Deployment Guidelines\n\n**Recommended Configurations:** {NOT_SIMULATED} (needs the migration model).\n");
+    let _ = writeln!(o, "### 7.3 Deployment Guidelines\n\n**Recommended Configurations:** {NOT_SIMULATED} (needs the cross-regime migration study: which profile and engine win at which dirty rate, bandwidth and RTT).\n");
 }
 
 /// Section 8: raw data, the machine, and the methodology of every section.
