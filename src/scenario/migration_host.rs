@@ -521,27 +521,10 @@ fn item(
                 .map_err(|e| format!("{at}: [tcp]: {e}"))?;
             StreamTransport::Tcp(tcp)
         }
-        ChannelKind::Rdma => {
-            let mut s = cfg.rdma.clone();
-            if s.line_rate_bps.is_none() {
-                let rate = cx
-                    .topo
-                    .links
-                    .iter()
-                    .find(|l| l.a == from || l.b == from)
-                    .map_or(0, |l| l.params.rate_bps);
-                s.line_rate_bps = Some(rate);
-            }
-            let rdma = s.resolve().map_err(|e| format!("{at}: [rdma]: {e}"))?;
-            let overhead = crate::transport::rdma::ROCE_OVERHEAD_BYTES;
-            if rdma.mtu_payload + overhead > cx.min_mtu {
-                return Err(format!(
-                    "{at}: `rdma.mtu_payload` = {} plus {overhead} header bytes exceeds the smallest link MTU ({} bytes)",
-                    rdma.mtu_payload, cx.min_mtu
-                ));
-            }
-            StreamTransport::Rdma(rdma)
-        }
+        ChannelKind::Rdma => StreamTransport::Rdma(
+            super::resolve_rdma(cfg.rdma.clone(), cx.topo, from, cx.min_mtu)
+                .map_err(|e| format!("{at}: {e}"))?,
+        ),
     };
     let seed = cx.streams.master_seed();
     let mem =

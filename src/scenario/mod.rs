@@ -568,17 +568,27 @@ fn rdma_for(
     min_mtu: u32,
 ) -> Result<crate::transport::rdma::RdmaConfig, String> {
     let mut s = cfg.rdma_settings(f);
+    if let Some(b) = bytes {
+        s.total_bytes = Some(b);
+    }
+    resolve_rdma(s, topo, src, min_mtu)
+}
+
+/// RoCE settings resolved for a queue pair at `src`: the NIC runs at its host link's rate
+/// unless told otherwise, and a packet must fit the smallest link MTU.
+pub(crate) fn resolve_rdma(
+    mut s: crate::config::RdmaSettings,
+    topo: &Topology,
+    src: NodeId,
+    min_mtu: u32,
+) -> Result<crate::transport::rdma::RdmaConfig, String> {
     if s.line_rate_bps.is_none() {
-        // The NIC runs at its host link's rate unless told otherwise.
         let rate = topo
             .links
             .iter()
             .find(|l| l.a == src || l.b == src)
             .map_or(0, |l| l.params.rate_bps);
         s.line_rate_bps = Some(rate);
-    }
-    if let Some(b) = bytes {
-        s.total_bytes = Some(b);
     }
     let rdma = s.resolve().map_err(|e| format!("[rdma]: {e}"))?;
     let overhead = crate::transport::rdma::ROCE_OVERHEAD_BYTES;
